@@ -1,0 +1,1 @@
+"""Device identity, the election package (build, verify, import), self-test, install."""

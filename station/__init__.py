@@ -1,0 +1,1 @@
+"""Uchastok: the polling-station appliance of the Kyrgyz Republic."""

@@ -1,0 +1,184 @@
+"""All of the station's signing and verifying, in one small module.
+
+The only importer of ``cryptography`` outside ``drivers/idcard`` (whose ICAO
+3DES and X.509 checks are part of the card protocol). Primitives: Ed25519 for
+signatures, SHA-256 for hashes. Key ids are the first 16 hex digits of the
+SHA-256 of the raw 32-byte public key.
+
+File formats:
+- private key: PKCS#8 PEM, written with mode 0600 through temp file, fsync, rename;
+  never printed;
+- public key: one line ``ed25519 <base64 of the raw 32 bytes>``;
+- signed document: ``{"signed": {...}, "signer": KEYID, "signature": BASE64}``,
+  the signature over ``canonical(signed)`` (RFC 8785). ``open_document``
+  verifies before it returns anything to read.
+
+Example::
+
+    key = generate_key()
+    doc = sign_document(key, {"device": "d-1"})
+    open_document(doc, public_key(key))   # -> {"device": "d-1"}
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from sync.canonical import canonical
+from sync.errors import VerificationError
+
+PrivateKey = Ed25519PrivateKey
+PublicKey = Ed25519PublicKey
+SIGNATURE_BYTES = 64
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(chunk):
+            h.update(b)
+    return h.hexdigest()
+
+
+def generate_key() -> PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def public_key(key: PrivateKey) -> PublicKey:
+    return key.public_key()
+
+
+def public_bytes(pub: PublicKey) -> bytes:
+    return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_from_bytes(raw: bytes) -> PublicKey:
+    if len(raw) != 32:
+        raise VerificationError(f"an Ed25519 public key is 32 bytes, got {len(raw)}")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def key_id(pub: PublicKey) -> str:
+    return sha256_hex(public_bytes(pub))[:16]
+
+
+def public_text(pub: PublicKey) -> str:
+    return "ed25519 " + base64.b64encode(public_bytes(pub)).decode()
+
+
+def public_from_text(text: str) -> PublicKey:
+    parts = text.strip().split()
+    if len(parts) != 2 or parts[0] != "ed25519":
+        raise VerificationError("not an Ed25519 public key file (expected 'ed25519 <base64>')")
+    try:
+        raw = base64.b64decode(parts[1], validate=True)
+    except ValueError as e:
+        raise VerificationError(f"public key is not valid base64: {e}") from e
+    return public_from_bytes(raw)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+
+
+class _suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return True
+
+
+def save_private_key(key: PrivateKey, path: str | os.PathLike) -> None:
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    _write_private(Path(path), pem)
+
+
+def load_private_key(path: str | os.PathLike) -> PrivateKey:
+    path = Path(path)
+    mode = path.stat().st_mode & 0o077
+    if mode:
+        raise VerificationError(f"{path}: private key is readable by others (mode {oct(path.stat().st_mode & 0o777)})")
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise VerificationError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def save_public_key(pub: PublicKey, path: str | os.PathLike) -> None:
+    Path(path).write_text(public_text(pub) + "\n")
+
+
+def load_public_key(path: str | os.PathLike) -> PublicKey:
+    try:
+        return public_from_text(Path(path).read_text())
+    except OSError as e:
+        raise VerificationError(f"cannot read public key {path}: {e}") from e
+
+
+def sign(key: PrivateKey, data: bytes) -> bytes:
+    return key.sign(data)
+
+
+def verify(pub: PublicKey, signature: bytes, data: bytes) -> None:
+    """Return if ``signature`` is ``pub``'s over ``data``; raise VerificationError otherwise."""
+    if len(signature) != SIGNATURE_BYTES:
+        raise VerificationError(f"signature is {len(signature)} bytes, expected {SIGNATURE_BYTES}")
+    try:
+        pub.verify(signature, data)
+    except InvalidSignature as e:
+        raise VerificationError("signature does not verify") from e
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str, what: str = "value") -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, TypeError) as e:
+        raise VerificationError(f"{what} is not valid base64") from e
+
+
+def sign_document(key: PrivateKey, signed: dict[str, Any]) -> dict[str, Any]:
+    """Wrap ``signed`` with its signer's key id and an Ed25519 signature over its canonical bytes."""
+    return {"signed": signed, "signer": key_id(public_key(key)),
+            "signature": b64(sign(key, canonical(signed)))}
+
+
+def open_document(doc: Any, pub: PublicKey) -> dict[str, Any]:
+    """Verify a signed document against ``pub`` and return its ``signed`` part."""
+    if not isinstance(doc, dict) or set(doc) != {"signed", "signer", "signature"}:
+        raise VerificationError("not a signed document (expected keys signed, signer, signature)")
+    if not isinstance(doc["signed"], dict) or not isinstance(doc["signature"], str):
+        raise VerificationError("signed document has wrong field types")
+    if doc["signer"] != key_id(pub):
+        raise VerificationError(f"signed by key {doc['signer']!r}, expected {key_id(pub)!r}")
+    verify(pub, unb64(doc["signature"], "signature"), canonical(doc["signed"]))
+    return doc["signed"]
