@@ -1,0 +1,56 @@
+"""``identify.db``: the identify role's file (voter list, templates, identifications, outbox).
+
+Nothing about ballots ever lands here (ARCHITECTURE.md invariant 2).
+Further migrations (identifications, receipts, outbox) are appended by the
+identification module, never inserted before existing ones.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from station.db import Migration, open_db
+from station.events import AUDIT_MIGRATION
+
+VOTER_SCHEMA = """
+CREATE TABLE voter (
+    pin              TEXT PRIMARY KEY,
+    document_number  TEXT NOT NULL,
+    surname          TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    patronymic       TEXT NOT NULL,
+    birth_date       TEXT NOT NULL,
+    sex              TEXT NOT NULL,
+    district         TEXT,
+    registered_since TEXT,
+    overseas         INTEGER NOT NULL,
+    remote           INTEGER NOT NULL
+);
+CREATE TABLE template (
+    pin     TEXT NOT NULL REFERENCES voter(pin),
+    finger  INTEGER NOT NULL,
+    record  BLOB NOT NULL,
+    PRIMARY KEY (pin, finger)
+);
+CREATE TABLE voter_list (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    election_id     TEXT NOT NULL,
+    package_version INTEGER NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
+    voters          INTEGER NOT NULL,
+    templates       INTEGER NOT NULL
+);
+"""
+# Created after a bulk import (cheaper than maintaining it row by row).
+VOTER_INDEXES = "CREATE INDEX IF NOT EXISTS voter_document ON voter(document_number);" \
+                "CREATE INDEX IF NOT EXISTS voter_surname ON voter(surname, name);"
+
+MIGRATIONS = [
+    AUDIT_MIGRATION,
+    Migration("voter-list-v1", VOTER_SCHEMA + VOTER_INDEXES),
+]
+
+
+def open_identify_db(path: str | Path, *, readonly: bool = False, migrations=None) -> sqlite3.Connection:
+    return open_db(path, migrations or MIGRATIONS, readonly=readonly)
