@@ -1,0 +1,34 @@
+"""Fixtures: a realistic test election (the foundation's demo builder when present)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from sample_manifest import sample_manifest  # noqa: E402
+
+from station.election import Election  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def manifest() -> dict:
+    return sample_manifest(7)
+
+
+@pytest.fixture(scope="session")
+def election(manifest) -> Election:
+    return Election.from_manifest(manifest)
+
+
+@pytest.fixture(scope="session")
+def district(election):
+    return election.contest("district-07")
+
+
+@pytest.fixture(scope="session")
+def party_list(election):
+    return election.contest("party-list")
