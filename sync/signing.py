@@ -182,3 +182,10 @@ def open_document(doc: Any, pub: PublicKey) -> dict[str, Any]:
         raise VerificationError(f"signed by key {doc['signer']!r}, expected {key_id(pub)!r}")
     verify(pub, unb64(doc["signature"], "signature"), canonical(doc["signed"]))
     return doc["signed"]
+
+
+def private_from_seed(seed: bytes) -> PrivateKey:
+    """The Ed25519 key whose 32-byte seed (RFC 8032 "secret key") is ``seed``: test vectors, examples."""
+    if len(seed) != 32:
+        raise VerificationError(f"an Ed25519 seed is 32 bytes, got {len(seed)}")
+    return Ed25519PrivateKey.from_private_bytes(seed)
