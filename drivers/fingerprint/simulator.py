@@ -99,7 +99,7 @@ def fit_image(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_pattern(seed: int = 0) -> np.ndarray:
+def ridge_pattern(seed: int = 0) -> np.ndarray:
     """A finger-like image of concentric ridges (for the CLI, tests and benchmarks)."""
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0 : IMAGE_SHAPE[0], 0 : IMAGE_SHAPE[1]].astype(np.float64)
@@ -242,11 +242,13 @@ class SensorSimulator:
     def _unplug(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.port)
-        for fd in (self._master, self._slave):
+        # Mark unplugged before closing, so whoever sees the link fail sees it unplugged.
+        fds = (self._master, self._slave)
+        self._master = self._slave = None
+        for fd in fds:
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._master = self._slave = None
 
     # -- the wire ------------------------------------------------------------
 
@@ -470,7 +472,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with SensorSimulator(preset=args.preset, password=args.password, pace_baud=args.baud) as sim:
         if args.finger:
-            sim.place_finger(test_pattern())
+            sim.place_finger(ridge_pattern())
         print(sim.port, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while True:
