@@ -29,3 +29,11 @@ class TransportFault(SyncError):
 
 class RemoteRejected(SyncError):
     """Raised when the server answers and refuses a request."""
+
+
+class OutsideTransactionError(SyncError):
+    """Raised when an outbox is written outside the caller's open transaction."""
+
+
+class ForkError(VerificationError):
+    """Raised when an ack names a hash that differs from this device's envelope at that seq."""
