@@ -135,11 +135,12 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], *, where:
 
 
 def _statements(sql: str) -> list[str]:
+    """Split a script into complete statements (semicolons inside strings are respected)."""
     out, buf = [], ""
-    for line in sql.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
+    for ch in sql:
+        buf += ch
+        if ch == ";" and sqlite3.complete_statement(buf):
+            if buf.strip(" \n\t;"):
                 out.append(buf.strip())
             buf = ""
     if buf.strip():

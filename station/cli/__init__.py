@@ -12,6 +12,7 @@ stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 
 import click
@@ -58,4 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except (StationError, DriverError, SyncError) as e:
         click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except sqlite3.Error as e:
+        click.echo(f"error: database: {e}", err=True)
         sys.exit(2)

@@ -1,0 +1,349 @@
+"""The election package: build (CEC side), verify, and import (device side).
+
+Format: docs/election-package.md. A directory::
+
+    manifest.json        canonical JSON (RFC 8785): election, station, contests,
+                         ballot styles, package_version, and ``files``: every
+                         other file with its SHA-256 and size
+    manifest.sig         {"signer": KEYID, "signature": BASE64}: Ed25519 by the
+                         CEC key over the exact bytes of manifest.json
+    voters.csv           the station's voter list (header + rows, UTF-8)
+    templates.csv        pin,finger,iso_base64 (ISO/IEC 19794-2:2005 records)
+    trust/ack-server.pub         the central server's ack key
+    trust/provisioning.pub       the provisioning authority (device certificates)
+    trust/document-signers.pem   CSCA / document-signer certificates for ID cards
+
+Verification comes before any reading (ARCHITECTURE.md invariant 3):
+``read_package`` checks, in order, the size of manifest.json, its signature
+against the pinned CEC key, the exact set of files, and each file's size and
+SHA-256; only then does anything parse the manifest's content or the list.
+``load_package`` then imports the list in one transaction (nothing partly
+imported), refuses rollback to an older package version, and keeps a verified
+copy of the package under the state directory.
+
+Example::
+
+    pkg = read_package("pkg/", cec_pub=load_public_key("pkg.cec.pub"))
+    load_package(paths, "pkg/", progress=print)
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from station import polls
+from station.clock import SystemClock, iso
+from station.db import atomic
+from station.election import Election
+from station.errors import PackageError, VoterListError
+from station.events import record
+from station.identifydb import VOTER_INDEXES, open_identify_db
+from station.paths import Paths
+from station.stationdb import open_station_db
+from station.voters import VOTER_COLUMNS, validate_row
+from sync import signing
+from sync.canonical import canonical, parse
+from sync.errors import EnvelopeError, VerificationError
+
+FORMAT = "uchastok-election-package/1"
+MAX_MANIFEST_BYTES = 16 << 20
+SIGNED_FILES = ("manifest.json", "manifest.sig")
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Package:
+    dir: Path
+    manifest: dict
+    election: Election
+    hash: str                  # SHA-256 of manifest.json: names this exact package
+
+    def file(self, name: str) -> Path:
+        return self.dir / name
+
+    @property
+    def voter_rows(self) -> int:
+        return int(self.manifest["voters"]["rows"])
+
+
+# --- building (the CEC's side; tests and the demo) ---------------------------
+
+def build_package(out: Path, manifest: dict, voter_rows: Iterable[list[str]], cec_key: signing.PrivateKey, *,
+                  templates: Iterable[tuple[str, int, bytes]] = (), trust: dict[str, bytes] | None = None) -> Package:
+    """Write a signed package to ``out`` (which must not exist or be empty)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise PackageError(f"{out} exists and is not empty")
+    out.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with open(out / "voters.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(VOTER_COLUMNS)
+        for row in voter_rows:
+            w.writerow(row)
+            rows += 1
+    n_templates = 0
+    with open(out / "templates.csv", "w", newline="", encoding="ascii") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(("pin", "finger", "iso_base64"))
+        for pin, finger, rec in templates:
+            w.writerow((pin, finger, base64.b64encode(rec).decode()))
+            n_templates += 1
+    for name, data in (trust or {}).items():
+        p = out / "trust" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    files = {}
+    for p in sorted(out.rglob("*")):
+        if p.is_file():
+            rel = p.relative_to(out).as_posix()
+            files[rel] = {"sha256": signing.sha256_file(p), "bytes": p.stat().st_size}
+    manifest = dict(manifest, format=FORMAT, files=files,
+                    voters={"file": "voters.csv", "rows": rows, "templates": n_templates})
+    data = canonical(manifest)
+    (out / "manifest.json").write_bytes(data)
+    sig = {"signer": signing.key_id(signing.public_key(cec_key)),
+           "signature": signing.b64(signing.sign(cec_key, data))}
+    (out / "manifest.sig").write_text(json.dumps(sig) + "\n")
+    return read_package(out, signing.public_key(cec_key))
+
+
+# --- verification -------------------------------------------------------------
+
+def read_package(pkg_dir: str | os.PathLike, cec_pub: signing.PublicKey) -> Package:
+    """Verify everything, then parse the manifest. Raises PackageError naming the file."""
+    d = Path(pkg_dir)
+    mpath, spath = d / "manifest.json", d / "manifest.sig"
+    for p in (mpath, spath):
+        if not p.is_file():
+            raise PackageError(f"{p}: missing (not an election package?)")
+    if mpath.stat().st_size > MAX_MANIFEST_BYTES:
+        raise PackageError(f"{mpath}: {mpath.stat().st_size} bytes is over the {MAX_MANIFEST_BYTES} limit")
+    data = mpath.read_bytes()
+    try:
+        sig = json.loads(spath.read_text())
+        if sig.get("signer") != signing.key_id(cec_pub):
+            raise VerificationError(f"signed by key {sig.get('signer')!r}, not by the pinned CEC key"
+                                    f" {signing.key_id(cec_pub)!r}")
+        signing.verify(cec_pub, signing.unb64(sig.get("signature", ""), "signature"), data)
+    except (ValueError, AttributeError, VerificationError) as e:
+        raise PackageError(f"{spath}: manifest signature refused: {e}") from e
+    try:
+        manifest = parse(data)
+    except EnvelopeError as e:
+        raise PackageError(f"{mpath}: {e}") from e
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise PackageError(f"{mpath}: format is not {FORMAT}")
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        raise PackageError(f"{mpath}: no files list")
+    present = {p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()} - set(SIGNED_FILES)
+    for name in sorted(set(listed) - present):
+        raise PackageError(f"{d / name}: listed in the manifest but missing")
+    for name in sorted(present - set(listed)):
+        raise PackageError(f"{d / name}: extra file not listed in the manifest")
+    for name in sorted(listed):
+        p, want = d / name, listed[name]
+        if p.is_symlink():
+            raise PackageError(f"{p}: symbolic links are not allowed in a package")
+        if p.stat().st_size != want.get("bytes"):
+            raise PackageError(f"{p}: size {p.stat().st_size} differs from the manifest's {want.get('bytes')}")
+        if signing.sha256_file(p) != want.get("sha256"):
+            raise PackageError(f"{p}: SHA-256 differs from the manifest (file altered)")
+    # Everything verified: now the content may be read.
+    election = Election.from_manifest(manifest)
+    v = manifest.get("voters")
+    if not isinstance(v, dict) or v.get("file") not in listed or not isinstance(v.get("rows"), int):
+        raise PackageError(f"{mpath}: voters entry missing or malformed")
+    return Package(dir=d, manifest=manifest, election=election, hash=signing.sha256_hex(data))
+
+
+# --- import (the device's side) -----------------------------------------------
+
+def _voter_rows(path: Path, contests: frozenset[str]):
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if tuple(header or ()) != VOTER_COLUMNS:
+            raise VoterListError(f"{path}:1: header must be {','.join(VOTER_COLUMNS)}")
+        for line, row in enumerate(reader, start=2):
+            yield validate_row(row, contests, f"{path.name}:{line}")
+
+
+def _template_rows(path: Path, validate: Callable[[bytes], None] | None):
+    with open(path, newline="", encoding="ascii") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if tuple(header or ()) != ("pin", "finger", "iso_base64"):
+            raise PackageError(f"{path}:1: header must be pin,finger,iso_base64")
+        for line, row in enumerate(reader, start=2):
+            try:
+                pin, finger, b = row
+                rec = base64.b64decode(b, validate=True)
+                if validate:
+                    validate(rec)
+                yield pin, int(finger), rec
+            except Exception as e:   # any malformed row: name it
+                raise PackageError(f"{path.name}:{line}: corrupted template: {e}") from e
+
+
+def _template_validator() -> Callable[[bytes], None] | None:
+    try:
+        from station.biometrics.iso19794 import decode
+    except ImportError:
+        return None
+    return lambda rec: (decode(rec), None)[1]
+
+
+def _find_duplicate(path: Path) -> str:
+    seen: dict[str, int] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for line, row in enumerate(csv.reader(f), start=1):
+            if line == 1 or not row:
+                continue
+            if row[0] in seen:
+                return f"{path.name}:{line}: duplicate PIN {row[0]} (first at line {seen[row[0]]})"
+            seen[row[0]] = line
+    return f"{path.name}: duplicate rows"
+
+
+def import_voters(conn: sqlite3.Connection, pkg: Package, *, progress: Progress | None = None,
+                  batch: int = 50_000) -> tuple[int, int]:
+    """Replace the voter list and templates in ``conn`` with the package's, in ONE transaction."""
+    contests = frozenset(c.id for c in pkg.election.contests if c.territorial)
+    total = pkg.voter_rows
+    voters_path = pkg.file("voters.csv")
+    conn.execute("PRAGMA cache_size=-262144")
+    with atomic(conn):
+        conn.execute("DELETE FROM template")
+        conn.execute("DELETE FROM voter")
+        conn.execute("DROP INDEX IF EXISTS voter_document")
+        conn.execute("DROP INDEX IF EXISTS voter_surname")
+        rows = _voter_rows(voters_path, contests)
+        done = 0
+        sql = f"INSERT INTO voter({','.join(VOTER_COLUMNS)}) VALUES ({','.join('?' * len(VOTER_COLUMNS))})"
+        while True:
+            chunk = [r for _, r in zip(range(batch), rows, strict=False)]
+            if not chunk:
+                break
+            try:
+                conn.executemany(sql, chunk)
+            except sqlite3.IntegrityError as e:
+                raise VoterListError(_find_duplicate(voters_path)) from e
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        if done != total:
+            raise PackageError(f"voters.csv has {done} rows, the manifest says {total}")
+        for stmt in VOTER_INDEXES.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        n_t = 0
+        try:
+            tmpl = _template_rows(pkg.file("templates.csv"), _template_validator())
+            while True:
+                chunk = [r for _, r in zip(range(batch), tmpl, strict=False)]
+                if not chunk:
+                    break
+                conn.executemany("INSERT INTO template(pin, finger, record) VALUES (?,?,?)", chunk)
+                n_t += len(chunk)
+        except sqlite3.IntegrityError as e:
+            raise PackageError(f"templates.csv: a template names a PIN not on the list or repeats a finger: {e}") from e
+        conn.execute("INSERT INTO voter_list(id, election_id, package_version, manifest_sha256, voters, templates)"
+                     " VALUES (1,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET election_id=excluded.election_id,"
+                     " package_version=excluded.package_version, manifest_sha256=excluded.manifest_sha256,"
+                     " voters=excluded.voters, templates=excluded.templates",
+                     (pkg.election.id, pkg.election.package_version, pkg.hash, done, n_t))
+    return done, n_t
+
+
+def pinned_cec_key(paths: Paths) -> signing.PublicKey:
+    if not paths.cec_pub.exists():
+        raise PackageError("no CEC key is pinned on this device: run `uchastok provision init --cec-key FILE` first")
+    return signing.load_public_key(paths.cec_pub)
+
+
+LOADABLE_STATES = (polls.PollsState.PROVISIONED, polls.PollsState.TEST_MODE, polls.PollsState.ZERO_REPORT)
+
+
+def load_package(paths: Paths, pkg_dir: str | os.PathLike, *, clock=None,
+                 progress: Progress | None = None) -> Package:
+    """Verify and import a package onto this device; refuse rollback; all or nothing."""
+    clock = clock or SystemClock()
+    paths.ensure()
+    sconn = open_station_db(paths.station_db)
+    try:
+        record(sconn, "package-load-init", actor="technician", clock=clock, dir=str(pkg_dir))
+        try:
+            pkg = read_package(pkg_dir, pinned_cec_key(paths))
+            _check_rollback(sconn, pkg)
+            state = polls.current(sconn)
+            if state not in LOADABLE_STATES:
+                raise PackageError(f"polls are {state}: a package can be loaded only before polls open")
+            iconn = open_identify_db(paths.identify_db)
+            try:
+                voters, templates = import_voters(iconn, pkg, progress=progress)
+            finally:
+                iconn.close()
+            _install_copy(pkg, paths.package_dir)
+        except (PackageError, VerificationError) as e:
+            record(sconn, "package-load-refused", "refused", actor="technician", clock=clock,
+                   dir=str(pkg_dir), reason=str(e))
+            raise
+        with atomic(sconn):
+            sconn.execute("UPDATE package SET current = 0")
+            sconn.execute("INSERT OR REPLACE INTO package(election_id, package_version, manifest_sha256, station_id,"
+                          " loaded_at, current) VALUES (?,?,?,?,?,1)",
+                          (pkg.election.id, pkg.election.package_version, pkg.hash, pkg.election.station.id,
+                           iso(clock.now())))
+            record(sconn, "package-load-complete", actor="technician", clock=clock, election=pkg.election.id,
+                   version=pkg.election.package_version, sha256=pkg.hash, voters=voters, templates=templates)
+        return read_package(paths.package_dir, pinned_cec_key(paths))
+    finally:
+        sconn.close()
+
+
+def _check_rollback(sconn: sqlite3.Connection, pkg: Package) -> None:
+    row = sconn.execute("SELECT package_version, manifest_sha256 FROM package WHERE election_id = ?"
+                        " ORDER BY package_version DESC LIMIT 1", (pkg.election.id,)).fetchone()
+    if row is None:
+        return
+    version, sha = row
+    if pkg.election.package_version < version:
+        raise PackageError(f"package version {pkg.election.package_version} is older than the loaded"
+                           f" version {version}: rollback refused")
+    if pkg.election.package_version == version and pkg.hash != sha:
+        raise PackageError(f"a different package with the same version {version} is already loaded: refused")
+
+
+def _install_copy(pkg: Package, target: Path) -> None:
+    """Keep a verified copy under the state directory: temp dir, then swap by rename."""
+    if pkg.dir.resolve() == target.resolve():
+        return
+    tmp = target.with_name(target.name + ".new")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(pkg.dir, tmp)
+    old = target.with_name(target.name + ".old")
+    if target.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def current_package(paths: Paths) -> Package | None:
+    """The loaded package, re-verified against the pinned key (None if nothing is loaded)."""
+    if not (paths.package_dir / "manifest.json").exists():
+        return None
+    return read_package(paths.package_dir, pinned_cec_key(paths))
