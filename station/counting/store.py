@@ -1,0 +1,203 @@
+"""``count.db``: the count role's file: tallies, sheet records, protocols, its audit log.
+
+Guarantees (ARCHITECTURE.md invariants 1 and 2; issue "Counting" item 6):
+
+- **One transaction per sheet.** ``record_sheet`` adds the sheet's increments
+  to the tally and stores its interpretation (the ``SheetReading`` outcomes) in
+  one ``BEGIN IMMEDIATE`` transaction: both or neither survive a crash.
+- **Commit, then accept.** The daemon commits first and only then tells the
+  scanner to drop the sheet into the box. A sheet in the box is therefore
+  always counted. A crash after the commit but before the accept would leave a
+  counted sheet in the scanner, to be fed again on restart; so the same
+  transaction records a *pending accept* (the digest of the image the scanner
+  delivered). On restart, a sheet whose image has that digest is the one in
+  flight: it is accepted without being counted again (``take_pending``); any
+  other sheet means the accept had happened, and the marker is cleared.
+  Paper itself cannot be identified, so this marker is the only link, and it
+  lives only between commit and accept.
+- **Secrecy.** Sheet records carry no timestamp and no order that follows the
+  scan order: the key is 16 random bytes (``os.urandom``) in a ``WITHOUT
+  ROWID`` table, so storage order is random; there is no AUTOINCREMENT, no
+  rowid. Nothing about voters is in this file, and no per-sheet content goes
+  to the audit log. (Known limit: until a WAL checkpoint, the ``-wal`` file
+  holds pages in commit order; the store checkpoints after each protocol and
+  on close.)
+- **Modes.** Every tally row and sheet record has a ``mode``: ``real`` (polls
+  open) or ``test`` (L&A, polls in test mode). They never mix; the zero report
+  and the results protocol read ``real`` only; ``clear_test`` empties ``test``.
+
+Example::
+
+    store = CountStore.open(paths.count_db, election)
+    store.record_sheet(reading, mode="real", pending_digest=digest)
+    store.tally("real").contest("district-07").valid
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from station.ballots.reading import SheetReading
+from station.counting.tally import Tally, reading_lines
+from station.db import Migration, atomic, open_db
+from station.election import Election
+from station.errors import CountingError
+from station.events import AUDIT_MIGRATION, record
+
+MODES = ("real", "test")
+
+MIGRATIONS = [
+    AUDIT_MIGRATION,
+    Migration("count-v1", """
+CREATE TABLE tally (
+    mode    TEXT NOT NULL CHECK (mode IN ('real', 'test')),
+    contest TEXT NOT NULL,
+    line    TEXT NOT NULL,
+    n       INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (mode, contest, line)
+) WITHOUT ROWID;
+CREATE TABLE sheet (
+    id           BLOB PRIMARY KEY CHECK (length(id) = 16),
+    mode         TEXT NOT NULL CHECK (mode IN ('real', 'test')),
+    ballot_style TEXT NOT NULL,
+    outcomes     TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE pending_accept (
+    id     INTEGER PRIMARY KEY CHECK (id = 1),
+    digest TEXT NOT NULL
+);
+CREATE TABLE protocol (
+    revision   INTEGER PRIMARY KEY,
+    tally_hash TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    document   TEXT NOT NULL,
+    outbox_seq INTEGER,
+    signed_at  TEXT NOT NULL
+);
+"""),
+    # TODO(outbox): append Migration("outbox-v1", sync.outbox.OUTBOX_SCHEMA) when sync/outbox.py lands.
+]
+
+
+def _outbox_migrations() -> list[Migration]:
+    try:
+        from sync.outbox import OUTBOX_SCHEMA
+    except ImportError:
+        return []
+    return [Migration("outbox-v1", OUTBOX_SCHEMA)]
+
+
+MIGRATIONS += _outbox_migrations()
+
+
+class CountStore:
+    """count.db for one election; constructed on an open connection (or ``open``)."""
+
+    def __init__(self, conn: sqlite3.Connection, election: Election, *, clock=None):
+        self.conn = conn
+        self.election = election
+        self.clock = clock
+
+    @classmethod
+    def open(cls, path: str | Path, election: Election, *, clock=None) -> CountStore:
+        return cls(open_db(path, MIGRATIONS), election, clock=clock)
+
+    def __repr__(self) -> str:
+        return f"CountStore({self.election.id}, {self.election.station.id})"
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            self.conn.close()
+            self.conn = None
+
+    def __enter__(self) -> CountStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- sheets ------------------------------------------------------------
+
+    def record_sheet(self, reading: SheetReading, *, mode: str, pending_digest: str | None = None) -> None:
+        """Count one accepted sheet: tally increments + sheet record (+ pending accept), one transaction.
+
+        Raises CountingError (nothing written) for a reading the tally cannot take.
+        """
+        if mode not in MODES:
+            raise CountingError(f"unknown count mode {mode!r}")
+        delta = reading_lines(self.election, reading)
+        outcomes = json.dumps([o.to_json() for o in reading.outcomes], ensure_ascii=False,
+                              sort_keys=True, separators=(",", ":"))
+        with atomic(self.conn):
+            for contest, lines in delta.items():
+                self.conn.executemany(
+                    "INSERT INTO tally(mode, contest, line, n) VALUES (?,?,?,?)"
+                    " ON CONFLICT(mode, contest, line) DO UPDATE SET n = n + excluded.n",
+                    [(mode, contest, line, n) for line, n in lines.items()])
+            self.conn.execute("INSERT INTO sheet(id, mode, ballot_style, outcomes) VALUES (?,?,?,?)",
+                              (os.urandom(16), mode, reading.ballot_style, outcomes))
+            if pending_digest is not None:
+                self.conn.execute("INSERT INTO pending_accept(id, digest) VALUES (1, ?)"
+                                  " ON CONFLICT(id) DO UPDATE SET digest = excluded.digest",
+                                  (pending_digest,))
+
+    def pending(self) -> str | None:
+        """The digest of a counted sheet whose accept was not confirmed, if any."""
+        row = self.conn.execute("SELECT digest FROM pending_accept WHERE id = 1").fetchone()
+        return row[0] if row else None
+
+    def clear_pending(self) -> None:
+        self.conn.execute("DELETE FROM pending_accept")
+
+    def take_pending(self, digest: str) -> bool:
+        """True (and clear the marker) when ``digest`` is the counted sheet still in flight.
+
+        Any other sheet proves the previous accept completed: the marker is cleared too.
+        """
+        with atomic(self.conn):
+            pending = self.pending()
+            if pending is None:
+                return False
+            self.clear_pending()
+        return pending == digest
+
+    # --- tallies -----------------------------------------------------------
+
+    def tally(self, mode: str = "real") -> Tally:
+        rows = self.conn.execute("SELECT contest, line, n FROM tally WHERE mode = ?", (mode,)).fetchall()
+        return Tally.empty(self.election).with_lines((r[0], r[1], r[2]) for r in rows)
+
+    def sheet_count(self, mode: str = "real") -> int:
+        return self.conn.execute("SELECT count(*) FROM sheet WHERE mode = ?", (mode,)).fetchone()[0]
+
+    def recount(self, mode: str = "real") -> Tally:
+        """The tally recomputed from the stored sheet records (audit: must equal ``tally``)."""
+        from station.ballots.reading import ContestOutcome
+
+        t = Tally.empty(self.election)
+        for style, outcomes in self.conn.execute(
+                "SELECT ballot_style, outcomes FROM sheet WHERE mode = ? ORDER BY id", (mode,)):
+            outs = tuple(ContestOutcome(**{**o, "marginal": tuple(o["marginal"])})
+                         for o in json.loads(outcomes))
+            reading = SheetReading.accepted_with(outs, election=self.election.id,
+                                                 station=self.election.station.id, ballot_style=style)
+            from station.counting.tally import add_reading
+            t = add_reading(t, reading)
+        return t
+
+    def clear_test(self, *, actor: str = "system") -> int:
+        """Empty the test-mode (L&A) tally and sheets; audited. Returns the sheets removed."""
+        with atomic(self.conn):
+            n = self.sheet_count("test")
+            self.conn.execute("DELETE FROM tally WHERE mode = 'test'")
+            self.conn.execute("DELETE FROM sheet WHERE mode = 'test'")
+            record(self.conn, "test-tally-cleared", actor=actor, clock=self.clock, sheets=n)
+        return n

@@ -1,0 +1,253 @@
+"""The results protocol: built as a pure function, signed, enqueued, printed, exported.
+
+``build_protocol(election, tally, voters_on_list, voters_identified, closed_at)``
+returns the body of the contract's ``results-protocol`` kind (/tmp contract
+"Outbox and envelopes"; docs/protocol.md) from values only:
+
+- per contest: ballots read, valid, invalid, blank, marginal sheets, votes per
+  candidate / party and "against all", preference votes per party per list
+  number (station/counting/tally.py says what each counter means);
+- contests in the counting order of DOMAIN.md "Ballots and contests":
+  candidate contests first, then party lists (election order within a kind);
+- ``control``: the control relations (DOMAIN.md "Results"; seed ``003_…``,
+  "Установление итогов"), each ``{"relation", "ok", "detail", "contest"}``:
+  ``ballots<=identified`` (only when the identify role's summary is given),
+  ``ballots<=voters-on-list``, ``identified<=voters-on-list``,
+  ``statuses=ballots`` (valid + invalid + blank = ballots read),
+  ``votes=valid`` (the option lines sum to the valid ballots),
+  ``preferences<=party-votes`` (per party). A failed relation is reported in
+  the protocol, never hidden; the commission explains it in writing.
+
+Signing (``sign_protocol``), across two files without a transaction spanning
+them (ARCHITECTURE.md invariant 1):
+
+1. in count.db, one transaction: the protocol row (body, hash, the device's
+   signed document) + the outbox entry (stream "count", kind
+   "results-protocol") + the ``protocol-signed`` audit record;
+2. in station.db: polls action ``sign-protocol`` (closed -> protocol-signed).
+
+A crash between 1 and 2 leaves a signed row while polls are still closed;
+``complete_signed_protocol`` (run by the count daemon at start and by
+``uchastok count protocol``) finishes step 2 when that row still matches the
+real tally and the last close, without enqueuing anything again. If polls
+were reopened by a technician and closed again, the old row no longer matches
+and signing builds a new revision.
+
+Example::
+
+    body = build_protocol(election, store.tally("real"), 1700, 1234, "2026-11-29T14:00:00Z")
+    signed = sign_protocol(store, station_conn, election, key=device_key, outbox=outbox,
+                           voters_on_list=1700, voters_identified=1234, clock=clock)
+    open_document(signed.document, device_pub) == signed.body
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from station import polls
+from station.clock import SystemClock, iso
+from station.counting.store import CountStore
+from station.counting.tally import Tally
+from station.db import atomic
+from station.election import Election
+from station.errors import CountingError
+from station.events import record
+from station.polls import PollsState
+from sync import signing
+from sync.canonical import canonical
+
+KIND = "results-protocol"
+STREAM = "count"
+
+
+# --- the pure part ------------------------------------------------------------
+
+def counting_order(election: Election) -> list[str]:
+    """Contest ids: candidate contests first, then party lists (DOMAIN.md "Ballots and contests")."""
+    return ([c.id for c in election.contests if c.kind == "candidate"]
+            + [c.id for c in election.contests if c.kind == "party-list"])
+
+
+def _contest_body(election: Election, tally: Tally, cid: str) -> dict[str, Any]:
+    ct = tally.contest(cid)
+    contest = election.contest(cid)
+    prefs = {}
+    if contest.kind == "party-list":
+        prefs = {p.id: {str(n): v for n, v in sorted(ct.preferences.get(p.id, {}).items())}
+                 for p in contest.parties}
+    return {
+        "contest": cid, "kind": contest.kind,
+        "ballots_read": ct.ballots_read, "valid": ct.valid, "invalid": ct.invalid,
+        "blank": ct.blank, "marginal_sheets": ct.marginal_sheets,
+        "votes": {o: ct.votes.get(o, 0) for o in contest.options()},
+        "preferences": prefs,
+    }
+
+
+def control_relations(contests: list[dict[str, Any]], voters_on_list: int,
+                      voters_identified: int | None) -> list[dict[str, Any]]:
+    """The control relations over protocol contest bodies (pure)."""
+    out: list[dict[str, Any]] = []
+
+    def rel(relation: str, ok: bool, detail: str, contest: str | None = None) -> None:
+        out.append({"relation": relation, "ok": bool(ok), "detail": detail, "contest": contest})
+
+    if voters_identified is not None:
+        rel("identified<=voters-on-list", voters_identified <= voters_on_list,
+            f"{voters_identified} identified, {voters_on_list} on the list")
+    for c in contests:
+        cid, n = c["contest"], c["ballots_read"]
+        if voters_identified is not None:
+            rel("ballots<=identified", n <= voters_identified,
+                f"{n} ballots in the box, {voters_identified} voters identified", cid)
+        rel("ballots<=voters-on-list", n <= voters_on_list,
+            f"{n} ballots in the box, {voters_on_list} voters on the list", cid)
+        s = c["valid"] + c["invalid"] + c["blank"]
+        rel("statuses=ballots", s == n,
+            f"{c['valid']} valid + {c['invalid']} invalid + {c['blank']} blank = {s}, {n} read", cid)
+        v = sum(c["votes"].values())
+        rel("votes=valid", v == c["valid"], f"{v} votes on the option lines, {c['valid']} valid", cid)
+        for party, nums in c["preferences"].items():
+            p, pv = sum(nums.values()), c["votes"].get(party, 0)
+            if p > pv:   # only failures are listed per party: 12 parties x OK would drown the page
+                rel("preferences<=party-votes", False,
+                    f"{party}: {p} preference votes, {pv} party votes", cid)
+        if c["preferences"]:
+            ok = all(sum(nums.values()) <= c["votes"].get(party, 0)
+                     for party, nums in c["preferences"].items())
+            if ok:
+                rel("preferences<=party-votes", True, "every party's preferences within its votes", cid)
+    return out
+
+
+def build_protocol(election: Election, tally: Tally, voters_on_list: int,
+                   voters_identified: int | None, closed_at: str, *,
+                   test_mode: bool = False) -> dict[str, Any]:
+    """The ``results-protocol`` body (pure: same values in, same dict out)."""
+    if tally.election.id != election.id:
+        raise CountingError("the tally belongs to another election")
+    if voters_on_list < 0 or (voters_identified is not None and voters_identified < 0):
+        raise CountingError("voter numbers cannot be negative")
+    contests = [_contest_body(election, tally, cid) for cid in counting_order(election)]
+    return {
+        "election": election.id, "station": election.station.id, "closed_at": closed_at,
+        "voters_on_list": voters_on_list, "voters_identified": voters_identified,
+        "contests": contests,
+        "control": control_relations(contests, voters_on_list, voters_identified),
+        "test_mode": bool(test_mode),
+    }
+
+
+def protocol_hash(body: dict[str, Any]) -> str:
+    """SHA-256 hex of the canonical body: printed on the paper protocol, checkable by observers."""
+    return signing.sha256_hex(canonical(body))
+
+
+def tally_hash(tally: Tally) -> str:
+    return signing.sha256_hex(canonical(tally.to_json()))
+
+
+# --- signing and the polls transition ----------------------------------------
+
+@dataclass(frozen=True)
+class SignedProtocol:
+    revision: int
+    body: dict[str, Any]
+    hash: str
+    document: dict[str, Any]       # sync.signing signed document over the body, device key
+    outbox_seq: int | None
+    signed_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"revision": self.revision, "hash": self.hash, "outbox_seq": self.outbox_seq,
+                "signed_at": self.signed_at, "document": self.document}
+
+
+def last_close(station_conn: sqlite3.Connection) -> str:
+    """When polls were last closed (polls history), the protocol's ``closed_at``."""
+    closes = [h for h in polls.history(station_conn) if h["action"] == "close"]
+    if not closes:
+        raise CountingError("polls were never closed: no protocol yet")
+    return closes[-1]["at"]
+
+
+def latest_protocol(store: CountStore) -> SignedProtocol | None:
+    row = store.conn.execute("SELECT revision, body, hash, document, outbox_seq, signed_at"
+                             " FROM protocol ORDER BY revision DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return SignedProtocol(row[0], json.loads(row[1]), row[2], json.loads(row[3]), row[4], row[5])
+
+
+def _row_matches(store: CountStore, p: SignedProtocol, station_conn: sqlite3.Connection) -> bool:
+    t = tally_hash(store.tally("real"))
+    stored = store.conn.execute("SELECT tally_hash FROM protocol WHERE revision = ?",
+                                (p.revision,)).fetchone()[0]
+    return stored == t and p.body["closed_at"] == last_close(station_conn)
+
+
+def complete_signed_protocol(store: CountStore, station_conn: sqlite3.Connection, *,
+                             clock=None, actor: str = "system") -> SignedProtocol | None:
+    """Finish an interrupted signing: polls closed + a matching signed row -> ``sign-protocol``."""
+    if polls.current(station_conn) != PollsState.CLOSED:
+        return None
+    p = latest_protocol(store)
+    if p is None or not _row_matches(store, p, station_conn):
+        return None
+    polls.apply(station_conn, "sign-protocol", actor=actor, clock=clock)
+    record(store.conn, "protocol-completed", actor=actor, clock=clock, revision=p.revision, hash=p.hash)
+    return p
+
+
+def sign_protocol(store: CountStore, station_conn: sqlite3.Connection, election: Election, *,
+                  key: signing.PrivateKey, outbox=None, voters_on_list: int,
+                  voters_identified: int | None, clock=None, actor: str = "system",
+                  crash_after_enqueue: bool = False) -> SignedProtocol:
+    """Build, sign and enqueue the protocol, then move polls to protocol-signed (order above).
+
+    ``outbox`` is a ``sync.outbox.Outbox`` on ``store.conn`` (stream "count"), or
+    None where no upload is configured. Idempotent: once signed, returns the
+    signed protocol. ``crash_after_enqueue`` stops between the two files (tests).
+    """
+    clock = clock or SystemClock()
+    state = polls.current(station_conn)
+    if state == PollsState.PROTOCOL_SIGNED:
+        p = latest_protocol(store)
+        if p is None:
+            raise CountingError("polls say protocol-signed but count.db holds no protocol")
+        return p
+    polls.require(station_conn, PollsState.CLOSED)
+    tally = store.tally("real")
+    body = build_protocol(election, tally, voters_on_list, voters_identified, last_close(station_conn))
+    h = protocol_hash(body)
+    with atomic(store.conn):
+        prev = latest_protocol(store)
+        if prev is not None and prev.hash == h:
+            signed = prev         # signed before an interruption: never enqueue twice
+        else:
+            revision = prev.revision + 1 if prev else 1
+            doc = signing.sign_document(key, body)
+            seq = outbox.enqueue(KIND, body).seq if outbox is not None else None
+            at = iso(clock.now())
+            store.conn.execute(
+                "INSERT INTO protocol(revision, tally_hash, body, hash, document, outbox_seq, signed_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (revision, tally_hash(tally), canonical(body).decode(), h,
+                 json.dumps(doc, ensure_ascii=False), seq, at))
+            record(store.conn, "protocol-signed", actor=actor, clock=clock, revision=revision,
+                   hash=h, outbox_seq=seq)
+            signed = SignedProtocol(revision, body, h, doc, seq, at)
+    if crash_after_enqueue:
+        return signed
+    polls.apply(station_conn, "sign-protocol", actor=actor, clock=clock)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return signed
+
+
+def verify_protocol(document: dict[str, Any], device_pub: signing.PublicKey) -> dict[str, Any]:
+    """The protocol body, after its signature verified against the device's public key."""
+    return signing.open_document(document, device_pub)

@@ -1,0 +1,36 @@
+"""Fixtures of the count tests: a realistic election, readings, a station home.
+
+The election is the ballot tests' sample manifest (tests/ballots/sample_manifest.py:
+"district-07" candidate contest with a withdrawn candidate, "party-list" with
+withdrawn list candidates and a short list), so both parts agree on one election.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "ballots"))
+
+from countkit import make_home, reading  # noqa: E402,F401
+from sample_manifest import other_station, sample_manifest  # noqa: E402,F401
+
+from station.election import Election  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def manifest() -> dict:
+    return sample_manifest(7)
+
+
+@pytest.fixture(scope="session")
+def election(manifest) -> Election:
+    return Election.from_manifest(manifest)
+
+
+@pytest.fixture
+def home(tmp_path, manifest):
+    return make_home(tmp_path / "st", manifest)
