@@ -59,6 +59,10 @@ from station.events import record
 from station.polls import PollsState
 from sync import signing
 from sync.canonical import canonical
+from sync.certificate import cert_ref, device_id_for
+from sync.envelope import DeviceSigner
+from sync.errors import VerificationError
+from sync.outbox import Outbox
 
 KIND = "results-protocol"
 STREAM = "count"
@@ -246,6 +250,24 @@ def sign_protocol(store: CountStore, station_conn: sqlite3.Connection, election:
     polls.apply(station_conn, "sign-protocol", actor=actor, clock=clock)
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return signed
+
+
+def device_outbox(paths, conn: sqlite3.Connection, election: Election, *,
+                  clock=None) -> tuple[signing.PrivateKey, Outbox]:
+    """The device key and the count stream's outbox on ``conn`` (key + installed certificate)."""
+    from station.errors import ProvisioningError
+
+    try:
+        key = signing.load_private_key(paths.device_key)
+    except (OSError, VerificationError) as e:
+        raise ProvisioningError(f"cannot load the device key: {e}") from e
+    if not paths.device_cert.exists():
+        raise ProvisioningError("this device has no certificate: enrol it (`uchastok provision enroll`)"
+                                " before signing a protocol")
+    cert = json.loads(paths.device_cert.read_text())
+    signer = DeviceSigner(key, device_id_for(signing.public_key(key)), cert_ref(cert), election.id,
+                          election.station.id, clock or SystemClock())
+    return key, Outbox(conn, signer, STREAM)
 
 
 def verify_protocol(document: dict[str, Any], device_pub: signing.PublicKey) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from station.db import Migration, atomic, open_db
 from station.election import Election
 from station.errors import CountingError
 from station.events import AUDIT_MIGRATION, record
+from sync.outbox import OUTBOX_SCHEMA
 
 MODES = ("real", "test")
 
@@ -79,19 +80,8 @@ CREATE TABLE protocol (
     signed_at  TEXT NOT NULL
 );
 """),
-    # TODO(outbox): append Migration("outbox-v1", sync.outbox.OUTBOX_SCHEMA) when sync/outbox.py lands.
+    Migration("outbox-v1", OUTBOX_SCHEMA),    # stream "count": results protocols (sync/outbox.py)
 ]
-
-
-def _outbox_migrations() -> list[Migration]:
-    try:
-        from sync.outbox import OUTBOX_SCHEMA
-    except ImportError:
-        return []
-    return [Migration("outbox-v1", OUTBOX_SCHEMA)]
-
-
-MIGRATIONS += _outbox_migrations()
 
 
 class CountStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from station.paths import Paths
 from station.stationdb import open_station_db
 from sync import signing
 from sync.canonical import canonical
+from sync.certificate import device_id_for, issue_certificate
 
 ELECTION = "kg-2026-parl"
 STATION = "uik-1021"
@@ -35,8 +37,14 @@ def make_home(root: Path, manifest: dict, *, state: str | None = "open") -> Path
     paths.package_dir.mkdir(parents=True, exist_ok=True)
     (paths.package_dir / "manifest.json").write_bytes(canonical(manifest))
     paths.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = signing.private_from_seed(bytes(range(32)))
+    key = signing.private_from_seed(DEVICE_SEED)
     signing.save_private_key(key, paths.device_key)
+    authority = signing.private_from_seed(bytes(range(1, 33)))
+    now = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+    cert = issue_certificate(authority, device_id_for(signing.public_key(key)), signing.public_key(key),
+                             manifest["station"]["id"], manifest["election"]["id"],
+                             now - dt.timedelta(days=30), now + dt.timedelta(days=30))
+    paths.device_cert.write_text(json.dumps(cert))
     conn = open_station_db(paths.station_db)
     steps = {"provisioned": [], "test-mode": ["enter-test-mode"],
              "zero-report-printed": ["enter-test-mode", "print-zero-report"],
@@ -46,6 +54,13 @@ def make_home(root: Path, manifest: dict, *, state: str | None = "open") -> Path
         polls.apply(conn, a, counters_zero=True if a == "print-zero-report" else None)
     conn.close()
     return paths
+
+
+DEVICE_SEED = bytes(range(32))
+
+
+def device_public():
+    return signing.public_key(signing.private_from_seed(DEVICE_SEED))
 
 
 def write_json(path: Path, obj) -> None:
