@@ -1,0 +1,340 @@
+"""Optical mark reading: one scanned sheet image in, one ``SheetReading`` out.
+
+``interpret_sheet(image, election)`` is pure (no I/O, no tally). In order:
+
+1. Shape checks: an image much longer than one sheet is a ``double-feed``
+   (two sheets stuck together); a uniform image is ``blank-paper``; a tail of
+   constant grey rows (what decoders fill a cut-off file with) is
+   ``truncated-image``.
+2. Fiducials (station/ballots/layout.py): dark square blobs of the right size
+   in the four corner zones of a downscaled copy (~2 px/mm). Three solid and
+   one ring; the ring's corner gives the orientation, so an upside-down feed is
+   read like any other. The four centres must form the expected rectangle
+   (side ratio within 6 %, right angles within 4°). Missing one →
+   ``missing-fiducial`` (torn or folded corner); only the top pair on a short
+   image → ``truncated-image``; nothing → ``unreadable``.
+3. The homography page-mm → image-px from the four centres.
+4. The QR code, read from a window rectified at 8 px/mm (zxing-cpp): no code
+   → ``no-code``; checksum mismatch → ``bad-code``; other election →
+   ``wrong-election``; other station → ``wrong-station``; unknown style →
+   ``unknown-style``.
+5. Scanner streaks (thin dark columns running the whole image height, the
+   typical dirty-glass fault of sheet-fed scanners) are detected and painted
+   over from their neighbours before measuring.
+6. The page is rectified at 4 px/mm; each box's fill ratio is the share of
+   ink pixels (darker than 60 % of the paper's white) inside the box inset by
+   1.2 mm (clear of the printed outline). Classification (docs/ballots.md
+   "Thresholds"): fill < ``FILL_BLANK_MAX`` blank, ≥ ``FILL_MARK_MIN`` marked,
+   between marginal.
+7. Validity rules with the marginal policy (station/ballots/rules.py
+   ``decide``): any contest where a marginal box could change the verdict
+   makes the sheet ``marginal-needs-review`` (returned to the voter, never
+   guessed).
+
+``interpret_file(path, election)`` decodes a file first: a truncated or
+undecodable file is a rejection (``truncated-image`` / ``unreadable``), never
+an exception. ``read_scanned(sheet, election)`` maps a scanner ``Sheet`` whose
+status is not READY (jam, double feed, disconnected mid-sheet) to a rejection.
+
+Example::
+
+    r = interpret_file(Path("deck/sheet-0001.jpg"), election)
+    print(r.accepted, r.reason, [o.to_json() for o in r.outcomes])
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from station.ballots import layout
+from station.ballots.reading import SheetReading
+from station.ballots.rules import MARGINAL, MARKED, UNMARKED, box_ids, decide
+from station.election import Election
+
+FILL_BLANK_MAX = 0.06      # below: blank
+FILL_MARK_MIN = 0.14       # at or above: marked; between: marginal
+BOX_INSET_MM = 1.2         # measured area starts this far inside the printed outline
+INK_LEVEL = 0.60           # a pixel is ink when darker than this share of the paper white
+WARP_PX_PER_MM = 4.0
+QR_PX_PER_MM = 8.0
+FIND_WIDTH = 440           # fiducial search width (px) of the downscaled copy
+MAX_ASPECT = 1.58          # longer than this (height / width): two sheets stuck together
+SHORT_ASPECT = 1.30        # shorter than this: a cut-off scan
+
+_PAGE_CENTRES = np.float32([layout.FIDUCIALS[k] for k in ("tl", "tr", "bl", "br")])
+
+
+def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
+    """Read one sheet image (grey or BGR uint8) against the election (see module docstring)."""
+    img = _gray(image)
+    if img is None:
+        return SheetReading.rejected("unreadable", detail="not an image")
+    h, w = img.shape
+    if min(h, w) < 300:
+        return SheetReading.rejected("unreadable", detail=f"image too small: {w}x{h}")
+    if _constant_tail(img):
+        return SheetReading.rejected("truncated-image")
+    if h / w > MAX_ASPECT:
+        return SheetReading.rejected("double-feed", detail=f"sheet length {h / w:.2f} × width")
+    s = FIND_WIDTH / w
+    small = cv2.resize(img, (FIND_WIDTH, max(1, int(round(h * s)))), interpolation=cv2.INTER_AREA)
+    white = float(np.percentile(small[::2, ::2], 95))
+    dark = small < white * 0.5
+    if white < 60 or dark.mean() < 0.0008:
+        return SheetReading.rejected("blank-paper")
+    found = _find_fiducials(dark)
+    if isinstance(found, str):
+        return SheetReading.rejected(found)
+    # small px → full px (pixel centres)
+    dst = (found + 0.5) / s - 0.5
+    H = cv2.getPerspectiveTransform(_PAGE_CENTRES, dst.astype(np.float32))
+    k = float(np.linalg.norm(dst[1] - dst[0]) / (_PAGE_CENTRES[1, 0] - _PAGE_CENTRES[0, 0]))
+
+    code = _read_qr(img, H)
+    if code is None:
+        return SheetReading.rejected("no-code")
+    parsed = layout.parse_qr_payload(code)
+    if parsed is None:
+        return SheetReading.rejected("bad-code")
+    e_id, style_id, st_id = parsed
+    ids = dict(election=e_id, station=st_id, ballot_style=style_id)
+    if e_id != election.id:
+        return SheetReading.rejected("wrong-election", detail=e_id, **ids)
+    if st_id != election.station.id:
+        return SheetReading.rejected("wrong-station", detail=st_id, **ids)
+    try:
+        geo = layout.sheet_geometry(election, style_id)
+    except Exception:  # noqa: BLE001 - an unknown style in a valid code is a rejection
+        return SheetReading.rejected("unknown-style", detail=style_id, **ids)
+
+    fills = _box_fills(img, H, k, geo)
+    outcomes = []
+    review = False
+    for cid in geo.contests:
+        contest = election.contest(cid)
+        marks = {b: _classify(fills[b]) for b in box_ids(contest)}
+        d = decide(contest, marks)
+        review |= d.needs_review
+        outcomes.append(d.outcome)
+    boxes = {b: round(v, 4) for b, v in fills.items()}
+    if review:
+        return SheetReading.rejected("marginal-needs-review", outcomes=tuple(outcomes),
+                                     boxes=boxes, **ids)
+    return SheetReading.accepted_with(tuple(outcomes), boxes=boxes, **ids)
+
+
+def _classify(fill: float):
+    if fill >= FILL_MARK_MIN:
+        return MARKED
+    if fill < FILL_BLANK_MAX:
+        return UNMARKED
+    return MARGINAL
+
+
+def _gray(image) -> np.ndarray | None:
+    if not isinstance(image, np.ndarray) or image.size == 0:
+        return None
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+    if image.ndim != 2:
+        return None
+    if image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return image
+
+
+def _constant_tail(img: np.ndarray) -> bool:
+    """Decoders fill the missing rows of a cut-off file with one flat grey."""
+    tail = img[-8:, ::7]
+    v = int(tail[0, 0])
+    return 90 <= v <= 170 and bool((tail == v).all())
+
+
+def _find_fiducials(dark: np.ndarray) -> np.ndarray | str:
+    """Fiducial centres (tl, tr, bl, br in page terms) in small-image px, or a rejection code."""
+    hs, ws = dark.shape
+    n, _, stats, cents = cv2.connectedComponentsWithStats(dark.view(np.uint8), connectivity=8)
+    lo, hi = 0.025 * ws, 0.075 * ws
+    zones: dict[str, list[tuple[np.ndarray, str, float]]] = {z: [] for z in ("tl", "tr", "bl", "br")}
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        if not (lo <= bw <= hi and lo <= bh <= hi and 0.75 <= bw / bh <= 1.33):
+            continue
+        extent = area / float(bw * bh)
+        if extent < 0.5:
+            continue
+        cx, cy = cents[i]
+        ix, iy = int(round(cx)), int(round(cy))
+        core = dark[max(0, iy - 1):iy + 2, max(0, ix - 1):ix + 2].mean()
+        if core >= 0.5 and extent >= 0.8:
+            kind = "solid"
+        elif core < 0.5 and 0.5 <= extent <= 0.88:
+            kind = "ring"
+        else:
+            continue
+        zx = "l" if cx < 0.3 * ws else ("r" if cx > 0.7 * ws else None)
+        zy = "t" if cy < 0.3 * hs else ("b" if cy > 0.7 * hs else None)
+        if zx and zy:
+            zones[zy + zx].append((np.array([cx, cy]), kind, (bw + bh) / 2.0))
+    # Page corners as seen in each orientation: upright, and fed upside down.
+    orientations = [
+        {"tl": "tl", "tr": "tr", "bl": "bl", "br": "br"},
+        {"tl": "br", "tr": "bl", "bl": "tr", "br": "tl"},
+    ]
+    best, best_err = None, 1e9
+    partial = 0
+    for o in orientations:
+        per = []
+        for page_corner in ("tl", "tr", "bl", "br"):
+            want = "ring" if page_corner == "br" else "solid"
+            per.append([c for c in zones[o[page_corner]] if c[1] == want][:4])
+        partial = max(partial, sum(1 for p in per if p))
+        if not all(per):
+            continue
+        for combo in itertools.product(*per):
+            err = _rectangle_error([c[0] for c in combo], [c[2] for c in combo])
+            if err < best_err:
+                best, best_err = combo, err
+    if best is not None and best_err < 1.0:
+        return np.array([c[0] for c in best])
+    if hs / ws < SHORT_ASPECT and (zones["tl"] or zones["tr"]) and not (zones["bl"] or zones["br"]):
+        return "truncated-image"
+    if partial >= 3:
+        return "missing-fiducial"
+    if partial >= 2 and best is None:
+        return "missing-fiducial"
+    return "unreadable"
+
+
+def _rectangle_error(pts, sizes) -> float:
+    """0 for the printed fiducial rectangle; ≥ 1 when outside tolerance."""
+    tl, tr, bl, br = pts
+    top, left = tr - tl, bl - tl
+    bottom, right = br - bl, br - tr
+    lt, ll = np.linalg.norm(top), np.linalg.norm(left)
+    if lt < 1 or ll < 1:
+        return 1e9
+    page_w = layout.FIDUCIALS["tr"][0] - layout.FIDUCIALS["tl"][0]
+    page_h = layout.FIDUCIALS["bl"][1] - layout.FIDUCIALS["tl"][1]
+    ratio = abs((ll / lt) / (page_h / page_w) - 1) / 0.06
+    cos = abs(float(top @ left) / (lt * ll)) / np.sin(np.radians(4))
+    par = (np.linalg.norm(bottom - top) + np.linalg.norm(right - left)) / (0.04 * lt)
+    k = lt / page_w
+    size = max(abs(sz / (k * layout.FIDUCIAL_SIZE) - 1) for sz in sizes) / 0.35
+    return max(ratio, cos, par, size)
+
+
+def _read_qr(img: np.ndarray, H: np.ndarray) -> str | None:
+    import zxingcpp
+
+    qx, qy, qs = layout.QR_RECT
+    margin = 1.0
+    for q in (QR_PX_PER_MM, 11.0):
+        side = int(round((qs + 2 * margin) * q))
+        # canonical px → mm → image px
+        A = np.array([[1 / q, 0, qx - margin + 0.5 / q], [0, 1 / q, qy - margin + 0.5 / q], [0, 0, 1]])
+        M = H @ A
+        win = cv2.warpPerspective(img, M, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderValue=255)
+        for cand in (win, cv2.threshold(win, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]):
+            res = zxingcpp.read_barcodes(cand, formats=zxingcpp.BarcodeFormat.QRCode)
+            if res:
+                return res[0].text
+    return None
+
+
+def _remove_streaks(img: np.ndarray) -> np.ndarray:
+    """Paint over thin dark columns that run the whole image height (dirty scanner glass)."""
+    a = img[::4].astype(np.int16)
+    d = 3
+    centre = a[:, d:-d]
+    neigh = np.minimum(a[:, :-2 * d], a[:, 2 * d:])
+    frac = ((neigh - centre) > 18).mean(axis=0)
+    cols = np.nonzero(frac > 0.8)[0] + d
+    if cols.size == 0:
+        return img
+    out = img.copy()
+    for c in cols:
+        lo, hi = max(0, c - d), min(img.shape[1] - 1, c + d)
+        out[:, c] = np.maximum(img[:, lo], img[:, hi])
+    return out
+
+
+def _box_fills(img: np.ndarray, H: np.ndarray, k: float, geo: layout.SheetGeometry) -> dict[str, float]:
+    K = WARP_PX_PER_MM
+    f = K / k
+    if f < 0.8:
+        pre = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    else:
+        f, pre = 1.0, img
+    pre = _remove_streaks(pre)
+    # canonical px → mm → full px → pre px (pixel-centre conventions on both ends)
+    A = np.array([[1 / K, 0, 0.5 / K], [0, 1 / K, 0.5 / K], [0, 0, 1]])
+    P = np.array([[f, 0, 0.5 * f - 0.5], [0, f, 0.5 * f - 0.5], [0, 0, 1]])
+    M = P @ H @ A
+    W, Hh = int(layout.PAGE_W * K), int(layout.PAGE_H * K)
+    page = cv2.warpPerspective(pre, M, (W, Hh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderValue=255)
+    white = float(np.percentile(page[::5, ::5], 90))
+    ink = (page < white * INK_LEVEL).view(np.uint8)
+    integ = cv2.integral(ink)
+    fills = {}
+    for bid, b in geo.boxes.items():
+        x0 = int(round((b.x + BOX_INSET_MM) * K))
+        y0 = int(round((b.y + BOX_INSET_MM) * K))
+        x1 = int(round((b.x + b.w - BOX_INSET_MM) * K))
+        y1 = int(round((b.y + b.h - BOX_INSET_MM) * K))
+        area = max(1, (x1 - x0) * (y1 - y0))
+        s = integ[y1, x1] - integ[y0, x1] - integ[y1, x0] + integ[y0, x0]
+        fills[bid] = float(s) / area
+    return fills
+
+
+# --- files and scanner sheets ----------------------------------------------------
+
+def decode_image(data: bytes) -> np.ndarray | str:
+    """Grey pixels of an image file's bytes, or a rejection code ("truncated-image", "unreadable")."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        im = Image.open(io.BytesIO(data))
+        if im.format == "JPEG":
+            im.draft("L", im.size)
+        im.load()
+    except UnidentifiedImageError:
+        return "unreadable"
+    except (OSError, SyntaxError, ValueError) as e:
+        if "truncated" in str(e).lower() or "broken" in str(e).lower() or "EOF" in str(e):
+            return "truncated-image"
+        return "unreadable"
+    if im.mode != "L":
+        im = im.convert("L")
+    return np.asarray(im)
+
+
+def interpret_file(path: Path | str, election: Election) -> SheetReading:
+    """Read an image file: decoding faults are rejections, not exceptions."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        return SheetReading.rejected("unreadable", detail=e.strerror or "cannot read file")
+    img = decode_image(data)
+    if isinstance(img, str):
+        return SheetReading.rejected(img)
+    return interpret_sheet(img, election)
+
+
+def read_scanned(sheet, election: Election) -> SheetReading:
+    """Reading of a ``drivers.scanner.base.Sheet``: a faulty feed is a rejection, never counted."""
+    from drivers.scanner.base import ScannerStatus
+
+    if sheet.status == ScannerStatus.DOUBLE_FEED:
+        return SheetReading.rejected("double-feed")
+    if sheet.status != ScannerStatus.READY or sheet.image is None:
+        return SheetReading.rejected("scanner-fault", detail=f"{sheet.status}: {sheet.detail}")
+    return interpret_sheet(sheet.image, election)
