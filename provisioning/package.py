@@ -135,7 +135,7 @@ def read_package(pkg_dir: str | os.PathLike, cec_pub: signing.PublicKey) -> Pack
                                     f" {signing.key_id(cec_pub)!r}")
         signing.verify(cec_pub, signing.unb64(sig.get("signature", ""), "signature"), data)
     except (ValueError, AttributeError, VerificationError) as e:
-        raise PackageError(f"{spath}: manifest signature refused: {e}") from e
+        raise PackageError(f"{mpath}: refused, its signature in manifest.sig does not hold: {e}") from e
     try:
         manifest = parse(data)
     except EnvelopeError as e:

@@ -1,0 +1,24 @@
+"""Every command of the CLI is documented with an example (STYLE.md "Library first, thin CLI")."""
+
+import click
+import pytest
+
+from station.cli import cli
+
+
+def walk(cmd, prefix=()):
+    yield prefix, cmd
+    if isinstance(cmd, click.Group):
+        for name, sub in cmd.commands.items():
+            yield from walk(sub, prefix + (name,))
+
+
+COMMANDS = [(" ".join(p), c) for p, c in walk(cli) if p and not isinstance(c, click.Group) or
+            (p and isinstance(c, click.Group) and not c.commands)]
+
+
+@pytest.mark.parametrize("name, cmd", COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_command_has_help_with_example(name, cmd):
+    text = cmd.help or ""
+    assert text.strip(), f"`uchastok {name}` has no help"
+    assert "Example" in text, f"`uchastok {name}` help shows no example"
