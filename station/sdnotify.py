@@ -9,7 +9,8 @@ Guarantees:
 
 - Outside systemd (no ``NOTIFY_SOCKET``: tests, the demo, a technician
   running ``uchastok identify run`` by hand) every call is a no-op.
-- A failed send never raises into the daemon: losing one status line must not
+- A send never blocks the daemon for more than ``SEND_TIMEOUT_S``, and a
+  failed send never raises into the daemon: losing one status line must not
   stop an identification. It is counted in ``send_failures``.
 - ``Heartbeat.beat()`` sends ``WATCHDOG=1`` at most every half interval, so
   the daemon loop can call it on every turn.
@@ -46,6 +47,8 @@ from collections.abc import Callable, Mapping
 ENV_SOCKET = "NOTIFY_SOCKET"
 ENV_WATCHDOG_USEC = "WATCHDOG_USEC"
 ENV_WATCHDOG_PID = "WATCHDOG_PID"
+
+SEND_TIMEOUT_S = 2.0
 
 # systemd truncates nothing but journald shows one line; keep status short.
 _MAX_STATUS = 200
@@ -103,6 +106,9 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # A datagram queue holds few messages (net.unix.max_dgram_qlen);
+                # if systemd is not reading, wait a little, never forever.
+                self._sock.settimeout(SEND_TIMEOUT_S)
             self._sock.sendto(payload, self._target())
         except OSError:
             self.send_failures += 1

@@ -1,0 +1,345 @@
+"""The station's guards against a full disk, a wrong clock and a missing device.
+
+Three pieces the daemons and the CLI put in front of their work; each is a
+value-returning check plus, where a state change must be refused, one
+exception. None of them does I/O beyond what is injected.
+
+**Disk space.** ``disk_status(path, policy)`` reads the free space the role
+users may use (``f_bavail``) and grades it OK / LOW / FULL. ``LOW`` is a
+warning for the status line and the heartbeat; ``FULL`` (below
+``policy.floor_mb``) means "refuse new state changes": ``require_disk_space``
+raises ``DiskFullError`` BEFORE the transaction starts, so nothing half-done
+exists. Why a floor and not "until SQLite fails": SQLite itself never
+corrupts a WAL database on ENOSPC (the failing transaction rolls back), but
+the closing of the polls, its protocol, the audit line of the refusal and a
+checkpoint of the WAL all need room; the floor keeps it for them.
+
+**Clock sanity.** A Raspberry Pi has no battery-backed clock: it boots with
+the time it last saved, and NTP (or a technician) may move the clock later,
+backwards as well as forwards. ``SaneClock`` wraps the station clock so that
+the times given to recorded events never go backwards:
+
+- it anchors wall time to the monotonic clock; when the wall clock falls
+  behind the anchored time by more than ``tolerance_s`` it is a jump
+  backwards: the time returned continues from the monotonic anchor (never
+  earlier than the last time given out), the jump is flagged in ``jumps``
+  for the audit log and the status line, and with ``strict=True`` ``now()``
+  raises ``ClockJumpError`` instead (refuse to record on a broken clock);
+- a jump forwards (NTP correcting a stale boot time) is accepted and
+  re-anchored, and flagged too;
+- ``floor`` is the time of the last recorded event (from the database), so a
+  reboot into a clock earlier than what is already recorded is caught at the
+  first ``now()``.
+
+**Device presence.** A device that is missing at start is a condition, not a
+crash (house style: device condition is a value): ``wait_for_device`` polls
+a probe with exponential backoff capped at ``RetryPolicy.cap_s``, puts
+"fingerprint sensor: disconnected; retry 3 in 8 s" in the systemd status
+line, keeps the watchdog fed while it sleeps (the cap may exceed
+``WatchdogSec``), and returns when the device is ready or the daemon is asked
+to stop. The daemon never exits for a missing device, so systemd never sees
+a crash loop.
+
+Example::
+
+    policy = DiskPolicy(warn_mb=512, floor_mb=64)
+    require_disk_space(paths.state_dir, policy)      # raises DiskFullError when full
+    clock = SaneClock(SystemClock(), floor=last_event_time)
+    when = clock.now()                                # never before the last one
+    status = wait_for_device("fingerprint sensor", sensor.status,
+                             notifier=notifier, heartbeat=heartbeat)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from station.errors import StationError
+
+MB = 1024 * 1024
+
+
+class DiskFullError(StationError):
+    """Raised when a state change is refused because free disk space is below the floor."""
+
+
+class ClockJumpError(StationError):
+    """Raised when a strict SaneClock sees the wall clock jump backwards."""
+
+
+# -- Disk space ----------------------------------------------------------------
+
+class DiskLevel(StrEnum):
+    OK = "ok"
+    LOW = "low"
+    FULL = "full"
+
+
+@dataclass(frozen=True)
+class DiskPolicy:
+    """Thresholds in MiB of free space usable by the daemons.
+
+    Defaults: a polling day writes a few MiB (3,000 receipts, 3,000 sheet
+    records, their envelopes, the audit log); 512 MiB of warning leaves a
+    technician the whole day to act, 64 MiB of floor keeps room to close the
+    polls and print and sign the protocol.
+    """
+
+    warn_mb: int = 512
+    floor_mb: int = 64
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.floor_mb <= self.warn_mb:
+            raise ValueError(f"need 0 <= floor_mb <= warn_mb, got {self.floor_mb}, {self.warn_mb}")
+
+    def level(self, free_bytes: int) -> DiskLevel:
+        if free_bytes < self.floor_mb * MB:
+            return DiskLevel.FULL
+        if free_bytes < self.warn_mb * MB:
+            return DiskLevel.LOW
+        return DiskLevel.OK
+
+
+@dataclass(frozen=True)
+class DiskStatus:
+    path: Path
+    free_bytes: int
+    level: DiskLevel
+
+    @property
+    def free_mb(self) -> int:
+        return self.free_bytes // MB
+
+    def describe(self) -> str:
+        return f"disk {self.level.value}: {self.free_mb} MiB free on {self.path}"
+
+
+def disk_status(path: str | os.PathLike, policy: DiskPolicy = DiskPolicy(), *,
+                statvfs: Callable[[Any], os.statvfs_result] = os.statvfs) -> DiskStatus:
+    """Free space for unprivileged writers at ``path`` (the daemons are not root)."""
+    st = statvfs(os.fspath(path))
+    free = st.f_bavail * st.f_frsize
+    return DiskStatus(Path(path), free, policy.level(free))
+
+
+def require_disk_space(path: str | os.PathLike, policy: DiskPolicy = DiskPolicy(), *,
+                       statvfs: Callable[[Any], os.statvfs_result] = os.statvfs) -> DiskStatus:
+    """Return the disk status, or raise ``DiskFullError`` below the floor.
+
+    Call before opening the transaction of a state change (identification,
+    sheet, polls action): the refusal leaves nothing half-recorded.
+    """
+    status = disk_status(path, policy, statvfs=statvfs)
+    if status.level is DiskLevel.FULL:
+        raise DiskFullError(
+            f"only {status.free_mb} MiB free on {status.path} (floor {policy.floor_mb} MiB):"
+            " new records refused until space is freed")
+    return status
+
+
+# -- Clock sanity --------------------------------------------------------------
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+    def monotonic(self) -> float: ...
+
+
+class JumpDirection(StrEnum):
+    BACKWARDS = "backwards"
+    FORWARDS = "forwards"
+
+
+@dataclass(frozen=True)
+class ClockJump:
+    """One detected jump: the wall time seen, the time used instead, by how much."""
+
+    direction: JumpDirection
+    wall: dt.datetime
+    used: dt.datetime
+    seconds: float          # wall - expected: negative backwards, positive forwards
+
+    def describe(self) -> str:
+        return (f"clock jumped {self.direction.value} by {abs(self.seconds):.0f} s"
+                f" (wall {self.wall.isoformat()}, using {self.used.isoformat()})")
+
+
+class SaneClock:
+    """A clock whose ``now()`` never goes backwards; jumps are flagged, not hidden."""
+
+    def __init__(self, clock: Clock, *, floor: dt.datetime | None = None,
+                 tolerance_s: float = 2.0, strict: bool = False):
+        self.clock = clock
+        self.tolerance = dt.timedelta(seconds=tolerance_s)
+        self.strict = strict
+        self.jumps: list[ClockJump] = []
+        self._unreported: list[ClockJump] = []
+        self._floor = floor.astimezone(dt.UTC) if floor is not None else None
+        self._anchor: tuple[dt.datetime, float] | None = None
+        self._last: dt.datetime | None = self._floor
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    @property
+    def suspect(self) -> bool:
+        """True once a backwards jump was seen: say so in the status line."""
+        return any(j.direction is JumpDirection.BACKWARDS for j in self.jumps)
+
+    def drain_jumps(self) -> list[ClockJump]:
+        """The jumps not yet reported (each goes to the audit log once)."""
+        out, self._unreported = self._unreported, []
+        return out
+
+    def now(self) -> dt.datetime:
+        wall = self.clock.now().astimezone(dt.UTC)
+        mono = self.clock.monotonic()
+        if self._anchor is None:
+            self._anchor = (wall, mono)
+            if self._floor is not None and wall < self._floor - self.tolerance:
+                # Booted into a time before what is already recorded.
+                self._anchor = (self._floor, mono)
+                return self._flag(JumpDirection.BACKWARDS, wall, self._floor,
+                                  (wall - self._floor).total_seconds())
+        anchor_wall, anchor_mono = self._anchor
+        expected = anchor_wall + dt.timedelta(seconds=mono - anchor_mono)
+        drift = wall - expected
+        if drift < -self.tolerance:
+            # Keep the anchor: once the wall clock catches up, it is used again.
+            used = max(expected, self._last) if self._last else expected
+            return self._flag(JumpDirection.BACKWARDS, wall, used, drift.total_seconds())
+        if drift > self.tolerance:
+            self._anchor = (wall, mono)
+            return self._flag(JumpDirection.FORWARDS, wall, wall, drift.total_seconds())
+        return self._give(wall)
+
+    def _flag(self, direction: JumpDirection, wall: dt.datetime, used: dt.datetime,
+              seconds: float) -> dt.datetime:
+        jump = ClockJump(direction, wall, used, seconds)
+        # One report per jump, not one per call while the clock stays behind.
+        if not self.jumps or self.jumps[-1].direction != direction or \
+                abs(self.jumps[-1].seconds - seconds) > self.tolerance.total_seconds():
+            self.jumps.append(jump)
+            self._unreported.append(jump)
+        if direction is JumpDirection.BACKWARDS and self.strict:
+            raise ClockJumpError(jump.describe())
+        return self._give(used)
+
+    def _give(self, t: dt.datetime) -> dt.datetime:
+        if self._last is not None and t < self._last:
+            t = self._last
+        self._last = t
+        return t
+
+    def __repr__(self) -> str:
+        return f"SaneClock({self.clock!r}, jumps={len(self.jumps)})"
+
+
+# -- Device presence -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff for reopening a device: base * factor**(n-1), capped.
+
+    ``jitter`` spreads retries by up to that fraction (two roles on one USB hub
+    should not probe in lockstep); ``rng`` is injectable for tests.
+    """
+
+    base_s: float = 1.0
+    factor: float = 2.0
+    cap_s: float = 60.0
+    jitter: float = 0.1
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if attempt < 1:
+            raise ValueError("attempt counts from 1")
+        d = min(self.cap_s, self.base_s * self.factor ** min(attempt - 1, 64))
+        if self.jitter and rng is not None:
+            d *= 1 - self.jitter * rng.random()
+        return d
+
+
+class _Notifier(Protocol):
+    def status(self, text: str) -> bool: ...
+
+
+class _Heartbeat(Protocol):
+    @property
+    def period(self) -> float | None: ...
+    def beat(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DeviceWait:
+    """How a wait for a device ended: its last status, attempts and time spent."""
+
+    device: str
+    status: Any
+    ready: bool
+    attempts: int
+    waited_s: float
+
+
+def _is_ready(status: Any) -> bool:
+    return str(getattr(status, "value", status)) == "ready"
+
+
+def wait_for_device(device: str, probe: Callable[[], Any], *,
+                    policy: RetryPolicy = RetryPolicy(),
+                    notifier: _Notifier | None = None,
+                    heartbeat: _Heartbeat | None = None,
+                    is_ready: Callable[[Any], bool] = _is_ready,
+                    should_stop: Callable[[], bool] = lambda: False,
+                    sleep: Callable[[float], None] = time.sleep,
+                    rng: random.Random | None = None,
+                    max_slice_s: float = 5.0) -> DeviceWait:
+    """Probe until the device is ready (or ``should_stop()``); never raises for absence.
+
+    ``probe()`` returns the device's status value (e.g. a driver's
+    ``DeviceStatus.DISCONNECTED``); ``is_ready`` tells ready from not (default:
+    the value ``"ready"``). An exception from ``probe`` counts as "not ready"
+    with its text as the status: a half-plugged USB device may well raise.
+    Sleeps are cut into slices no longer than half the watchdog interval (or
+    ``max_slice_s``) and the heartbeat beats between them.
+    """
+    attempts = 0
+    waited = 0.0
+    slice_s = max_slice_s
+    if heartbeat is not None and heartbeat.period:
+        slice_s = min(slice_s, heartbeat.period)
+    while True:
+        attempts += 1
+        try:
+            status: Any = probe()
+        except Exception as e:  # noqa: BLE001 - any failure to open is "not there yet"
+            status = f"{type(e).__name__}: {e}"
+        if heartbeat is not None:
+            heartbeat.beat()
+        if is_ready(status):
+            if notifier is not None and attempts > 1:
+                notifier.status(f"{device}: ready after {attempts} attempts")
+            return DeviceWait(device, status, True, attempts, waited)
+        if should_stop():
+            return DeviceWait(device, status, False, attempts, waited)
+        delay = policy.delay(attempts, rng)
+        if notifier is not None:
+            shown = getattr(status, "value", status)
+            notifier.status(f"{device}: {shown}; retry {attempts + 1} in {delay:.0f} s")
+        remaining = delay
+        while remaining > 0:
+            step = min(slice_s, remaining)
+            sleep(step)
+            waited += step
+            remaining -= step
+            if heartbeat is not None:
+                heartbeat.beat()
+            if should_stop():
+                return DeviceWait(device, status, False, attempts, waited)
