@@ -1,0 +1,351 @@
+"""Lay the station software and its system files onto a Raspberry Pi OS root.
+
+``install(root, source=...)`` writes, under ``root`` (``/`` on the device, a
+scratch directory in tests or when preparing an SD card image):
+
+- the software in ``/opt/uchastok``: a virtual environment
+  (``/opt/uchastok/venv``, ``pip install`` of the source tree or of a wheel
+  from ``wheelhouse``), or in *light* mode a copy of the source tree in
+  ``/opt/uchastok/app`` with two wrapper scripts at the same paths the units
+  name (``venv/bin/uchastok``, ``venv/bin/uchastok-sync``); the guides always
+  go to ``/opt/uchastok/app/docs``;
+- the units and target in ``/etc/systemd/system``, enabled the way
+  ``systemctl enable`` would (symlinks in ``*.wants``);
+- ``/etc/sysusers.d/uchastok.conf``, ``/etc/tmpfiles.d/uchastok.conf``,
+  ``/etc/udev/rules.d/99-uchastok.rules``, a journald drop-in that keeps the
+  journal persistent but bounded (a full disk is a reliability case);
+- ``/etc/uchastok/uchastok.toml``, the default configuration, only when none
+  exists: a technician's edits survive a reinstall.
+
+Guarantees: idempotent (a second run writes nothing and reports every file
+unchanged); files are written atomically (temporary file, fsync,
+``os.replace``); modes are explicit. With ``apply=True`` (the default when
+``root`` is ``/``) it then runs ``systemd-sysusers`` and
+``systemd-tmpfiles --create`` against the root, and on a live system reloads
+udev and systemd. Users, groups and directory modes are thus the ones
+sysusers.d/tmpfiles.d describe, also after every boot.
+
+Example::
+
+    report = install(Path("/"), source=Path("/home/tech/uchastok"))
+    report = install(Path("/tmp/sdroot"), source=repo, light=True, apply=True)
+
+CLI: ``uchastok provision install --root DIR [--light]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from station.errors import ProvisioningError
+
+PREFIX = Path("opt/uchastok")
+UNITS = ("uchastok-identify.service", "uchastok-count.service", "uchastok-sync.service",
+         "uchastok.target")
+SERVICES = UNITS[:3]
+# What the light mode copies: the importable packages and the guides.
+PACKAGES = ("station", "drivers", "sync", "provisioning")
+COPY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache")
+
+ENTRY_POINTS = {
+    # wrapper name -> Python statement run with the arguments in sys.argv[1:]
+    "uchastok": "from station.cli import main; main(sys.argv[1:])",
+    "uchastok-sync": "from sync.uploader import main; sys.exit(main())",
+}
+
+DEFAULT_CONFIG = """\
+# Uchastok station configuration (written once by `uchastok provision install`;
+# later installs keep this file). Device names come from
+# /etc/udev/rules.d/99-uchastok.rules.
+
+[station]
+# Language of the screens and of the commission's commands: ky, ru or en.
+# Printed documents always carry Kyrgyz and Russian.
+language = "ky"
+timezone = "Asia/Bishkek"
+
+[devices]
+# "real" drives the hardware below; "simulated" uses the simulators (training).
+mode = "real"
+fingerprint = "/dev/uchastok-fingerprint"   # or "/dev/serial0" when on the Pi's UART
+mrz = "/dev/uchastok-mrz"
+printer = "/dev/uchastok-printer"
+scanner = "sane:auto"                       # first SANE scanner found
+card_reader = "pcsc:auto"                   # first PC/SC reader with a card slot
+
+[health]
+# Free space on /var/lib/uchastok: warn below, refuse new records below the floor.
+disk_warn_mb = 512
+disk_floor_mb = 64
+# Device retries: 1 s, 2 s, 4 s ... at most every 60 s.
+device_retry_cap_s = 60
+
+[sync]
+# Filled in from the election package at `uchastok provision load`.
+server = ""
+"""
+
+JOURNALD_DROPIN = """\
+# Uchastok: keep the journal across power cuts, but never let it fill the disk
+# the station's records live on.
+[Journal]
+Storage=persistent
+SystemMaxUse=200M
+SystemKeepFree=512M
+"""
+
+WRAPPER = """\
+#!/bin/sh
+# Written by `uchastok provision install --light`: runs the copied source tree
+# in {app} with {python}. A full install puts a virtual environment here.
+here=$(dirname "$(readlink -f "$0")")
+PYTHONPATH="$here/../../app${{PYTHONPATH:+:$PYTHONPATH}}" \\
+PYTHONDONTWRITEBYTECODE=1 \\
+exec {python} -c 'import sys; {statement}' "$@"
+"""
+
+
+@dataclass
+class InstallReport:
+    """What an install did, paths relative to the root."""
+
+    root: Path
+    mode: str
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"root": str(self.root), "mode": self.mode, "written": self.written,
+                "unchanged": len(self.unchanged), "removed": self.removed,
+                "applied": self.applied}
+
+
+def default_source() -> Path:
+    """The source tree this module was imported from (a checkout)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def install(root: Path, *, source: Path | None = None, python: str | None = None,
+            light: bool = False, wheelhouse: Path | None = None,
+            apply: bool | None = None) -> InstallReport:
+    """Install onto ``root``; see the module docstring. Returns what changed."""
+    root = Path(root).absolute()
+    source = Path(source or default_source()).absolute()
+    if not (source / "systemd").is_dir() or not (source / "station").is_dir():
+        raise ProvisioningError(f"{source} is not an Uchastok source tree (no systemd/, station/)")
+    if apply is None:
+        apply = root == Path("/")
+    report = InstallReport(root, "light" if light else "venv")
+    target = _Target(root, report)
+
+    # 1. Software.
+    app = PREFIX / "app"
+    if light:
+        for pkg in PACKAGES:
+            target.sync_tree(source / pkg, app / pkg)
+        for name, statement in ENTRY_POINTS.items():
+            target.write(PREFIX / "venv/bin" / name, WRAPPER.format(
+                app=f"/{app}", python=python or "/usr/bin/python3", statement=statement), 0o755)
+    else:
+        _build_venv(root / PREFIX / "venv", source, python or sys.executable, wheelhouse, report)
+    target.sync_tree(source / "docs", app / "docs")
+
+    # 2. System files.
+    for unit in UNITS:
+        target.copy(source / "systemd" / unit, Path("etc/systemd/system") / unit, 0o644)
+    target.copy(source / "systemd/sysusers.d/uchastok.conf", Path("etc/sysusers.d/uchastok.conf"),
+                0o644)
+    target.copy(source / "systemd/tmpfiles.d/uchastok.conf", Path("etc/tmpfiles.d/uchastok.conf"),
+                0o644)
+    target.copy(source / "systemd/udev/99-uchastok.rules",
+                Path("etc/udev/rules.d/99-uchastok.rules"), 0o644)
+    target.write(Path("etc/systemd/journald.conf.d/uchastok.conf"), JOURNALD_DROPIN, 0o644)
+
+    # 3. Enable, as `systemctl enable uchastok.target` would (WantedBy= lines).
+    target.link(Path("etc/systemd/system/multi-user.target.wants/uchastok.target"),
+                "/etc/systemd/system/uchastok.target")
+    for unit in SERVICES:
+        target.link(Path("etc/systemd/system/uchastok.target.wants") / unit,
+                    f"/etc/systemd/system/{unit}")
+
+    # 4. Configuration, once.
+    target.write(Path("etc/uchastok/uchastok.toml"), DEFAULT_CONFIG, 0o640, keep_existing=True)
+
+    if apply:
+        _apply(root, report)
+    return report
+
+
+class _Target:
+    """Writes under the root, recording what changed."""
+
+    def __init__(self, root: Path, report: InstallReport):
+        self.root = root
+        self.report = report
+
+    def write(self, rel: Path, text: str, mode: int, *, keep_existing: bool = False) -> None:
+        self._write_bytes(rel, text.encode(), mode, keep_existing=keep_existing)
+
+    def copy(self, src: Path, rel: Path, mode: int) -> None:
+        self._write_bytes(rel, src.read_bytes(), mode)
+
+    def _write_bytes(self, rel: Path, data: bytes, mode: int, *,
+                     keep_existing: bool = False) -> None:
+        dest = self.root / rel
+        if dest.exists() and keep_existing:
+            self.report.unchanged.append(str(rel))
+            return
+        if dest.exists() and dest.read_bytes() == data:
+            if (dest.stat().st_mode & 0o7777) == mode:
+                self.report.unchanged.append(str(rel))
+            else:
+                os.chmod(dest, mode)
+                self.report.written.append(str(rel))
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.report.written.append(str(rel))
+
+    def link(self, rel: Path, points_to: str) -> None:
+        dest = self.root / rel
+        if dest.is_symlink() and os.readlink(dest) == points_to:
+            self.report.unchanged.append(str(rel))
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.is_symlink() or dest.exists():
+            dest.unlink()
+        dest.symlink_to(points_to)
+        self.report.written.append(str(rel))
+
+    def sync_tree(self, src: Path, rel: Path) -> None:
+        """Make ``rel`` an exact copy of ``src`` (minus caches): copy, then prune."""
+        if not src.is_dir():
+            return
+        wanted: set[Path] = set()
+        ignore = COPY_IGNORE
+        for dirpath, dirnames, filenames in os.walk(src):
+            skip = ignore(dirpath, dirnames + filenames)
+            dirnames[:] = sorted(d for d in dirnames if d not in skip)
+            for name in sorted(filenames):
+                if name in skip:
+                    continue
+                s = Path(dirpath) / name
+                r = rel / s.relative_to(src)
+                wanted.add(r)
+                d = self.root / r
+                if d.exists() and filecmp.cmp(s, d, shallow=False):
+                    self.report.unchanged.append(str(r))
+                    continue
+                self.copy(s, r, 0o755 if os.access(s, os.X_OK) else 0o644)
+        top = self.root / rel
+        for dirpath, _dirnames, filenames in os.walk(top, topdown=False):
+            for name in filenames:
+                r = (Path(dirpath) / name).relative_to(self.root)
+                if r not in wanted:
+                    (self.root / r).unlink()
+                    self.report.removed.append(str(r))
+            with contextlib.suppress(OSError):
+                Path(dirpath).rmdir()  # only succeeds when empty
+
+
+def _run(cmd: list[str], report: InstallReport) -> None:
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise ProvisioningError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+    report.applied.append(" ".join(cmd))
+
+
+def _build_venv(venv: Path, source: Path, python: str, wheelhouse: Path | None,
+                report: InstallReport) -> None:
+    """Create (or reuse) the virtual environment and install the software into it.
+
+    Runs on the device itself (root ``/``) or on a machine of the same
+    architecture: a venv is not relocatable across CPUs.
+    """
+    if not (venv / "bin/python").exists():
+        _run([python, "-m", "venv", str(venv)], report)
+    pip = [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--upgrade"]
+    if wheelhouse is not None:
+        pip += ["--no-index", "--find-links", str(wheelhouse), "uchastok"]
+    else:
+        pip += [str(source)]
+    _run(pip, report)
+
+
+def _apply(root: Path, report: InstallReport) -> None:
+    """Create users, groups, directories; on a live system reload udev and systemd."""
+    if shutil.which("systemd-sysusers") is None or shutil.which("systemd-tmpfiles") is None:
+        raise ProvisioningError("systemd-sysusers/systemd-tmpfiles not found: is this Debian?")
+    live = root == Path("/")
+    rootopt = [] if live else [f"--root={root}"]
+    _run(["systemd-sysusers", *rootopt], report)
+    _run(["systemd-tmpfiles", "--create", *rootopt], report)
+    if live:
+        if shutil.which("udevadm"):
+            _run(["udevadm", "control", "--reload"], report)
+            _run(["udevadm", "trigger", "--action=add"], report)
+        if Path("/run/systemd/system").is_dir():
+            _run(["systemctl", "daemon-reload"], report)
+
+
+@click.command(name="install")
+@click.option("--root", "root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("/"), show_default=True,
+              help="Install onto this root directory (an SD card mounted elsewhere, a scratch dir).")
+@click.option("--source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Uchastok source tree (default: the running one).")
+@click.option("--python", default=None,
+              help="Interpreter for the venv (or named in the light wrappers).")
+@click.option("--light", is_flag=True,
+              help="Copy the source tree and write wrapper scripts instead of building a venv.")
+@click.option("--wheelhouse", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Install from these wheels, offline.")
+@click.option("--apply/--no-apply", default=None,
+              help="Run systemd-sysusers and systemd-tmpfiles on the root "
+                   "(default: only when the root is /).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def install_command(root: Path, source: Path | None, python: str | None, light: bool,
+                    wheelhouse: Path | None, apply: bool | None, as_json: bool) -> None:
+    """Install the software, units, users, tmpfiles and udev rules onto a root.
+
+    Idempotent: running it again changes nothing; /etc/uchastok/uchastok.toml
+    is written only when missing.
+
+    \b
+    Example:
+      sudo uchastok provision install
+      uchastok provision install --root /tmp/sdroot --light --apply --json
+    """
+    report = install(root, source=source, python=python, light=light, wheelhouse=wheelhouse,
+                     apply=apply)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, sort_keys=True))
+        return
+    click.echo(f"installed onto {report.root} ({report.mode}): {len(report.written)} written, "
+               f"{len(report.unchanged)} unchanged, {len(report.removed)} removed")
+    for cmd in report.applied:
+        click.echo(f"  ran: {cmd}")

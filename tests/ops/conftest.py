@@ -1,0 +1,39 @@
+"""A scratch Raspberry Pi OS root for the operations tests."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HOST_UNITS = Path("/usr/lib/systemd/system")
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} not installed")
+    return path
+
+
+def base_os(root: Path) -> Path:
+    """What the Debian base gives every root: systemd's own units (sysinit.target, ...)."""
+    if not HOST_UNITS.is_dir():
+        pytest.skip("no systemd units on this host")
+    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True,
+                    dirs_exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def installed_root(tmp_path_factory) -> Path:
+    """One light install with users and directories applied, shared by the tests."""
+    from provisioning.install import install
+
+    need("systemd-sysusers")
+    root = base_os(tmp_path_factory.mktemp("sdroot"))
+    install(root, source=REPO, light=True, python=sys.executable, apply=True)
+    return root
