@@ -37,6 +37,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from station import polls
@@ -168,14 +169,39 @@ def read_package(pkg_dir: str | os.PathLike, cec_pub: signing.PublicKey) -> Pack
 
 # --- import (the device's side) -----------------------------------------------
 
-def _voter_rows(path: Path, contests: frozenset[str]):
+def _raw_voter_rows(path: Path):
+    """voters.csv rows as lists of text, header checked; validation happens in SQL (see import_voters)."""
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if tuple(header or ()) != VOTER_COLUMNS:
-            raise VoterListError(f"{path}:1: header must be {','.join(VOTER_COLUMNS)}")
-        for line, row in enumerate(reader, start=2):
-            yield validate_row(row, contests, f"{path.name}:{line}")
+            raise VoterListError(f"{path.name}:1: header must be {','.join(VOTER_COLUMNS)}")
+        yield from reader
+
+
+def _row_at(path: Path, line: int) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as f:
+        for n, row in enumerate(csv.reader(f), start=1):
+            if n == line:
+                return row
+    return []
+
+
+# Every rule of station.voters.validate_row, evaluated by SQLite in C over the raw
+# inserted text (DOMAIN.md "The PIN": 14 digits, sex digit 1/2, a real DDMMYYYY date).
+# date(x) IS x holds only for a real calendar date written YYYY-MM-DD.
+_INVALID_ROW_SQL = """
+SELECT rowid FROM voter WHERE NOT coalesce((
+    length(pin) = 14 AND pin GLOB '[12][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
+    AND birth_date IS date(birth_date)
+    AND substr(pin, 2, 8) IS substr(birth_date, 9, 2) || substr(birth_date, 6, 2) || substr(birth_date, 1, 4)
+    AND sex IN ('M', 'F')
+    AND (district IS NULL OR district IN (SELECT value FROM json_each(?)))
+    AND (registered_since IS NULL OR registered_since IS date(registered_since))
+    AND overseas IN (0, 1) AND remote IN (0, 1)
+    AND document_number <> '' AND surname <> ''
+), 0) ORDER BY rowid LIMIT 1
+"""
 
 
 def _template_rows(path: Path, validate: Callable[[bytes], None] | None):
@@ -227,20 +253,32 @@ def import_voters(conn: sqlite3.Connection, pkg: Package, *, progress: Progress 
         conn.execute("DELETE FROM voter")
         conn.execute("DROP INDEX IF EXISTS voter_document")
         conn.execute("DROP INDEX IF EXISTS voter_surname")
-        rows = _voter_rows(voters_path, contests)
+        rows = _raw_voter_rows(voters_path)
         done = 0
-        sql = f"INSERT INTO voter({','.join(VOTER_COLUMNS)}) VALUES ({','.join('?' * len(VOTER_COLUMNS))})"
+        # Raw text goes in as read (the hot path stays in C); empty optional fields become NULL.
+        values = ",".join("NULLIF(?, '')" if c in ("district", "registered_since") else "?" for c in VOTER_COLUMNS)
+        sql = f"INSERT INTO voter({','.join(VOTER_COLUMNS)}) VALUES ({values})"
         while True:
-            chunk = [r for _, r in zip(range(batch), rows, strict=False)]
+            chunk = list(islice(rows, batch))
             if not chunk:
                 break
             try:
                 conn.executemany(sql, chunk)
             except sqlite3.IntegrityError as e:
                 raise VoterListError(_find_duplicate(voters_path)) from e
+            except sqlite3.ProgrammingError as e:   # a row with the wrong number of columns
+                for i, row in enumerate(chunk):
+                    if len(row) != len(VOTER_COLUMNS):
+                        validate_row(row, contests, f"{voters_path.name}:{done + i + 2}")
+                raise VoterListError(f"{voters_path.name}: {e}") from e
             done += len(chunk)
             if progress:
                 progress(done, total)
+        bad = conn.execute(_INVALID_ROW_SQL, (json.dumps(sorted(contests)),)).fetchone()
+        if bad:
+            line = bad[0] + 1      # rowids follow insertion order from 1 in the emptied table; +1 for the header
+            validate_row(_row_at(voters_path, line), contests, f"{voters_path.name}:{line}")
+            raise VoterListError(f"{voters_path.name}:{line}: invalid row")
         if done != total:
             raise PackageError(f"voters.csv has {done} rows, the manifest says {total}")
         for stmt in VOTER_INDEXES.split(";"):
@@ -250,7 +288,7 @@ def import_voters(conn: sqlite3.Connection, pkg: Package, *, progress: Progress 
         try:
             tmpl = _template_rows(pkg.file("templates.csv"), _template_validator())
             while True:
-                chunk = [r for _, r in zip(range(batch), tmpl, strict=False)]
+                chunk = list(islice(tmpl, batch))
                 if not chunk:
                     break
                 conn.executemany("INSERT INTO template(pin, finger, record) VALUES (?,?,?)", chunk)
