@@ -26,7 +26,9 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import termios
 
 import escpos.exceptions
 import escpos.printer
@@ -46,8 +48,13 @@ PAPER_END_BITS = 0x60
 FIXED_MASK, FIXED_BITS = 0x93, 0x12
 
 # What a dead or missing link raises through python-escpos and its backends
-# (pyusb's USBError is an OSError).
-_LINK_FAULTS = (OSError, serial.SerialException, escpos.exceptions.DeviceNotFoundError)
+# (pyusb's USBError is an OSError; a pty or adapter gone mid-flush raises termios.error).
+_LINK_FAULTS = (
+    OSError,
+    termios.error,
+    serial.SerialException,
+    escpos.exceptions.DeviceNotFoundError,
+)
 
 
 class PrinterProtocolError(ProtocolError):
@@ -78,6 +85,17 @@ class _StatusSerial(escpos.printer.Serial):
     def _read(self) -> bytes:
         assert self.device
         return self.device.read(1)
+
+    def close(self) -> None:
+        # The stock close() leaves the port marked open when flushing an
+        # unplugged adapter fails, and then fails again at garbage collection.
+        port, self._device = self._device, False
+        if not port:
+            return
+        with contextlib.suppress(*_LINK_FAULTS):
+            port.flush()
+        with contextlib.suppress(*_LINK_FAULTS):
+            port.close()
 
 
 class EscposPrinter(Printer):
