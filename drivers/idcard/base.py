@@ -288,20 +288,33 @@ class PcscTransport:
         if self._card is None:
             raise CardAbsentError("not connected to a card")
         hresult, response = sc.SCardTransmit(self._card, self._protocol, list(apdu))
-        if hresult == sc.SCARD_S_SUCCESS:
-            if not response:
-                raise ChipSilentError("the chip gave no answer")
+        if hresult == sc.SCARD_S_SUCCESS and response:
             return bytes(response)
+        # pcscd reports a link that dropped mid-command as success with no bytes.
         if hresult in self._removed or not self._card_present():
             raise CardRemovedError(f"card removed during the read: {self._message(hresult)}")
         raise ChipSilentError(f"the chip did not answer: {self._message(hresult)}")
 
-    def _card_present(self) -> bool:
-        try:
-            states = dict(self._reader_states())
-        except ReaderUnavailableError:
+    def _card_present(self, wait_ms: int = 1500) -> bool:
+        """Whether the card is still there, letting pcscd's presence poll catch up first."""
+        sc = self._scard
+        if self._context is None or self._connected_reader is None:
             return False
-        return bool(states.get(self._connected_reader))
+        # A failed transmit to a contactless card usually means it left the field;
+        # pcscd learns that on its next presence poll, so wait for a state change.
+        reader = self._connected_reader
+        hresult, states = sc.SCardGetStatusChange(
+            self._context, 0, [(reader, sc.SCARD_STATE_UNAWARE)])
+        if hresult != sc.SCARD_S_SUCCESS:
+            return False
+        event = states[0][1]
+        if not event & sc.SCARD_STATE_PRESENT:
+            return False
+        hresult, states = sc.SCardGetStatusChange(
+            self._context, wait_ms, [(reader, event & ~sc.SCARD_STATE_CHANGED)])
+        if hresult == sc.SCARD_E_TIMEOUT:
+            return True
+        return hresult == sc.SCARD_S_SUCCESS and bool(states[0][1] & sc.SCARD_STATE_PRESENT)
 
     def disconnect(self) -> None:
         if self._card is not None:
