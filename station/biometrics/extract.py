@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from station.biometrics.iso19794 import Minutia, MinutiaKind, Template
+from station.biometrics.iso19794 import ISO_ANGLE_UNIT, Minutia, MinutiaKind, Template
 
 SENSOR_SHAPE = (288, 256)
 RESOLUTION_PPCM = 197  # 500 dpi
@@ -356,7 +356,9 @@ def _minutiae(skeleton: np.ndarray, theta: np.ndarray, coherence: np.ndarray,
     qual = np.clip(coherence[ys, xs] * 100 * np.minimum(1, dist[ys, xs] / 24), 1, 100)
     order = np.argsort(-qual, kind="stable")[:MAX_MINUTIAE]
     # ISO angles are counter-clockwise with y up: the image angle changes sign.
-    angles = np.mod(-np.degrees(t), 360.0)
+    # Quantised to the record's 1.40625-degree unit, so a template matches the
+    # same whether it comes from the image or from its record.
+    angles = np.mod(np.rint(np.mod(-np.degrees(t), 360.0) / ISO_ANGLE_UNIT), 256) * ISO_ANGLE_UNIT
     return [Minutia(MinutiaKind(int(kinds[i])), int(xs[i]), int(ys[i]),
                     float(angles[i]), int(qual[i])) for i in sorted(order)]
 

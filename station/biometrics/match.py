@@ -100,21 +100,42 @@ def _angle_diff(a, b):
 
 @dataclass(frozen=True)
 class Cylinders:
-    """A template prepared for matching: its valid cylinders and their minutiae."""
+    """A template prepared for matching: its valid cylinders (bit-packed) and their minutiae."""
 
     xy: np.ndarray  # (n, 2) float32, y up
     theta: np.ndarray  # (n,) radians, counter-clockwise
-    bits: np.ndarray  # (n, ns*ns*nd) float32 0/1, zero where invalid
-    mask: np.ndarray  # (n, ns*ns) float32 0/1 valid spatial cells
+    bits: np.ndarray  # (n, words) uint64: cell bits, zero where invalid
+    valid: np.ndarray  # (n, words) uint64: valid cells (spatial validity repeated per direction)
+    cells: np.ndarray  # (n, words) uint64: valid spatial cells
     pooled: np.ndarray  # (n, d) float32, unit length (search stage)
 
     def __len__(self) -> int:
         return len(self.theta)
 
-    @property
-    def bit_counts(self) -> np.ndarray:
-        n = len(self.theta)
-        return self.bits.reshape(n, -1, PARAMS.nd).sum(-1) if n else self.mask
+
+def _pack(flags: np.ndarray) -> np.ndarray:
+    """Rows of booleans as rows of uint64 words (zero padded)."""
+    packed = np.packbits(flags.astype(bool), axis=1)
+    pad = (-packed.shape[1]) % 8
+    if pad:
+        packed = np.pad(packed, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+if hasattr(np, "bitwise_count"):
+    def _popcount(words: np.ndarray) -> np.ndarray:
+        return np.bitwise_count(words).sum(-1, dtype=np.int32)
+else:  # NumPy < 2: count bytes through a table
+    _BYTE_COUNTS = np.array([bin(i).count("1") for i in range(256)], np.int32)
+
+    def _popcount(words: np.ndarray) -> np.ndarray:
+        b = np.ascontiguousarray(words).view(np.uint8)
+        return _BYTE_COUNTS[b].sum(-1)
+
+
+def _pair_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """popcount(a_i AND b_j) for all pairs of rows: (len(a), len(b)) int32."""
+    return _popcount(a[:, None, :] & b[None, :, :])
 
 
 def _cell_offsets(p: MccParams) -> tuple[np.ndarray, np.ndarray]:
@@ -133,9 +154,9 @@ EMPTY_DIM = (PARAMS.ns // PARAMS.pool + (PARAMS.ns % PARAMS.pool > 0)) ** 2 * PA
 
 def _empty_cylinders() -> Cylinders:
     p = PARAMS
-    return Cylinders(np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
-                     np.zeros((0, p.ns * p.ns * p.nd), np.float32),
-                     np.zeros((0, p.ns * p.ns), np.float32), np.zeros((0, EMPTY_DIM), np.float32))
+    words = _pack(np.zeros((0, p.ns * p.ns * p.nd), bool))
+    return Cylinders(np.zeros((0, 2), np.float32), np.zeros(0, np.float32), words, words,
+                     _pack(np.zeros((0, p.ns * p.ns), bool)), np.zeros((0, EMPTY_DIM), np.float32))
 
 
 def cylinders(template: Template, p: MccParams = PARAMS) -> Cylinders:
@@ -175,9 +196,12 @@ def cylinders(template: Template, p: MccParams = PARAMS) -> Cylinders:
     keep = (valid.sum(1) >= p.min_vc * capacity) & (neighbours >= p.min_m)
     if not keep.any():
         return _empty_cylinders()
-    bits = bits[keep].reshape(int(keep.sum()), -1).astype(np.float32)
-    mask = valid[keep].astype(np.float32)
-    return Cylinders(xy[keep], theta[keep], bits, mask, _pool(bits, p))
+    n_keep = int(keep.sum())
+    bits = bits[keep].reshape(n_keep, -1)
+    valid = valid[keep]
+    full = np.repeat(valid, p.nd, axis=1)
+    return Cylinders(xy[keep], theta[keep], _pack(bits), _pack(full), _pack(valid),
+                     _pool(bits.astype(np.float32), p))
 
 
 def _hull_validity(template: Template, x, y_img, cx, cy_img, p: MccParams) -> np.ndarray:
@@ -212,11 +236,13 @@ def local_similarity(a: Cylinders, b: Cylinders, p: MccParams = PARAMS) -> np.nd
     """The (len(a), len(b)) matrix of normalised bit-cylinder similarities (0 if not comparable)."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)), np.float32)
-    ab = a.bits @ b.bits.T
-    a_in_b = a.bit_counts @ b.mask.T  # bits of a in cells valid in b
-    b_in_a = a.mask @ b.bit_counts.T
-    common = a.mask @ b.mask.T
-    xor = np.maximum(a_in_b + b_in_a - 2 * ab, 0)
+    # Bit counts restricted to the cells valid in both cylinders (a's bits are
+    # already zero where a is invalid), by AND and popcount of packed words.
+    ab = _pair_counts(a.bits, b.bits)
+    a_in_b = _pair_counts(a.bits, b.valid)
+    b_in_a = _pair_counts(a.valid, b.bits)
+    common = _pair_counts(a.cells, b.cells)
+    xor = a_in_b + b_in_a - 2 * ab
     denom = np.sqrt(a_in_b) + np.sqrt(b_in_a)
     with np.errstate(divide="ignore", invalid="ignore"):
         gamma = np.where(denom > 0, 1 - np.sqrt(xor) / denom, 0.0)
