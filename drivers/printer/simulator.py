@@ -60,6 +60,7 @@ from drivers.printer.escpos_printer import EscposPrinter, PrinterProtocolError, 
 PRESETS = ("paper-out", "cover-open", "disconnected", "paper-runs-out")
 
 ESC, GS, DLE = 0x1B, 0x1D, 0x10
+_INVERT = bytes(b ^ 0xFF for b in range(256))
 # Commands with a fixed number of parameter bytes: prefix → parameter count.
 _FIXED = {
     b"\x1b@": 0,  # ESC @ initialise
@@ -120,7 +121,7 @@ class EscposDecoder:
             if len(buf) < end:
                 return None, 0
             # Raster bits are 1 for a black dot; Pillow's mode "1" packs 1 as white.
-            data = bytes(b ^ 0xFF for b in buf[8:end])
+            data = bytes(buf[8:end]).translate(_INVERT)
             image = Image.frombytes("1", (width_bytes * 8, height), data)
             return Event("raster", image), end
         if prefix == b"\x1dV":  # GS V m, or GS V m n for m = 65/66
