@@ -101,11 +101,20 @@ class EmrtdSession:
         return self._read_selected(self._secure)
 
     def _read_selected(self, send: Callable[[CommandApdu], ResponseApdu]) -> bytes:
+        # 4 bytes hold the tag and length of most files (Appendix D reads 4 too);
+        # a tag of 2 bytes with a 3-byte length (files over 64 KB) needs a few more.
         data = self._read_binary(send, 0, 4)
-        try:
-            total = header_size(data) + read_length_of(data)
-        except (IndexError, ProtocolError) as exc:
-            raise MalformedDataError(f"file does not start with a TLV header: {exc}") from exc
+        while True:
+            try:
+                total = header_size(data) + read_length_of(data)
+                break
+            except IndexError as exc:
+                more = self._read_binary(send, len(data), 4) if len(data) < 8 else b""
+                if not more:
+                    raise MalformedDataError("file does not start with a TLV header") from exc
+                data += more
+            except ProtocolError as exc:
+                raise MalformedDataError(f"file does not start with a TLV header: {exc}") from exc
         if total > MAX_FILE:
             raise MalformedDataError(f"file claims {total} bytes")
         while len(data) < total:

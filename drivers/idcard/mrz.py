@@ -282,3 +282,24 @@ def format_td1(*, document_type: str, issuing_state: str, document_number: str,
     names = (surname.upper().replace(" ", "<") + "<<" + given_names.upper().replace(" ", "<"))
     l3 = fit(names[:30], 30)
     return l1, l2, l3
+
+
+def format_td3(*, document_type: str, issuing_state: str, document_number: str,
+               nationality: str, birth_date: dt.date, sex: str, expiry_date: dt.date,
+               surname: str, given_names: str, personal_number: str = "") -> tuple[str, str]:
+    """Compose TD3 (passport) lines with their check digits."""
+    def fit(s: str, n: int) -> str:
+        s = s.upper().replace(" ", "<")[:n]
+        return s + "<" * (n - len(s))
+
+    names = surname.upper().replace(" ", "<") + "<<" + given_names.upper().replace(" ", "<")
+    l1 = fit(document_type, 2) + fit(issuing_state, 3) + fit(names, 39)
+    number = fit(document_number, 9)
+    birth, expiry = birth_date.strftime("%y%m%d"), expiry_date.strftime("%y%m%d")
+    personal = fit(personal_number, 14)
+    personal_check = check_digit(personal) if personal_number else "<"
+    l2 = (number + check_digit(number) + fit(nationality, 3) + birth + check_digit(birth)
+          + (sex if sex in "MF" else "<") + expiry + check_digit(expiry) + personal
+          + personal_check)
+    l2 += check_digit(l2[0:10] + l2[13:20] + l2[21:43])
+    return l1, l2
