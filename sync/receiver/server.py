@@ -26,7 +26,7 @@ from sync import signing
 from sync.canonical import parse
 from sync.envelope import MAX_BATCH_BYTES
 from sync.receiver import aggregate
-from sync.receiver.service import Receiver, load_stations
+from sync.receiver.service import Receiver
 from sync.receiver.storage import Storage
 
 log = logging.getLogger("uchastok.sync.receiver.server")
@@ -191,7 +191,7 @@ def open_receiver(db: str | Path, ack_key: str | Path, trust: str | Path, *,
             obj = parse(Path(src).read_bytes())
             if rx.election_id is None and isinstance(obj, dict) and isinstance(obj.get("election"), dict):
                 rx.election_id = obj["election"].get("id")
-            rx.register_stations(load_stations(obj))
+            rx.register_stations(obj)
     return rx
 
 

@@ -26,6 +26,7 @@ from sync.canonical import canonical
 from sync.certificate import DeviceCertificate, verify_certificate
 from sync.envelope import (
     MAX_ENVELOPE_BYTES,
+    MAX_SEQ,
     ZERO_HASH,
     check_shape,
     decompress,
@@ -114,8 +115,9 @@ class Receiver:
             self._stations = self.storage.station_ids()
         return self._stations
 
-    def register_stations(self, stations: list[dict]) -> int:
-        n = self.storage.register_stations(stations)
+    def register_stations(self, stations: Any) -> int:
+        """Register the station list (a list of stations, or a package manifest)."""
+        n = self.storage.register_stations(load_stations(stations))
         self._stations = None
         return n
 
@@ -148,10 +150,10 @@ class Receiver:
                                "detail": f"device {device} is not enrolled"})
         try:
             results, (cs, ch) = self._store(batch, certs, now)
+            ack = sign_ack(self.ack_key, device, stream, cs, ch, results, now)
         except Exception as e:  # a bug must not take the service down; the station resends
             self.log.exception("storing a batch of %s/%s failed", device, stream)
             return Reply(500, {"error": "internal", "detail": type(e).__name__})
-        ack = sign_ack(self.ack_key, device, stream, cs, ch, results, now)
         return Reply(200, ack)
 
     def _check(self, env: Any, batch: dict, certs: dict[str, DeviceCertificate]) -> tuple[str, bytes]:
@@ -212,7 +214,8 @@ class Receiver:
         with self.storage.transaction():
             win = self.storage.window(device, stream, min(seqs) - 1, max(seqs) + 1) if seqs else {}
             for env, h, data, rej in checked:
-                seq = env.get("seq") if isinstance(env, dict) and type(env.get("seq")) is int else None
+                seq = env.get("seq") if isinstance(env, dict) and type(env.get("seq")) is int \
+                    and 1 <= env["seq"] <= MAX_SEQ else None
                 if rej is None:
                     rej = self._chain(env, h, win)
                     if rej == "duplicate":
