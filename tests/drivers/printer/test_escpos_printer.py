@@ -3,7 +3,7 @@
 import pytest
 from escpos.escpos import Escpos
 from escpos.printer import Dummy
-from receipts import identification_receipt
+from printer_receipts import identification_receipt
 
 from drivers.printer.base import PrinterStatus, render_pages
 from drivers.printer.escpos_printer import EscposPrinter, PrinterProtocolError, media_profile

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import zxingcpp
 from PIL import Image
-from receipts import identification_receipt, tall_document, two_piece_document
+from printer_receipts import identification_receipt, tall_document, two_piece_document
 
 from drivers.printer.base import (
     Align,

@@ -3,7 +3,7 @@
 import pytest
 from escpos.printer import Dummy
 from PIL import Image
-from receipts import identification_receipt, tall_document, two_piece_document
+from printer_receipts import identification_receipt, tall_document, two_piece_document
 
 from drivers.printer.base import Document, PrinterStatus, Text, render_pages
 from drivers.printer.escpos_printer import EscposPrinter, PrinterProtocolError, media_profile
