@@ -214,3 +214,28 @@ def serve(db: str | Path, host: str, port: int, ack_key: str | Path, trust: str 
     finally:
         server.server_close()
         rx.storage.close()
+
+
+def enroll_file(db: str | Path, trust: str | Path, cert_file: str | Path) -> dict[str, Any]:
+    """Enrol the device certificate in ``cert_file`` (verified against ``trust``)."""
+    storage = Storage(db)
+    try:
+        rx = Receiver(storage, None, signing.load_public_key(trust))  # type: ignore[arg-type]
+        cert = rx.enroll(parse(Path(cert_file).read_bytes()))
+    finally:
+        storage.close()
+    return {"device_id": cert.device_id, "station_id": cert.station_id,
+            "election_id": cert.election_id, "cert_ref": cert.ref, "roles": list(cert.roles)}
+
+
+def report(db: str | Path, what: str, **kw) -> dict[str, Any]:
+    """One aggregation (``results``, ``turnout``, ``stations``, ``anomalies``) of ``db``."""
+    if not Path(db).exists():
+        from sync.errors import SyncError
+
+        raise SyncError(f"no receiver database at {db}")
+    storage = Storage(db)
+    try:
+        return getattr(aggregate, what)(storage, **kw)
+    finally:
+        storage.close()
