@@ -69,6 +69,9 @@ class MrzReader:
         return f"MrzReader({self.url!r}, open={self._port is not None})"
 
     def __enter__(self) -> MrzReader:
+        # Open now: pyserial flushes the input on open, which would drop a
+        # document presented between construction and the first read.
+        self._open()
         return self
 
     def __exit__(self, *exc) -> None:
