@@ -46,6 +46,8 @@ import hashlib
 import os
 import select
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -470,6 +472,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--password", type=lambda s: int(s, 0), default=0)
     parser.add_argument("--baud", type=int, default=None, help="pace answers like a UART")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the pty and its link are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with SensorSimulator(preset=args.preset, password=args.password, pace_baud=args.baud) as sim:
         if args.finger:
             sim.place_finger(ridge_pattern())

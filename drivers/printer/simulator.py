@@ -25,7 +25,9 @@ While not ready the printer discards what it receives, so nothing prints
 twice when the job is sent again after ``load_paper()`` / ``preset = None``.
 
 ``serve_pty()`` also offers the printer on a pseudo-terminal, for
-``EscposPrinter.serial(port)`` and other processes.
+``EscposPrinter.serial(port)`` and other processes; standalone:
+``python -m drivers.printer.simulator OUT_DIR`` prints the port and serves
+until interrupted.
 
 Example::
 
@@ -37,12 +39,15 @@ Example::
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import os
 import re
 import select
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import tty
@@ -359,3 +364,22 @@ class SimulatedPrinter(Printer):
             os.close(master)
             os.close(slave)
             shutil.rmtree(link_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve a simulated receipt printer on a pty.")
+    parser.add_argument("out_dir", help="where printed pieces go as PNG and PDF files")
+    parser.add_argument("--preset", choices=PRESETS, default=None)
+    parser.add_argument("--width-dots", type=int, default=WIDTH_58MM)
+    args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the pty and its link are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with SimulatedPrinter(args.out_dir, args.preset, width_dots=args.width_dots) as printer:
+        with printer.serve_pty() as port:
+            print(port, flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

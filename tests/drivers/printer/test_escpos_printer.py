@@ -112,3 +112,30 @@ def test_media_profile_knows_width_and_cutter():
     assert profile.supports("paperFullCut")
     # The shared profile database is not touched.
     assert media_profile(384).profile_data["media"]["width"]["pixels"] == 384
+
+
+def test_absent_usb_printer_is_disconnected():
+    pytest.importorskip("usb", reason="pyusb drives USB printers")
+    with EscposPrinter.usb(0x0416, 0x5011) as printer:  # no such device here
+        assert printer.status() is PrinterStatus.DISCONNECTED
+        result = printer.print_document(identification_receipt())
+        assert (result.status, result.printed) == (PrinterStatus.DISCONNECTED, False)
+
+
+def test_simulator_runs_standalone(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drivers.printer.simulator", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = proc.stdout.readline().strip()
+        with EscposPrinter.serial(port, timeout_s=0.5) as printer:
+            assert printer.print_document(identification_receipt()).printed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert (tmp_path / "print-0001.png").exists() and (tmp_path / "print-0001.pdf").exists()
