@@ -106,10 +106,10 @@ def extract(image: np.ndarray, *, finger_position: int = 0,
     if not (128 <= image.shape[0] <= 1024 and 128 <= image.shape[1] <= 1024):
         return _retry("wrong-size")
     img = image.astype(np.float32)
+    if float(np.mean(img <= 34)) > 0.6 or float(img.mean()) < 40:
+        return _retry("saturated")  # pressed too hard, wet, or a covered sensor
     if float(img.std()) < 6.0 or float(img.mean()) > 248:
         return _retry("blank")
-    if float(np.mean(img <= 34)) > 0.6 or float(img.mean()) < 40:
-        return _retry("saturated")
 
     mask, area = _segment(img)
     if area < 0.05:

@@ -1,0 +1,133 @@
+"""Matching: genuine above impostor, empty templates cannot match, search agrees with score."""
+
+import math
+
+import numpy as np
+import pytest
+
+from station.biometrics.iso19794 import Minutia, Template, decode, encode
+from station.biometrics.match import (
+    Calibration,
+    Candidate,
+    Gallery,
+    can_match,
+    cylinders,
+    decide,
+    default_calibration,
+    local_similarity,
+    score,
+)
+
+EMPTY = Template(256, 288, 197, 197, 0, 0, 0, ())
+TWO = Template(256, 288, 197, 197, 0, 0, 50, (Minutia("ending", 10, 10, 0.0, 50),
+                                              Minutia("bifurcation", 40, 40, 90.0, 50)))
+
+
+def test_genuine_scores_exceed_impostor_scores(extractions):
+    n = 6
+    genuine = [score(extractions[i, 2].template, extractions[i, 0].template) for i in range(n)]
+    impostor = [score(extractions[i, 2].template, extractions[j, 0].template)
+                for i in range(n) for j in range(n) if i != j]
+    assert min(genuine) > max(impostor)
+    assert all(0.0 <= s <= 1.0 for s in genuine + impostor)
+
+
+def test_calibrated_decisions_on_synthetic_fingers(extractions):
+    for i in range(6):
+        assert decide(score(extractions[i, 3].template, extractions[i, 1].template)).match
+        other = (i + 1) % 6
+        d = decide(score(extractions[i, 3].template, extractions[other, 1].template))
+        assert not d.match and d.reason == "below-threshold"
+
+
+def test_self_score_is_high(extractions):
+    t = extractions[0, 0].template
+    assert score(t, t) > 0.5
+
+
+def test_score_is_the_same_from_the_record(extractions):
+    a, b = extractions[2, 2].template, extractions[2, 0].template
+    assert score(decode(encode(a)), decode(encode(b))) == score(a, b)
+
+
+@pytest.mark.parametrize("probe, enrolled", [
+    (EMPTY, "enrolled"), ("enrolled", EMPTY), (EMPTY, EMPTY), (TWO, "enrolled"),
+], ids=["empty-probe", "empty-enrolled", "both-empty", "two-minutiae"])
+def test_templates_that_cannot_match_score_zero(probe, enrolled, extractions):
+    good = extractions[0, 0].template
+    probe = good if probe == "enrolled" else probe
+    enrolled = good if enrolled == "enrolled" else enrolled
+    s = score(probe, enrolled)
+    assert s == 0.0
+    d = decide(s)
+    assert not d.match and d.reason == "cannot-match"
+
+
+def test_can_match(extractions):
+    assert can_match(extractions[0, 0].template)
+    assert not can_match(EMPTY) and not can_match(TWO)
+
+
+def test_local_similarity_shape_and_range(extractions):
+    a, b = cylinders(extractions[0, 0].template), cylinders(extractions[0, 1].template)
+    g = local_similarity(a, b)
+    assert g.shape == (len(a), len(b))
+    assert g.min() >= 0.0 and g.max() <= 1.0 and g.max() > 0.5
+
+
+@pytest.fixture(scope="module")
+def gallery(extractions):
+    items = [(f"pin{i}", extractions[i, e].template) for i in range(6) for e in (0, 1)]
+    items.append(("empty", EMPTY))  # kept, never found
+    return Gallery.build(items)
+
+
+def test_search_finds_the_finger_with_the_score_of_its_best_template(gallery, extractions):
+    for i in range(6):
+        probe = extractions[i, 3].template
+        found = gallery.search(probe, top=3)
+        assert found[0].key == f"pin{i}"
+        best = max(score(probe, extractions[i, e].template) for e in (0, 1))
+        assert found[0].score == pytest.approx(best)
+        assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+        assert len({c.key for c in found}) == len(found)
+
+
+@pytest.mark.parametrize("probe", [EMPTY, TWO], ids=["empty", "two-minutiae"])
+def test_search_with_an_unmatchable_probe_finds_nothing(gallery, probe):
+    assert gallery.search(probe) == []
+
+
+def test_search_of_an_empty_gallery():
+    assert Gallery.build([]).search(TWO) == []
+    assert len(Gallery.build([("a", EMPTY)])) == 1
+
+
+def test_candidate_is_a_value():
+    assert Candidate("a", 0.5) == Candidate("a", 0.5)
+
+
+def test_calibration_threshold_admits_at_most_the_target_share():
+    rng = np.random.default_rng(0)
+    scores = rng.random(10_000) * 0.1
+    cal = Calibration.from_impostor_scores(scores, fmrs=(0.001, 0.0001), target_fmr=0.001)
+    for fmr, thr in cal.thresholds.items():
+        assert np.mean(scores >= thr) <= fmr
+        assert np.mean(scores >= np.nextafter(np.sort(scores)[::-1][math.floor(fmr * 1e4)], 0)) > fmr
+    assert cal.decide(0.2).match and not cal.decide(0.01).match
+    assert cal.decide(0.2).target_fmr == 0.001
+
+
+def test_calibration_round_trips_through_json(tmp_path):
+    cal = Calibration({0.001: 0.04, 0.0001: 0.05}, 0.0001, 1234, "test")
+    cal.save(tmp_path / "c.json")
+    assert Calibration.load(tmp_path / "c.json") == cal
+
+
+def test_shipped_calibration_records_its_operating_point():
+    cal = default_calibration()
+    assert cal.target_fmr in cal.thresholds
+    d = decide(1.0)
+    assert d.match and d.threshold == cal.threshold() and d.target_fmr == cal.target_fmr
+    assert decide(0.5, threshold=0.6, target_fmr=0.001) == decide(0.5, 0.6, 0.001)
+    assert not decide(0.5, threshold=0.6, target_fmr=0.001).match
