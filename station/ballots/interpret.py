@@ -2,7 +2,10 @@
 
 ``interpret_sheet(image, election)`` is pure (no I/O, no tally). In order:
 
-1. Shape checks: an image much longer than one sheet is a ``double-feed``
+1. Scanner streaks (thin dark columns running the whole image height, the
+   typical dirty-glass fault of sheet-fed scanners) are detected and painted
+   over from their neighbours, so they hide neither a fiducial, nor the code,
+   nor a box. Shape checks: an image much longer than one sheet is a ``double-feed``
    (two sheets stuck together); a uniform image is ``blank-paper``; a tail of
    constant grey rows (what decoders fill a cut-off file with) is
    ``truncated-image``.
@@ -18,15 +21,12 @@
    → ``no-code``; checksum mismatch → ``bad-code``; other election →
    ``wrong-election``; other station → ``wrong-station``; unknown style →
    ``unknown-style``.
-5. Scanner streaks (thin dark columns running the whole image height, the
-   typical dirty-glass fault of sheet-fed scanners) are detected and painted
-   over from their neighbours before measuring.
-6. The page is rectified at 4 px/mm; each box's fill ratio is the share of
+5. The page is rectified at 4 px/mm; each box's fill ratio is the share of
    ink pixels (darker than 60 % of the paper's white) inside the box inset by
    1.2 mm (clear of the printed outline). Classification (docs/ballots.md
    "Thresholds"): fill < ``FILL_BLANK_MAX`` blank, ≥ ``FILL_MARK_MIN`` marked,
    between marginal.
-7. Validity rules with the marginal policy (station/ballots/rules.py
+6. Validity rules with the marginal policy (station/ballots/rules.py
    ``decide``): any contest where a marginal box could change the verdict
    makes the sheet ``marginal-needs-review`` (returned to the voter, never
    guessed).
@@ -65,6 +65,7 @@ QR_PX_PER_MM = 8.0
 FIND_WIDTH = 440           # fiducial search width (px) of the downscaled copy
 MAX_ASPECT = 1.58          # longer than this (height / width): two sheets stuck together
 SHORT_ASPECT = 1.30        # shorter than this: a cut-off scan
+CANVAS_WIDTH_MM = 220.0    # typical scan width of a sheet-fed scanner for A4
 
 _PAGE_CENTRES = np.float32([layout.FIDUCIALS[k] for k in ("tl", "tr", "bl", "br")])
 
@@ -81,6 +82,8 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
         return SheetReading.rejected("truncated-image")
     if h / w > MAX_ASPECT:
         return SheetReading.rejected("double-feed", detail=f"sheet length {h / w:.2f} × width")
+    # ~0.6 mm either side of a column: wider than any streak, narrower than a box
+    img = _remove_streaks(img, max(3, int(round(0.6 * w / CANVAS_WIDTH_MM))))
     s = FIND_WIDTH / w
     small = cv2.resize(img, (FIND_WIDTH, max(1, int(round(h * s)))), interpolation=cv2.INTER_AREA)
     white = float(np.percentile(small[::2, ::2], 95))
@@ -187,14 +190,17 @@ def _find_fiducials(dark: np.ndarray) -> np.ndarray | str:
         {"tl": "br", "tr": "bl", "bl": "tr", "br": "tl"},
     ]
     best, best_err = None, 1e9
-    partial = 0
+    three = False
     for o in orientations:
         per = []
         for page_corner in ("tl", "tr", "bl", "br"):
             want = "ring" if page_corner == "br" else "solid"
             per.append([c for c in zones[o[page_corner]] if c[1] == want][:4])
-        partial = max(partial, sum(1 for p in per if p))
-        if not all(per):
+        present = [i for i, p in enumerate(per) if p]
+        if len(present) == 3:
+            three = three or any(_triangle_ok(present, combo)
+                                 for combo in itertools.product(*(per[i] for i in present)))
+        if len(present) < 4:
             continue
         for combo in itertools.product(*per):
             err = _rectangle_error([c[0] for c in combo], [c[2] for c in combo])
@@ -204,11 +210,22 @@ def _find_fiducials(dark: np.ndarray) -> np.ndarray | str:
         return np.array([c[0] for c in best])
     if hs / ws < SHORT_ASPECT and (zones["tl"] or zones["tr"]) and not (zones["bl"] or zones["br"]):
         return "truncated-image"
-    if partial >= 3:
-        return "missing-fiducial"
-    if partial >= 2 and best is None:
+    if three:
         return "missing-fiducial"
     return "unreadable"
+
+
+def _triangle_ok(corners: list[int], combo) -> bool:
+    """Three fiducials where the printed ones would be (one corner torn away)."""
+    src = _PAGE_CENTRES[corners]
+    dst = np.float32([c[0] for c in combo])
+    A = cv2.getAffineTransform(src, dst)
+    lin = A[:, :2]
+    sv = np.linalg.svd(lin, compute_uv=False)
+    if np.linalg.det(lin) <= 0 or sv[0] / sv[1] > 1.08:
+        return False
+    k = float(sv.mean())
+    return all(abs(c[2] / (k * layout.FIDUCIAL_SIZE) - 1) < 0.35 for c in combo)
 
 
 def _rectangle_error(pts, sizes) -> float:
@@ -241,17 +258,23 @@ def _read_qr(img: np.ndarray, H: np.ndarray) -> str | None:
         M = H @ A
         win = cv2.warpPerspective(img, M, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                   borderValue=255)
-        for cand in (win, cv2.threshold(win, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]):
+        # Plain first; smoothing helps when noise or a repaired streak breaks module edges.
+        soft = cv2.GaussianBlur(win, (0, 0), 0.12 * q)
+        binary = cv2.threshold(soft, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+        for cand in (win, soft, binary):
             res = zxingcpp.read_barcodes(cand, formats=zxingcpp.BarcodeFormat.QRCode)
             if res:
                 return res[0].text
     return None
 
 
-def _remove_streaks(img: np.ndarray) -> np.ndarray:
-    """Paint over thin dark columns that run the whole image height (dirty scanner glass)."""
-    a = img[::4].astype(np.int16)
-    d = 3
+def _remove_streaks(img: np.ndarray, d: int) -> np.ndarray:
+    """Paint over thin dark columns that run the whole image height (dirty scanner glass).
+
+    A column is a streak when, in more than 80 % of rows, it is darker than both
+    columns ``d`` pixels away: no printed line or pen mark runs the whole height.
+    """
+    a = img[::8].astype(np.int16)
     centre = a[:, d:-d]
     neigh = np.minimum(a[:, :-2 * d], a[:, 2 * d:])
     frac = ((neigh - centre) > 18).mean(axis=0)
@@ -261,7 +284,7 @@ def _remove_streaks(img: np.ndarray) -> np.ndarray:
     out = img.copy()
     for c in cols:
         lo, hi = max(0, c - d), min(img.shape[1] - 1, c + d)
-        out[:, c] = np.maximum(img[:, lo], img[:, hi])
+        out[:, c] = ((img[:, lo].astype(np.uint16) + img[:, hi]) // 2).astype(np.uint8)
     return out
 
 
@@ -272,7 +295,6 @@ def _box_fills(img: np.ndarray, H: np.ndarray, k: float, geo: layout.SheetGeomet
         pre = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     else:
         f, pre = 1.0, img
-    pre = _remove_streaks(pre)
     # canonical px → mm → full px → pre px (pixel-centre conventions on both ends)
     A = np.array([[1 / K, 0, 0.5 / K], [0, 1 / K, 0.5 / K], [0, 0, 1]])
     P = np.array([[f, 0, 0.5 * f - 0.5], [0, f, 0.5 * f - 0.5], [0, 0, 1]])
