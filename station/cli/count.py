@@ -10,6 +10,151 @@ def command() -> None:
     """Count ballots: print ballots, L&A test deck, read sheets, run, zero report, protocol."""
 
 
+# --- the count role: run, zero-report, protocol, status -----------------------------
+
+def _home_paths(ctx, home):
+    from station.paths import Paths
+
+    return Paths.from_env(home) if home else ctx.paths
+
+
+_home_option = click.option("--home", "home", type=click.Path(file_okay=False), default=None,
+                            help="Keep all state under DIR (same as the global --home).")
+_member_option = click.option("--member", default=None, help="Commission member id (PIN asked).")
+_pin_option = click.option("--pin", default=None, envvar="UCHASTOK_MEMBER_PIN",
+                           help="The member's PIN (env UCHASTOK_MEMBER_PIN; prompted when missing).")
+
+
+def _pin(member, pin):
+    if member is not None and pin is None:
+        pin = click.prompt("PIN", hide_input=True)
+    return pin
+
+
+@command.command("run")
+@_home_option
+@click.option("--scanner", "scanner", default="sim:scanner-in", show_default=True,
+              help="sim:FOLDER (simulated feeder) or sane:DEVICE (a SANE document scanner).")
+@click.option("--once", is_flag=True, help="Handle one sheet (or none waiting), then exit.")
+@click.option("--until-empty", is_flag=True, help="Exit when the feeder is empty (demo, L&A).")
+@json_option
+@pass_ctx
+def run_command(ctx, home, scanner, once, until_empty, as_json):
+    """Run the count daemon: read sheets while polls are open (or in test mode), count, accept.
+
+    \b
+    Example:
+      uchastok count run --home /tmp/st1 --scanner sim:/tmp/st1/scanner-in
+      uchastok count run --home /tmp/st1 --scanner sane:fujitsu:fi-7160 --once
+    """
+    import logging
+
+    from station.counting.role import run_count
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    summary = run_count(_home_paths(ctx, home), scanner, once=once, until_empty=until_empty)
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(f"counted {summary['counted']}, returned {summary['rejected']},"
+                   f" resumed {summary['resumed']}; ballots in the real tally: {summary['sheets_real']}")
+
+
+@command.command("zero-report")
+@_home_option
+@_member_option
+@_pin_option
+@json_option
+@pass_ctx
+def zero_report_command(ctx, home, member, pin, as_json):
+    """Print the zero report (real tally, all counters at zero) in Kyrgyz and Russian.
+
+    Polls must be in test mode; printing moves them to zero-report-printed.
+
+    \b
+    Example:
+      uchastok count zero-report --home /tmp/st1 --member 1
+    """
+    from station.counting.role import zero_report
+
+    rep = zero_report(_home_paths(ctx, home), member=member, pin=_pin(member, pin))
+    if as_json:
+        echo_json(rep)
+        return
+    if not rep["counters_zero"]:
+        raise click.ClickException("counters are not zero: " + ", ".join(rep["nonzero"][:10]))
+    click.echo(f"zero report printed; polls: {rep['state']}")
+    for f in rep["files"]:
+        click.echo(f"  {f}")
+
+
+@command.command("protocol")
+@_home_option
+@click.option("--sign", is_flag=True, help="Sign with the device key, enqueue for upload, close the count.")
+@_member_option
+@_pin_option
+@click.option("--voters-identified", type=int, default=None,
+              help="Voters identified (the identify role's summary); enables ballots<=identified.")
+@click.option("--voters-on-list", type=int, default=None, help="Override the package's voter count.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where to write the JSON, NIST 1500-100, receipt and A4 files (default: var/out).")
+@json_option
+@pass_ctx
+def protocol_command(ctx, home, sign, member, pin, voters_identified, voters_on_list, out_dir, as_json):
+    """Show, sign, print and export the results protocol (after polls close).
+
+    \b
+    Example:
+      uchastok count protocol --home /tmp/st1 --sign --member 1 --voters-identified 412
+      uchastok count protocol --home /tmp/st1 --json
+    """
+    from station.counting.role import results_protocol
+
+    res = results_protocol(_home_paths(ctx, home), sign=sign, member=member,
+                           pin=_pin(member, pin) if sign else None,
+                           voters_identified=voters_identified, voters_on_list=voters_on_list,
+                           out_dir=out_dir)
+    if as_json:
+        echo_json(res)
+        return
+    click.echo(f"protocol {'signed r' + str(res['revision']) if res['signed'] else '(not signed: preview)'};"
+               f" polls: {res['state']}")
+    click.echo(f"sha256 {res['hash']}")
+    for c in res["body"]["contests"]:
+        click.echo(f"  {c['contest']}: read {c['ballots_read']}, valid {c['valid']}, invalid {c['invalid']},"
+                   f" blank {c['blank']}, marginal {c['marginal_sheets']}")
+    for r in res["body"]["control"]:
+        if not r["ok"]:
+            click.echo(f"  CONTROL FAILS: {r['relation']} {r.get('contest') or ''}: {r['detail']}")
+    for k, v in (res.get("files") or {}).items():
+        click.echo(f"  {k}: {v}")
+
+
+@command.command("status")
+@_home_option
+@json_option
+@pass_ctx
+def status_command(ctx, home, as_json):
+    """The count role now: polls state, sheets counted, scanner, protocol, upload queue.
+
+    \b
+    Example:
+      uchastok count status --home /tmp/st1 --json
+    """
+    from station.counting.role import count_status
+
+    st = count_status(_home_paths(ctx, home))
+    if as_json:
+        echo_json(st)
+        return
+    click.echo(f"polls: {st['polls']['text']['ky']} / {st['polls']['text']['ru']}")
+    click.echo(f"ballots counted: {st['sheets']['real']}; L&A test sheets: {st['sheets']['test']};"
+               f" returned: {st['sheets']['returned']}")
+    click.echo(f"scanner: {st['scanner'] or 'unknown'}; upload queue: {st['outbox_pending']}")
+    if st["protocol"]:
+        click.echo(f"protocol r{st['protocol']['revision']} sha256 {st['protocol']['hash']}")
+
+
 # --- ballots: print-ballots, test-deck, interpret (station/ballots) -----------------
 
 _package_option = click.option(

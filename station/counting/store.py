@@ -11,8 +11,9 @@ Guarantees (ARCHITECTURE.md invariants 1 and 2; issue "Counting" item 6):
   counted sheet in the scanner, to be fed again on restart; so the same
   transaction records a *pending accept* (the digest of the image the scanner
   delivered). On restart, a sheet whose image has that digest is the one in
-  flight: it is accepted without being counted again (``take_pending``); any
-  other sheet means the accept had happened, and the marker is cleared.
+  flight: it is accepted without being counted again, and only then is the
+  marker cleared; any other sheet means the accept had happened, and the
+  marker is cleared. (Two scans of different paper are never byte-identical.)
   Paper itself cannot be identified, so this marker is the only link, and it
   lives only between commit and accept.
 - **Secrecy.** Sheet records carry no timestamp and no order that follows the

@@ -34,3 +34,18 @@ def election(manifest) -> Election:
 @pytest.fixture
 def home(tmp_path, manifest):
     return make_home(tmp_path / "st", manifest)
+
+
+DECK_SHEETS = 36
+
+
+@pytest.fixture(scope="session")
+def deck(tmp_path_factory, election):
+    """A small L&A deck (every rule and every bad sheet), 150 dpi, written once per session."""
+    from station.ballots.deck import write_deck
+
+    out = tmp_path_factory.mktemp("deck")
+    write_deck(election, out, sheets=DECK_SHEETS, dpi=150, seed=11)
+    import json
+    expected = json.loads((out / "expected.json").read_text())
+    return out, expected

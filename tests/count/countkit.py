@@ -11,7 +11,6 @@ from station.ballots.reading import ContestOutcome, SheetReading
 from station.paths import Paths
 from station.stationdb import open_station_db
 from sync import signing
-from sync.canonical import canonical
 from sync.certificate import device_id_for, issue_certificate
 
 ELECTION = "kg-2026-parl"
@@ -33,9 +32,13 @@ def reading(contest: str, status: str = "valid", choice: str | None = None, *,
 
 def make_home(root: Path, manifest: dict, *, state: str | None = "open") -> Paths:
     """A provisioned station directory: package manifest, device key, polls driven to ``state``."""
+    from provisioning.package import build_package, load_package
+
     paths = Paths.from_env(root).ensure()
-    paths.package_dir.mkdir(parents=True, exist_ok=True)
-    (paths.package_dir / "manifest.json").write_bytes(canonical(manifest))
+    cec = signing.private_from_seed(bytes(range(2, 34)))
+    signing.save_public_key(signing.public_key(cec), paths.cec_pub)
+    build_package(root / "package-src", manifest, [], cec)
+    load_package(paths, root / "package-src")
     paths.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = signing.private_from_seed(DEVICE_SEED)
     signing.save_private_key(key, paths.device_key)

@@ -1,0 +1,201 @@
+"""The count role on this device: its files opened, its commands as one call each.
+
+Each function takes the device's ``Paths`` and does one thing the CLI asks
+(``uchastok count run | zero-report | protocol | status``): it opens the
+verified election package (provisioning.package ``current_package``: the
+manifest is re-verified against the pinned CEC key before anything is read),
+count.db and station.db, calls the library, and closes them.
+
+Example::
+
+    summary = run_count(paths, "sim:/tmp/sheets", once=True)
+    report = zero_report(paths, member="1", pin="1234")
+    signed = results_protocol(paths, sign=True, member="1", pin="1234")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from station import polls
+from station.clock import SystemClock
+from station.counting.store import CountStore
+from station.election import Election
+from station.errors import ConfigError
+from station.paths import Paths
+from station.stationdb import open_station_db
+
+
+@dataclass
+class CountFiles:
+    election: Election
+    voters_on_list: int
+    store: CountStore
+    station_conn: Any
+
+
+@contextlib.contextmanager
+def count_files(paths: Paths, *, clock=None) -> Iterator[CountFiles]:
+    from provisioning.package import current_package
+
+    pkg = current_package(paths)
+    if pkg is None:
+        raise ConfigError("no election package is loaded on this device (`uchastok package load`)")
+    store = CountStore.open(paths.count_db, pkg.election, clock=clock)
+    sconn = open_station_db(paths.station_db)
+    try:
+        yield CountFiles(pkg.election, pkg.voter_rows, store, sconn)
+    finally:
+        store.close()
+        sconn.close()
+
+
+def _actor(sconn, member: str | None, pin: str | None, clock) -> str:
+    if member is None:
+        return "system"
+    role = polls.authorize(sconn, member, pin or "", clock=clock)
+    return f"{role}:{member}"
+
+
+def open_scanner(spec: str):
+    """``sim:FOLDER`` (simulated ballot box holding each sheet until the commit: files move to
+    FOLDER/box or FOLDER/returned) or ``sane:DEVICE`` (a SANE document scanner)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "sim":
+        from station.counting.ballot_box import FolderBallotBox
+
+        return FolderBallotBox(arg or "scanner-in")
+    if kind == "sane":
+        from drivers.scanner.sane_scanner import SaneScanner
+
+        return SaneScanner(arg or None)
+    raise ConfigError(f"unknown scanner {spec!r}: use sim:FOLDER or sane:DEVICE")
+
+
+def run_count(paths: Paths, scanner_spec: str, *, once: bool = False, until_empty: bool = False,
+              max_turns: int | None = None,
+              idle_s: float = 0.5, logger: logging.Logger | None = None) -> dict[str, Any]:
+    """Run the count daemon on this device until SIGTERM (or one sheet with ``once``)."""
+    from station.daemons.count import CountDaemon
+
+    notifier = heartbeat = None
+    try:
+        from station.sdnotify import Heartbeat, Notifier
+
+        notifier = Notifier.from_env()
+        heartbeat = Heartbeat(notifier)
+    except ImportError:       # pragma: no cover - sdnotify ships with the station
+        pass
+    clock = SystemClock()
+    log = logger or logging.getLogger("uchastok.count")
+    with count_files(paths, clock=clock) as f, contextlib.closing(open_scanner(scanner_spec)) as scanner:
+        daemon = CountDaemon(scanner, f.store, f.station_conn, f.election, None, clock, log,
+                             notifier=notifier, heartbeat=heartbeat, idle_s=idle_s)
+        old = signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
+        try:
+            summary = daemon.run(once=once, until_empty=until_empty, max_turns=max_turns)
+        finally:
+            signal.signal(signal.SIGTERM, old)
+        return summary.to_json() | {"sheets_real": f.store.sheet_count("real"),
+                                    "sheets_test": f.store.sheet_count("test")}
+
+
+def zero_report(paths: Paths, *, member: str | None = None, pin: str | None = None,
+                clock=None) -> dict[str, Any]:
+    """Print the zero report (files in ``paths.output_dir``) and move polls to zero-report-printed."""
+    from station.zero_report import print_zero_report
+
+    clock = clock or SystemClock()
+    with count_files(paths, clock=clock) as f:
+        actor = _actor(f.station_conn, member, pin, clock)
+        device = _device_id(paths)
+        rep = print_zero_report(f.store, f.station_conn, f.election, out_dir=paths.output_dir,
+                                clock=clock, actor=actor, device_id=device)
+        return rep.to_json()
+
+
+def _device_id(paths: Paths) -> str | None:
+    from sync import signing
+    from sync.certificate import device_id_for
+
+    try:
+        return device_id_for(signing.public_key(signing.load_private_key(paths.device_key)))
+    except Exception:  # noqa: BLE001 - the report prints without it
+        return None
+
+
+def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = None,
+                     pin: str | None = None, voters_identified: int | None = None,
+                     voters_on_list: int | None = None, out_dir=None, clock=None) -> dict[str, Any]:
+    """Sign (``sign``) or show the results protocol; export its files to ``out_dir``."""
+    from station.protocol import (
+        build_protocol,
+        complete_signed_protocol,
+        device_outbox,
+        export_protocol,
+        last_close,
+        latest_protocol,
+        protocol_hash,
+        sign_protocol,
+    )
+
+    clock = clock or SystemClock()
+    out = out_dir or paths.output_dir
+    with count_files(paths, clock=clock) as f:
+        on_list = f.voters_on_list if voters_on_list is None else voters_on_list
+        complete_signed_protocol(f.store, f.station_conn, clock=clock)
+        if sign:
+            actor = _actor(f.station_conn, member, pin, clock)
+            key, outbox = device_outbox(paths, f.store.conn, f.election, clock=clock)
+            signed = sign_protocol(f.store, f.station_conn, f.election, key=key, outbox=outbox,
+                                   voters_on_list=on_list, voters_identified=voters_identified,
+                                   clock=clock, actor=actor)
+        else:
+            signed = latest_protocol(f.store)
+        if signed is None:
+            # Not signed yet: a preview of what would be signed (nothing written, nothing queued).
+            body = build_protocol(f.election, f.store.tally("real"), on_list, voters_identified,
+                                  last_close(f.station_conn))
+            return {"signed": False, "state": str(polls.current(f.station_conn)),
+                    "hash": protocol_hash(body), "body": body}
+        files = export_protocol(f.election, signed, out, store=f.store, clock=clock)
+        return {"signed": True, "state": str(polls.current(f.station_conn)), "revision": signed.revision,
+                "hash": signed.hash, "outbox_seq": signed.outbox_seq, "files": files, "body": signed.body}
+
+
+def count_status(paths: Paths) -> dict[str, Any]:
+    """Polls state, sheets counted (real, test), pending accept, protocol, outbox depth, scanner."""
+    import json
+
+    from station.protocol import latest_protocol
+
+    with count_files(paths) as f:
+        st = polls.current(f.station_conn)
+        ky, ru = polls.STATE_TEXT[st]
+        p = latest_protocol(f.store)
+        row = f.store.conn.execute("SELECT details FROM audit_log WHERE event = 'scanner-status-changed'"
+                                   " ORDER BY seq DESC LIMIT 1").fetchone()
+        depth = f.store.conn.execute("SELECT count(*) FROM outbox WHERE acked_at IS NULL").fetchone()[0]
+        rejected = f.store.conn.execute("SELECT count(*) FROM audit_log WHERE event = 'sheet-rejected'"
+                                        ).fetchone()[0]
+        real = f.store.tally("real")
+        # Running results are not shown while voters are still voting: only after the close.
+        after_close = st in (polls.PollsState.CLOSED, polls.PollsState.PROTOCOL_SIGNED)
+        return {
+            "polls": {"state": str(st), "text": {"ky": ky, "ru": ru}},
+            "sheets": {"real": f.store.sheet_count("real"), "test": f.store.sheet_count("test"),
+                       "returned": rejected},
+            "contests": {c.contest: {"ballots_read": c.ballots_read, "valid": c.valid,
+                                     "invalid": c.invalid, "blank": c.blank} for c in real.contests}
+                        if after_close else None,
+            "pending_accept": f.store.pending() is not None,
+            "scanner": json.loads(row[0]).get("status") if row else None,
+            "protocol": None if p is None else {"revision": p.revision, "hash": p.hash,
+                                                "outbox_seq": p.outbox_seq},
+            "outbox_pending": depth,
+        }

@@ -1,0 +1,1 @@
+"""The role daemons (one process per role under systemd): identify, count."""
