@@ -46,14 +46,41 @@ def cec_pub_path(pkg_dir: str | os.PathLike) -> Path:
     return Path(str(pkg_dir).rstrip("/") + ".cec.pub")
 
 
+def document_signer(secrets: Path):
+    """The demo card issuer's test CSCA + document signer (``drivers.idcard.emulator.TestPki``).
+
+    Created once in ``secrets`` (card-csca.pem, card-ds.pem, card-ds.key) and
+    reloaded after, so the package's trust/document-signers.pem and the
+    synthetic ID cards the simulators make later agree. None without the card driver.
+    """
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        from drivers.idcard.emulator import TestPki, make_test_pki
+    except ImportError:
+        return None
+    files = [secrets / n for n in ("card-csca.pem", "card-ds.pem", "card-ds.key")]
+    if all(f.exists() for f in files):
+        csca = x509.load_pem_x509_certificate(files[0].read_bytes())
+        ds = x509.load_pem_x509_certificate(files[1].read_bytes())
+        ds_key = serialization.load_pem_private_key(files[2].read_bytes(), password=None)
+        return TestPki(None, csca, ds_key, ds)  # the CSCA key is not needed after issuing
+    pki = make_test_pki()
+    files[0].write_bytes(pki.csca_pem)
+    files[1].write_bytes(pki.ds_pem)
+    fd = os.open(files[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pki.ds_key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return pki
+
+
 def _document_signer_pem(secrets: Path) -> bytes:
     """Test CSCA + document-signer certificates for synthetic ID cards (when the card driver is present)."""
-    try:
-        from drivers.idcard.emulator import create_test_pki
-    except ImportError:
-        return b""
-    pki = create_test_pki(secrets)
-    return pki if isinstance(pki, bytes) else b""
+    pki = document_signer(secrets)
+    return pki.csca_pem + pki.ds_pem if pki is not None else b""
 
 
 def build_demo_package(out: str | os.PathLike, *, voters: int = 300, seed: int = 1,

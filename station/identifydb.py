@@ -12,6 +12,7 @@ from pathlib import Path
 
 from station.db import Migration, open_db
 from station.events import AUDIT_MIGRATION
+from sync.outbox import OUTBOX_SCHEMA
 
 VOTER_SCHEMA = """
 CREATE TABLE voter (
@@ -46,9 +47,47 @@ CREATE TABLE voter_list (
 VOTER_INDEXES = "CREATE INDEX IF NOT EXISTS voter_document ON voter(document_number);" \
                 "CREATE INDEX IF NOT EXISTS voter_surname ON voter(surname, name);"
 
+# Identifications (station/identification.py): ``pin`` UNIQUE is the guarantee that a voter is
+# identified at most once, whichever table asks; receipts are numbered gap-free; the print queue
+# keeps a receipt until it is on paper.
+IDENTIFICATION_SCHEMA = """
+CREATE TABLE identification (
+    seq             INTEGER PRIMARY KEY,
+    pin             TEXT NOT NULL UNIQUE REFERENCES voter(pin),
+    method          TEXT NOT NULL CHECK (method IN
+                        ('card+finger', 'document+finger', 'finger-search', 'manual')),
+    manual_reason   TEXT,
+    member          TEXT,
+    table_id        TEXT NOT NULL,
+    identified_at   TEXT NOT NULL,
+    ballots         TEXT NOT NULL,
+    match_score     REAL,
+    match_threshold REAL,
+    match_fmr       REAL,
+    CHECK ((method = 'manual') = (manual_reason IS NOT NULL))
+);
+CREATE TABLE receipt (
+    number          INTEGER PRIMARY KEY CHECK (number > 0),
+    identification  INTEGER NOT NULL UNIQUE REFERENCES identification(seq),
+    code            TEXT NOT NULL,
+    issued_at       TEXT NOT NULL
+);
+CREATE TABLE print_queue (
+    receipt     INTEGER PRIMARY KEY REFERENCES receipt(number),
+    queued_at   TEXT NOT NULL,
+    printed_at  TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_status TEXT
+);
+CREATE INDEX print_queue_pending ON print_queue(receipt) WHERE printed_at IS NULL;
+"""
+
+
 MIGRATIONS = [
     AUDIT_MIGRATION,
     Migration("voter-list-v1", VOTER_SCHEMA + VOTER_INDEXES),
+    Migration("identification-v1", IDENTIFICATION_SCHEMA),
+    Migration("outbox-v1", OUTBOX_SCHEMA),
 ]
 
 
