@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -102,6 +103,9 @@ class ZfmSensor(FingerprintSensor):
         self._parser = PacketParser()
         self._ready: deque[Packet] = deque()
         self._closed = False
+        # One exchange at a time: a status probe from another thread waits
+        # for a capture instead of splitting its frames.
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._port else "not connected")
@@ -110,6 +114,10 @@ class ZfmSensor(FingerprintSensor):
     # -- the seam ----------------------------------------------------------
 
     def capture(self, deadline_s: float) -> Capture:
+        with self._lock:
+            return self._capture(deadline_s)
+
+    def _capture(self, deadline_s: float) -> Capture:
         end = self._clock() + deadline_s
         try:
             while not self.gen_img():
@@ -138,6 +146,10 @@ class ZfmSensor(FingerprintSensor):
 
     def status(self) -> SensorStatus:
         """Probe the module (VfyPwd); reconnects if needed."""
+        with self._lock:
+            return self._status()
+
+    def _status(self) -> SensorStatus:
         try:
             if self._port is None:
                 self._connect()
@@ -154,8 +166,9 @@ class ZfmSensor(FingerprintSensor):
             return self._fault(SensorStatus.ERROR, str(exc)).status
 
     def close(self) -> None:
-        self._closed = True
-        self._drop()
+        with self._lock:
+            self._closed = True
+            self._drop()
 
     # -- module commands ---------------------------------------------------
 
@@ -189,9 +202,10 @@ class ZfmSensor(FingerprintSensor):
     def down_char(self, data: bytes, buffer_id: int = 1, chunk: int = 128) -> None:
         if len(data) != CHAR_FILE_BYTES:
             raise ValueError(f"a character file is {CHAR_FILE_BYTES} bytes, got {len(data)}")
-        self._command(Command.DOWN_CHAR, bytes([_buffer(buffer_id)]))
-        for packet in data_packets(data, chunk, self.address):
-            self._send(packet)
+        with self._lock:
+            self._exchange(Command.DOWN_CHAR, bytes([_buffer(buffer_id)]))
+            for packet in data_packets(data, chunk, self.address):
+                self._send(packet)
 
     def read_sys_para(self) -> dict[str, int]:
         p = self._command(Command.READ_SYS_PARA).payload[1:]
@@ -286,6 +300,10 @@ class ZfmSensor(FingerprintSensor):
         return packet
 
     def _command(self, command: Command, params: bytes = b"") -> Packet:
+        with self._lock:
+            return self._exchange(command, params)
+
+    def _exchange(self, command: Command, params: bytes) -> Packet:
         if self._port is None and command != Command.VFY_PWD:
             self._connect()
         self._send(command_packet(command, params, self.address))
@@ -297,7 +315,11 @@ class ZfmSensor(FingerprintSensor):
         return ack
 
     def _command_with_data(self, command: Command, params: bytes) -> bytes:
-        self._command(command, params)
+        with self._lock:
+            return self._exchange_with_data(command, params)
+
+    def _exchange_with_data(self, command: Command, params: bytes) -> bytes:
+        self._exchange(command, params)
         data = bytearray()
         while True:
             packet = self._receive()

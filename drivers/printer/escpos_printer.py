@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import termios
+import threading
 
 import escpos.exceptions
 import escpos.printer
@@ -86,6 +87,13 @@ class _StatusSerial(escpos.printer.Serial):
         assert self.device
         return self.device.read(1)
 
+    def query_status(self, mode: bytes) -> bytes:
+        # An answer that came after an earlier query timed out would otherwise
+        # be taken for this one, and every later answer would be off by one.
+        assert self.device
+        self.device.reset_input_buffer()
+        return super().query_status(mode)
+
     def close(self) -> None:
         # The stock close() leaves the port marked open when flushing an
         # unplugged adapter fails, and then fails again at garbage collection.
@@ -113,6 +121,8 @@ class EscposPrinter(Printer):
         self.render_options = render_options or {}
         self._opened = False
         self._closed = False
+        # One job or status query at a time on the wire.
+        self._lock = threading.RLock()
 
     @classmethod
     def serial(
@@ -164,6 +174,10 @@ class EscposPrinter(Printer):
     # -- the seam ----------------------------------------------------------
 
     def status(self) -> PrinterStatus:
+        with self._lock:
+            return self._status()
+
+    def _status(self) -> PrinterStatus:
         try:
             self._open()
             if not self.reads_status:
@@ -186,7 +200,11 @@ class EscposPrinter(Printer):
             return PrinterStatus.DISCONNECTED
 
     def print_document(self, document: Document) -> PrintResult:
-        before = self.status()
+        with self._lock:
+            return self._print(document)
+
+    def _print(self, document: Document) -> PrintResult:
+        before = self._status()
         if before is not PrinterStatus.READY:
             return PrintResult(before, printed=False, detail=f"not sent: printer {before.value}")
         pages = render_pages(document, self.width_dots, **self.render_options)
@@ -208,7 +226,7 @@ class EscposPrinter(Printer):
                 printed=False,
                 detail=f"link failed while printing: {exc}",
             )
-        after = self.status()
+        after = self._status()
         if after is not PrinterStatus.READY:
             return PrintResult(
                 after,
@@ -219,10 +237,11 @@ class EscposPrinter(Printer):
         return PrintResult(PrinterStatus.READY, printed=True, pages=len(pages))
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._drop()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._drop()
 
     # -- the link ------------------------------------------------------------
 

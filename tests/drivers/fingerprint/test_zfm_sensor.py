@@ -239,3 +239,17 @@ def test_simulator_runs_standalone():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_status_probe_from_another_thread_waits_for_the_capture(sim, sensor):
+    import threading
+
+    results = []
+    worker = threading.Thread(target=lambda: results.append(sensor.capture(deadline_s=5.0)))
+    worker.start()
+    sim.place_finger(ridge_pattern(2))
+    assert sensor.status() is SensorStatus.READY
+    worker.join()
+    (capture,) = results
+    assert capture.status is SensorStatus.READY
+    np.testing.assert_array_equal(capture.image, as_seen(ridge_pattern(2)))
