@@ -35,7 +35,11 @@ def command() -> None:
 @click.option("--stations", type=click.Path(exists=True, dir_okay=False),
               help="A JSON list of stations (id, number, name, region, oik, tik, voters_on_list).")
 @click.option("--election", help="Accept only this election id.")
-def serve_cmd(db, host, port, key, trust, package_dir, stations, election) -> None:
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+              help="Serve HTTPS with this PEM certificate chain (stations pin its CA).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="Its private key.")
+def serve_cmd(db, host, port, key, trust, package_dir, stations, election, tls_cert,
+              tls_key) -> None:
     """Run the receiver's HTTP service until interrupted.
 
     \b
@@ -50,7 +54,7 @@ def serve_cmd(db, host, port, key, trust, package_dir, stations, election) -> No
     logging.basicConfig(level=logging.WARNING)
     try:
         serve(db, host, port, key, trust, election=election, package_dir=package_dir,
-              stations=stations)
+              stations=stations, tls_cert=tls_cert, tls_key=tls_key)
     except KeyboardInterrupt:
         pass
 

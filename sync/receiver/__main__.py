@@ -20,10 +20,12 @@ def main(argv=None) -> None:
     ap.add_argument("--election")
     ap.add_argument("--package-dir")
     ap.add_argument("--stations")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     serve(a.db, a.host, a.port, a.key, a.trust, election=a.election, package_dir=a.package_dir,
-          stations=a.stations)
+          stations=a.stations, tls_cert=a.tls_cert, tls_key=a.tls_key)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -96,12 +97,26 @@ OPENAPI: dict[str, Any] = {
 
 
 class ReceiverServer(ThreadingHTTPServer):
+    """Threaded HTTP server; with ``tls`` (an ``ssl.SSLContext``) each connection is TLS,
+    the handshake done in the connection's own thread under the socket timeout."""
+
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, receiver: Receiver):
+    def __init__(self, addr, receiver: Receiver, tls: ssl.SSLContext | None = None):
         super().__init__(addr, _Handler)
         self.receiver = receiver
+        self.tls = tls
+
+    def finish_request(self, request, client_address):
+        if self.tls is not None:
+            request.settimeout(SOCKET_TIMEOUT)
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError) as e:
+                log.info("TLS handshake with %s failed: %s", client_address, e)
+                return
+        super().finish_request(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -176,8 +191,17 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(500, {"error": "internal"})
 
 
-def make_server(receiver: Receiver, host: str = "127.0.0.1", port: int = 0) -> ReceiverServer:
-    return ReceiverServer((host, port), receiver)
+def tls_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
+    """Server-side TLS 1.2+ context from a PEM certificate chain and key."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(cert_file), str(key_file))
+    return ctx
+
+
+def make_server(receiver: Receiver, host: str = "127.0.0.1", port: int = 0, *,
+                tls: ssl.SSLContext | None = None) -> ReceiverServer:
+    return ReceiverServer((host, port), receiver, tls)
 
 
 def open_receiver(db: str | Path, ack_key: str | Path, trust: str | Path, *,
@@ -197,13 +221,16 @@ def open_receiver(db: str | Path, ack_key: str | Path, trust: str | Path, *,
 
 def serve(db: str | Path, host: str, port: int, ack_key: str | Path, trust: str | Path, *,
           election: str | None = None, package_dir: str | Path | None = None,
-          stations: str | Path | None = None, ready: threading.Event | None = None,
+          stations: str | Path | None = None, tls_cert: str | Path | None = None,
+          tls_key: str | Path | None = None, ready: threading.Event | None = None,
           stop: threading.Event | None = None) -> None:
-    """Run the receiver until stopped (SIGTERM/SIGINT or ``stop``)."""
+    """Run the receiver until stopped (SIGTERM/SIGINT or ``stop``); TLS with cert and key."""
     rx = open_receiver(db, ack_key, trust, election=election, package_dir=package_dir,
                        stations=stations)
-    server = make_server(rx, host, port)
-    print(json.dumps({"listening": f"http://{server.server_address[0]}:{server.server_address[1]}"}),
+    tls = tls_context(tls_cert, tls_key) if tls_cert else None
+    server = make_server(rx, host, port, tls=tls)
+    scheme = "https" if tls else "http"
+    print(json.dumps({"listening": f"{scheme}://{server.server_address[0]}:{server.server_address[1]}"}),
           flush=True)
     if ready:
         ready.set()
