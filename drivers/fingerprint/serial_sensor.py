@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -202,7 +203,7 @@ class ZfmSensor(FingerprintSensor):
     def down_char(self, data: bytes, buffer_id: int = 1, chunk: int = 128) -> None:
         if len(data) != CHAR_FILE_BYTES:
             raise ValueError(f"a character file is {CHAR_FILE_BYTES} bytes, got {len(data)}")
-        with self._lock:
+        with self._exchanging():
             self._exchange(Command.DOWN_CHAR, bytes([_buffer(buffer_id)]))
             for packet in data_packets(data, chunk, self.address):
                 self._send(packet)
@@ -299,8 +300,19 @@ class ZfmSensor(FingerprintSensor):
             )
         return packet
 
-    def _command(self, command: Command, params: bytes = b"") -> Packet:
+    @contextlib.contextmanager
+    def _exchanging(self):
+        """Hold the link; after a broken exchange start the next one afresh."""
         with self._lock:
+            try:
+                yield
+            except (ProtocolError, TransportError):
+                # Frames of the broken exchange may still be in flight.
+                self._drop()
+                raise
+
+    def _command(self, command: Command, params: bytes = b"") -> Packet:
+        with self._exchanging():
             return self._exchange(command, params)
 
     def _exchange(self, command: Command, params: bytes) -> Packet:
@@ -315,7 +327,7 @@ class ZfmSensor(FingerprintSensor):
         return ack
 
     def _command_with_data(self, command: Command, params: bytes) -> bytes:
-        with self._lock:
+        with self._exchanging():
             return self._exchange_with_data(command, params)
 
     def _exchange_with_data(self, command: Command, params: bytes) -> bytes:

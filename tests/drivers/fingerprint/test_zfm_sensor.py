@@ -253,3 +253,16 @@ def test_status_probe_from_another_thread_waits_for_the_capture(sim, sensor):
     (capture,) = results
     assert capture.status is SensorStatus.READY
     np.testing.assert_array_equal(capture.image, as_seen(ridge_pattern(2)))
+
+
+def test_a_broken_exchange_does_not_poison_the_next_command(sim, sensor):
+    from drivers.errors import ProtocolError
+
+    sim.place_finger(ridge_pattern())
+    assert sensor.gen_img()
+    sim.preset = "corrupt-checksum"
+    with pytest.raises(ProtocolError):
+        sensor.up_image()
+    sim.preset = None
+    assert sensor.gen_img()
+    np.testing.assert_array_equal(sensor.up_image(), as_seen(ridge_pattern()))
