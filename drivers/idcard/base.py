@@ -4,7 +4,7 @@
   passport): ``status()`` says READY / NO_CARD / NO_READER / DISCONNECTED (a
   value, never an exception); ``read_document(mrz_keys, trust)`` reads
   EF.CardAccess (PACE detection), does BAC and secure messaging, reads
-  EF.COM, DG1, DG2 and EF.SOD, runs passive authentication against ``trust``
+  EF.COM, DG1, DG2, DG11 (when EF.COM lists it) and EF.SOD, runs passive authentication against ``trust``
   (the CSCA/DS certificates of the election package) and returns a
   ``DocumentRead``. A document that fails passive authentication is returned
   with ``passive_auth.ok == False`` and its reason: deciding is the caller's.
@@ -51,6 +51,7 @@ from drivers.idcard.lds import (
     parse_com,
     parse_dg1,
     parse_dg2,
+    parse_dg11,
 )
 from drivers.idcard.mrz import MRZ, BacKey, PinLocation, parse_mrz
 from drivers.idcard.passive_auth import PassiveAuthResult, passive_authentication
@@ -73,6 +74,15 @@ class DocumentRead:
     pace_protocols: tuple[str, ...]
     chip_read_ms: float
     data_groups: tuple[int, ...] = field(default=())  # as EF.COM lists them
+    personal_details: dict[str, str] = field(default_factory=dict)  # DG11, when the chip has it
+
+    @property
+    def pin(self) -> str | None:
+        """The PIN from the MRZ where configured, else DG11's personal number if PIN-shaped."""
+        if self.mrz.pin:
+            return self.mrz.pin
+        number = self.personal_details.get("personal_number", "").replace("<", "").strip()
+        return number if number.isdigit() and len(number) == 14 else None
 
 
 class Transport(Protocol):
@@ -140,6 +150,9 @@ class CardReader:
             listed = tuple(n for n, tag in sorted(DG_TAGS.items()) if tag in tags)
             dg1 = session.read_file(dg_fid(1))
             dg2 = session.read_file(dg_fid(2))
+            read = {1: dg1, 2: dg2}
+            if 11 in listed:
+                read[11] = session.read_file(dg_fid(11))
             sod = session.read_file(FID_SOD)
         finally:
             self.transport.disconnect()
@@ -148,9 +161,10 @@ class CardReader:
         return DocumentRead(
             mrz=parse_dg1(dg1, pin_locations=self._pin_locations),
             face_image=face.data, face_format=face.format,
-            passive_auth=passive_authentication(sod, {1: dg1, 2: dg2}, trust, at=at),
+            passive_auth=passive_authentication(sod, read, trust, at=at),
             pace_supported=bool(pace), pace_protocols=pace, chip_read_ms=elapsed_ms,
             data_groups=listed,
+            personal_details=parse_dg11(read[11]) if 11 in read else {},
         )
 
 

@@ -14,7 +14,7 @@ What it answers (ISO/IEC 7816-4 APDUs, ``EmrtdEmulator.transmit``):
   or short EF id, B1 with DO54 offsets over 32767); a bad MAC gets a plain
   6988 and ends the session; anything unprotected after BAC gets 6987;
 * files: EF.COM, DG1 (from the MRZ), DG2 (ISO/IEC 19794-5 record around the
-  face image), EF.SOD (signed by the given document signer), and, when
+  face image), DG11 when ``dg11`` fields are given, EF.SOD (signed by the given document signer), and, when
   ``pace=True``, an EF.CardAccess advertising PACE (the chip still does BAC).
 
 Failure presets (``preset=``), each a condition a polling station will meet:
@@ -65,6 +65,7 @@ from drivers.idcard.lds import (
     build_com,
     build_dg1,
     build_dg2,
+    build_dg11,
     dg_fid,
 )
 from drivers.idcard.mrz import MRZ, parse_mrz
@@ -200,7 +201,7 @@ class EmrtdEmulator:
     def __init__(self, mrz: MRZ | str | tuple[str, ...], face_image: bytes, pki: TestPki, *,
                  preset: str | None = None, pace: bool = False,
                  rng: Callable[[int], bytes] = os.urandom, pull_after_reads: int = 6,
-                 face_size: tuple[int, int] = (0, 0)):
+                 face_size: tuple[int, int] = (0, 0), dg11: dict[str, str] | None = None):
         if preset is not None and preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
         self.mrz = mrz if isinstance(mrz, MRZ) else parse_mrz(mrz)
@@ -211,11 +212,15 @@ class EmrtdEmulator:
         self.atr = _atr()
         dg1 = build_dg1(self.mrz.lines)
         dg2 = build_dg2(face_image, width=face_size[0], height=face_size[1])
-        hashed = {1: dg1, 2: dg2 + b"tampered" if preset == "bad-sod" else dg2}
-        self.files: dict[int, bytes] = {
-            FID_COM: build_com([1, 2]), dg_fid(1): dg1, dg_fid(2): dg2,
-            FID_SOD: build_sod(hashed, pki.ds_key, pki.ds_cert),
-        }
+        groups = {1: dg1, 2: dg2}
+        if dg11:
+            groups[11] = build_dg11(**dg11)
+        hashed = dict(groups)
+        if preset == "bad-sod":
+            hashed[2] = dg2 + b"tampered"
+        self.files: dict[int, bytes] = {dg_fid(n): content for n, content in groups.items()}
+        self.files[FID_COM] = build_com(sorted(groups))
+        self.files[FID_SOD] = build_sod(hashed, pki.ds_key, pki.ds_cert)
         self._mf_files = {FID_CARD_ACCESS: build_card_access()} if pace else {}
         _, self._kenc, self._kmac = document_keys(self.mrz.bac_key.information)
         self.present = True

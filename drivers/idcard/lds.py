@@ -8,6 +8,9 @@ Guarantees:
   5F2E or 7F2E), taken from its ISO/IEC 19794-5 facial record: the JPEG or
   JPEG 2000 bytes and their format. A DG2 that does not follow the format
   raises ``MalformedDataError``.
+* ``parse_dg11`` gives the additional personal details of DG11 (tag 6B) by
+  name: ``personal_number`` (5F10, where Kyrgyz chips may carry the PIN),
+  ``full_name`` (5F0E), ``full_birth_date`` (5F2B), ``place_of_birth`` (5F11).
 * ``parse_card_access`` lists the PACE protocols EF.CardAccess advertises
   (Part 11 §9.2: PACEInfo, OID under id-PACE 0.4.0.127.0.7.2.2.4).
 * ``build_*`` compose the same files (for the chip emulator).
@@ -84,6 +87,24 @@ def parse_dg1(dg1: bytes, *, pin_locations: dict[str, PinLocation] | None = None
 
 def build_dg1(mrz_lines: tuple[str, ...]) -> bytes:
     return encode_tlv(0x61, encode_tlv(0x5F1F, "".join(mrz_lines).encode("ascii")))
+
+
+_DG11_FIELDS = {0x5F0E: "full_name", 0x5F10: "personal_number", 0x5F2B: "full_birth_date",
+                0x5F11: "place_of_birth", 0x5F42: "address"}
+
+
+def parse_dg11(dg11: bytes) -> dict[str, str]:
+    inner = _children(_tlv(dg11, 0x6B, "DG11"), "DG11")
+    return {name: inner[tag].decode("utf-8", "replace")
+            for tag, name in _DG11_FIELDS.items() if tag in inner}
+
+
+def build_dg11(**fields: str) -> bytes:
+    tags = {name: tag for tag, name in _DG11_FIELDS.items()}
+    body = b"".join(encode_tlv(tags[name], value.encode("utf-8"))
+                    for name, value in fields.items())
+    tag_list = b"".join(tags[name].to_bytes(2, "big") for name in fields)
+    return encode_tlv(0x6B, encode_tlv(0x5C, tag_list) + body)
 
 
 @dataclass(frozen=True)

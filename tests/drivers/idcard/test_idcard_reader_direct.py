@@ -139,3 +139,22 @@ def test_jpeg2000_face(td1_lines, pki):
     chip = EmrtdEmulator(td1_lines, buf.getvalue(), pki)
     doc = _read(chip, trust=[pki.csca_pem])
     assert (doc.face_format, doc.face_image) == ("jpeg2000", buf.getvalue())
+
+
+def test_pin_from_dg11_when_the_mrz_has_none(pki, face_jpeg):
+    import datetime as dt
+
+    from drivers.idcard.mrz import format_td1
+
+    lines = format_td1(document_type="ID", issuing_state="KGZ", document_number="ID7654321",
+                       optional_data="", birth_date=dt.date(1979, 4, 2), sex="M",
+                       expiry_date=dt.date(2029, 4, 1), nationality="KGZ",
+                       surname="Bakirov", given_names="Nurlan")
+    chip = EmrtdEmulator(lines, face_jpeg, pki,
+                         dg11={"personal_number": "10204197900456",
+                               "full_name": "БАКИРОВ<<НУРЛАН"})
+    doc = _read(chip, trust=[pki.csca_pem])
+    assert doc.data_groups == (1, 2, 11)
+    assert doc.mrz.pin is None and doc.pin == "10204197900456"
+    assert doc.personal_details["full_name"] == "БАКИРОВ<<НУРЛАН"
+    assert doc.passive_auth.ok  # DG11 is hashed and checked too
