@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import os
 import time
@@ -136,7 +137,9 @@ class CardReader:
         return self.transport.status()
 
     def read_document(self, mrz_keys: str | MRZ | BacKey,
-                      trust: Iterable[bytes | str], *, at=None) -> DocumentRead:
+                      trust: Iterable[bytes | str], *,
+                      at: dt.datetime | None = None) -> DocumentRead:
+        """Read and check one document; ``at`` also checks the DS certificate's validity."""
         key = bac_key_of(mrz_keys)
         started = self._timer()
         self.transport.connect()
@@ -305,9 +308,10 @@ class PcscTransport:
         if hresult == sc.SCARD_S_SUCCESS and response:
             return bytes(response)
         # pcscd reports a link that dropped mid-command as success with no bytes.
+        why = self._message(hresult) if hresult else "empty answer"
         if hresult in self._removed or not self._card_present():
-            raise CardRemovedError(f"card removed during the read: {self._message(hresult)}")
-        raise ChipSilentError(f"the chip did not answer: {self._message(hresult)}")
+            raise CardRemovedError(f"card removed during the read: {why}")
+        raise ChipSilentError(f"the chip did not answer: {why}")
 
     def _card_present(self, wait_ms: int = 1500) -> bool:
         """Whether the card is still there, letting pcscd's presence poll catch up first."""

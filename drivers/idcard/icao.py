@@ -21,7 +21,7 @@ Errors: a refused BAC raises ``BacFailedError``; SM faults raise
 Example::
 
     session = EmrtdSession(transport.transmit)
-    pace = parse_card_access(session.read_card_access() or b"1\\x00")
+    card_access = session.read_card_access()  # parse_card_access() lists PACE protocols
     session.select_application()
     session.authenticate_bac(BacKey.from_information("L898902C<369080619406236"))
     dg1 = session.read_file(dg_fid(1))
