@@ -90,3 +90,10 @@ def test_atr_has_a_valid_check_byte(make_chip):
     for b in atr[1:]:
         check ^= b
     assert atr[0] == 0x3B and check == 0
+
+
+def test_read_binary_by_short_file_identifier(make_chip):
+    chip = make_chip()
+    sm = _bac(chip)
+    answer = sm.unprotect(chip.transmit(sm.protect(CommandApdu(0, 0xB0, 0x81, 0, le=4))))
+    assert answer.ok and answer.data == chip.files[0x0101][:4]
