@@ -9,6 +9,7 @@ scratch directory in tests or when preparing an SD card image):
   ``/opt/uchastok/app`` with two wrapper scripts at the same paths the units
   name (``venv/bin/uchastok``, ``venv/bin/uchastok-sync``); the guides always
   go to ``/opt/uchastok/app/docs``;
+- ``/usr/local/bin/uchastok``, a link to the CLI;
 - the units and target in ``/etc/systemd/system``, enabled the way
   ``systemctl enable`` would (symlinks in ``*.wants``);
 - ``/etc/sysusers.d/uchastok.conf``, ``/etc/tmpfiles.d/uchastok.conf``,
@@ -30,7 +31,9 @@ Example::
     report = install(Path("/"), source=Path("/home/tech/uchastok"))
     report = install(Path("/tmp/sdroot"), source=repo, light=True, apply=True)
 
-CLI: ``uchastok provision install --root DIR [--light]``.
+CLI: ``uchastok provision install --root DIR [--light]``; before anything is
+installed, from the source tree: ``sudo python3 -m provisioning.install``
+(needs only Debian's python3-click).
 """
 
 from __future__ import annotations
@@ -161,6 +164,8 @@ def install(root: Path, *, source: Path | None = None, python: str | None = None
     else:
         _build_venv(root / PREFIX / "venv", source, python or sys.executable, wheelhouse, report)
     target.sync_tree(source / "docs", app / "docs")
+    # The technician and the commission type `uchastok`, not the venv path.
+    target.link(Path("usr/local/bin/uchastok"), f"/{PREFIX}/venv/bin/uchastok")
 
     # 2. System files.
     for unit in UNITS:
@@ -349,3 +354,7 @@ def install_command(root: Path, source: Path | None, python: str | None, light: 
                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed")
     for cmd in report.applied:
         click.echo(f"  ran: {cmd}")
+
+
+if __name__ == "__main__":
+    install_command()

@@ -29,11 +29,29 @@ def base_os(root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def installed_root(tmp_path_factory) -> Path:
+def source(tmp_path_factory) -> Path:
+    """A snapshot of the source tree: the shared checkout changes while tests run."""
+    snap = tmp_path_factory.mktemp("source")
+    for name in ("station", "drivers", "sync", "provisioning", "docs", "systemd"):
+        if not (REPO / name).is_dir():
+            continue
+        for attempt in range(3):   # a file may vanish under another writer's hands
+            try:
+                shutil.copytree(REPO / name, snap / name, symlinks=True, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                break
+            except (shutil.Error, FileNotFoundError):
+                if attempt == 2:
+                    raise
+    return snap
+
+
+@pytest.fixture(scope="session")
+def installed_root(tmp_path_factory, source) -> Path:
     """One light install with users and directories applied, shared by the tests."""
     from provisioning.install import install
 
     need("systemd-sysusers")
     root = base_os(tmp_path_factory.mktemp("sdroot"))
-    install(root, source=REPO, light=True, python=sys.executable, apply=True)
+    install(root, source=source, light=True, python=sys.executable, apply=True)
     return root

@@ -48,6 +48,11 @@ def test_units_are_enabled_like_systemctl_enable(installed_root):
         assert os.readlink(wants / "uchastok.target.wants" / unit) == f"/etc/systemd/system/{unit}"
 
 
+def test_cli_is_on_the_path(installed_root):
+    assert os.readlink(installed_root / "usr/local/bin/uchastok") == \
+        "/opt/uchastok/venv/bin/uchastok"
+
+
 def test_no_caches_copied(installed_root):
     assert not list((installed_root / "opt/uchastok/app").rglob("__pycache__"))
 
@@ -64,37 +69,37 @@ def root(tmp_path):
     return tmp_path / "root"
 
 
-def test_second_run_changes_nothing(root):
-    first = install(root, source=REPO, light=True, python=sys.executable, apply=False)
+def test_second_run_changes_nothing(root, source):
+    first = install(root, source=source, light=True, python=sys.executable, apply=False)
     assert first.written
-    second = install(root, source=REPO, light=True, python=sys.executable, apply=False)
+    second = install(root, source=source, light=True, python=sys.executable, apply=False)
     assert (second.written, second.removed) == ([], [])
     assert len(second.unchanged) == len(first.written)
 
 
-def test_technician_config_edits_survive_a_reinstall(root):
-    install(root, source=REPO, light=True, apply=False)
+def test_technician_config_edits_survive_a_reinstall(root, source):
+    install(root, source=source, light=True, apply=False)
     config = root / "etc/uchastok/uchastok.toml"
     assert 'language = "ky"' in config.read_text()
     config.write_text('[station]\nlanguage = "ru"\n')
-    install(root, source=REPO, light=True, apply=False)
+    install(root, source=source, light=True, apply=False)
     assert config.read_text() == '[station]\nlanguage = "ru"\n'
 
 
-def test_upgrade_removes_files_gone_from_the_source(root):
-    install(root, source=REPO, light=True, apply=False)
+def test_upgrade_removes_files_gone_from_the_source(root, source):
+    install(root, source=source, light=True, apply=False)
     stale = root / "opt/uchastok/app/station/removed_module.py"
     stale.write_text("# from an older release\n")
-    report = install(root, source=REPO, light=True, apply=False)
+    report = install(root, source=source, light=True, apply=False)
     assert not stale.exists()
     assert report.removed == ["opt/uchastok/app/station/removed_module.py"]
 
 
-def test_drifted_mode_is_put_back(root):
-    install(root, source=REPO, light=True, apply=False)
+def test_drifted_mode_is_put_back(root, source):
+    install(root, source=source, light=True, apply=False)
     unit = root / "etc/systemd/system/uchastok-count.service"
     unit.chmod(0o666)
-    report = install(root, source=REPO, light=True, apply=False)
+    report = install(root, source=source, light=True, apply=False)
     assert _mode(unit) == 0o644 and report.written == ["etc/systemd/system/uchastok-count.service"]
 
 
@@ -103,9 +108,9 @@ def test_refuses_a_directory_that_is_not_the_source(root, tmp_path):
         install(root, source=tmp_path, light=True, apply=False)
 
 
-def test_cli_command(root):
+def test_cli_command(root, source):
     r = CliRunner().invoke(install_command, ["--root", str(root), "--light", "--no-apply",
-                                             "--json", "--source", str(REPO)])
+                                             "--json", "--source", str(source)])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["mode"] == "light" and "etc/udev/rules.d/99-uchastok.rules" in out["written"]
