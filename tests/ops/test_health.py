@@ -367,3 +367,29 @@ def test_daemon_with_a_missing_device_stays_up_and_says_why():
         "STATUS=identify: ready",
     ]
     assert "WATCHDOG=1" in lines
+
+
+def test_fingerprint_sensor_plugged_in_late_is_picked_up(tmp_path):
+    """The real driver against its simulator: /dev/uchastok-fingerprint appears on the 3rd wait."""
+    from drivers.fingerprint.base import SensorStatus
+    from drivers.fingerprint.serial_sensor import ZfmSensor
+    from drivers.fingerprint.simulator import SensorSimulator
+
+    link = tmp_path / "uchastok-fingerprint"      # what udev creates on plug-in
+    notifier = FakeNotifier()
+    with SensorSimulator() as sim, ZfmSensor(str(link), reply_timeout_s=2.0) as sensor:
+        waits = []
+
+        def sleep(seconds):
+            waits.append(seconds)
+            if len(waits) == 2:
+                link.symlink_to(sim.port)
+
+        result = wait_for_device("fingerprint sensor", sensor.status, notifier=notifier,
+                                 policy=RetryPolicy(base_s=1, cap_s=60, jitter=0), sleep=sleep)
+    assert result.ready and result.status is SensorStatus.READY and result.attempts == 3
+    assert notifier.lines == [
+        "fingerprint sensor: disconnected; retry 2 in 1 s",
+        "fingerprint sensor: disconnected; retry 3 in 2 s",
+        "fingerprint sensor: ready after 3 attempts",
+    ]
