@@ -12,7 +12,9 @@ from the intended marks.
 Degradation, per sheet: 150-300 dpi, skew up to ±3°, shift up to ±4 mm, scale
 0.97-1.03, paper and scanner-backing tone, Gaussian blur, sensor noise, JPEG
 artefacts (quality 55-95), pen marks of varied shape (filled, cross, tick,
-dot, partial) and darkness, stray marks away from the boxes, vertical scanner
+dot, partial) and darkness, stray marks away from the boxes, hesitation dots (a small dot on an
+unmarked box, not a vote by intent: read as blank or marginal, never as a
+mark), vertical scanner
 streaks, upside-down feeds.
 
 Bad sheets (each expected to be rejected with its reason): blank paper, a
@@ -47,7 +49,7 @@ import numpy as np
 
 from station.ballots import layout
 from station.ballots.reading import AGAINST_ALL, box_id
-from station.ballots.rules import outcome_from_boxes
+from station.ballots.rules import box_ids, outcome_from_boxes
 from station.election import Contest, Election
 
 CANVAS_W, CANVAS_H = 220.0, 307.0
@@ -221,6 +223,12 @@ def _plan_one(election, i, kind, sid, case, rng, dpi) -> SheetPlan:
         use_case = case if kind == "ballot" else rng.choice(_cases(contest))
         for b in _marked_boxes(contest, use_case, rng):
             marks[b] = rng.choice(MARK_SHAPES)
+        if kind == "ballot" and rng.random() < 0.04:
+            # A hesitation dot: the pen rested on an unmarked box. Not a mark by
+            # intent; its fill sits at the blank/marginal border, so the reader may
+            # rightly return the sheet for review (never count it as a vote).
+            free = [b for b in box_ids(contest) if b not in marks]
+            deg["hesitation"] = rng.choice(free)
         if kind == "ballot":
             o = outcome_from_boxes(contest, set(marks))
             expected = {"accepted": True, "reason": None, "outcomes": [_truth_json(o)]}
@@ -290,6 +298,14 @@ def _draw_mark(page: np.ndarray, b: layout.Box, shape: str, k: float, rng: rando
         raise ValueError(shape)
 
 
+def _draw_hesitation(page: np.ndarray, b: layout.Box, k: float, rng: random.Random) -> None:
+    inner = (b.w - 2.4) * (b.h - 2.4)                 # the reader's measured area (mm²)
+    r = math.sqrt(rng.uniform(0.05, 0.09) * inner / math.pi)
+    cx, cy = b.center
+    cv2.circle(page, (int(round(cx * k)), int(round(cy * k))), max(1, int(round(r * k))),
+               rng.randint(20, 80), -1, cv2.LINE_AA)
+
+
 def _draw_stray(page: np.ndarray, geo: layout.SheetGeometry, k: float, rng: random.Random) -> None:
     """A pen stroke somewhere in the text or margins, at least 3 mm from every box."""
     for _ in range(30):
@@ -339,6 +355,8 @@ def render_plan(plan: SheetPlan, election: Election) -> bytes:
             geo = layout.sheet_geometry(el, plan.style)
             for bid, shape in plan.marks.items():
                 _draw_mark(page, geo.boxes[bid], shape, k, rng)
+            if deg.get("hesitation"):
+                _draw_hesitation(page, geo.boxes[deg["hesitation"]], k, rng)
             for _ in range(deg["stray_marks"]):
                 _draw_stray(page, geo, k, rng)
         ph, pw = page.shape

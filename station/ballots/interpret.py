@@ -62,7 +62,7 @@ BOX_INSET_MM = 1.2         # measured area starts this far inside the printed ou
 INK_LEVEL = 0.60           # a pixel is ink when darker than this share of the paper white
 WARP_PX_PER_MM = 4.0
 QR_PX_PER_MM = 8.0
-FIND_WIDTH = 440           # fiducial search width (px) of the downscaled copy
+FIND_WIDTH = 440           # the fiducial search uses the first pyramid level at most 1.5× this wide
 MAX_ASPECT = 1.58          # longer than this (height / width): two sheets stuck together
 SHORT_ASPECT = 1.30        # shorter than this: a cut-off scan
 CANVAS_WIDTH_MM = 220.0    # typical scan width of a sheet-fed scanner for A4
@@ -84,8 +84,13 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
         return SheetReading.rejected("double-feed", detail=f"sheet length {h / w:.2f} × width")
     # ~0.6 mm either side of a column: wider than any streak, narrower than a box
     img = _remove_streaks(img, max(3, int(round(0.6 * w / CANVAS_WIDTH_MM))))
-    s = FIND_WIDTH / w
-    small = cv2.resize(img, (FIND_WIDTH, max(1, int(round(h * s)))), interpolation=cv2.INTER_AREA)
+    # An image pyramid (each level half the previous, pixel i ↔ 2i): one level near
+    # 4 px/mm to measure boxes, one near 2 px/mm to find the fiducials.
+    levels = [img]
+    while levels[-1].shape[1] > FIND_WIDTH * 1.5:
+        levels.append(cv2.pyrDown(levels[-1]))
+    m = len(levels) - 1
+    small = levels[m]
     white = float(np.percentile(small[::2, ::2], 95))
     dark = small < white * 0.5
     if white < 60 or dark.mean() < 0.0008:
@@ -93,10 +98,12 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
     found = _find_fiducials(dark)
     if isinstance(found, str):
         return SheetReading.rejected(found)
-    # small px → full px (pixel centres)
-    dst = (found + 0.5) / s - 0.5
+    dst = found * (2 ** m)                       # level m px → full px
     H = cv2.getPerspectiveTransform(_PAGE_CENTRES, dst.astype(np.float32))
     k = float(np.linalg.norm(dst[1] - dst[0]) / (_PAGE_CENTRES[1, 0] - _PAGE_CENTRES[0, 0]))
+    n = 0
+    while n + 1 < len(levels) and k / 2 ** (n + 1) >= WARP_PX_PER_MM * 0.9:
+        n += 1
 
     code = _read_qr(img, H)
     if code is None:
@@ -115,7 +122,7 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
     except Exception:  # noqa: BLE001 - an unknown style in a valid code is a rejection
         return SheetReading.rejected("unknown-style", detail=style_id, **ids)
 
-    fills = _box_fills(img, H, k, geo)
+    fills = _box_fills(levels[n], 2 ** n, H, geo)
     outcomes = []
     review = False
     for cid in geo.contests:
@@ -161,29 +168,28 @@ def _constant_tail(img: np.ndarray) -> bool:
 def _find_fiducials(dark: np.ndarray) -> np.ndarray | str:
     """Fiducial centres (tl, tr, bl, br in page terms) in small-image px, or a rejection code."""
     hs, ws = dark.shape
-    n, _, stats, cents = cv2.connectedComponentsWithStats(dark.view(np.uint8), connectivity=8)
     lo, hi = 0.025 * ws, 0.075 * ws
-    zones: dict[str, list[tuple[np.ndarray, str, float]]] = {z: [] for z in ("tl", "tr", "bl", "br")}
-    for i in range(1, n):
-        x, y, bw, bh, area = stats[i]
-        if not (lo <= bw <= hi and lo <= bh <= hi and 0.75 <= bw / bh <= 1.33):
-            continue
-        extent = area / float(bw * bh)
-        if extent < 0.5:
-            continue
-        cx, cy = cents[i]
-        ix, iy = int(round(cx)), int(round(cy))
-        core = dark[max(0, iy - 1):iy + 2, max(0, ix - 1):ix + 2].mean()
-        if core >= 0.5 and extent >= 0.8:
-            kind = "solid"
-        elif core < 0.5 and 0.5 <= extent <= 0.88:
-            kind = "ring"
-        else:
-            continue
-        zx = "l" if cx < 0.3 * ws else ("r" if cx > 0.7 * ws else None)
-        zy = "t" if cy < 0.3 * hs else ("b" if cy > 0.7 * hs else None)
-        if zx and zy:
-            zones[zy + zx].append((np.array([cx, cy]), kind, (bw + bh) / 2.0))
+    zw, zh = int(0.3 * ws), int(0.3 * hs)
+    zones: dict[str, list[tuple[np.ndarray, str, float]]] = {}
+    for zone, x0, y0 in (("tl", 0, 0), ("tr", ws - zw, 0), ("bl", 0, hs - zh), ("br", ws - zw, hs - zh)):
+        crop = dark[y0:y0 + zh, x0:x0 + zw]
+        n, _, stats, cents = cv2.connectedComponentsWithStats(crop.view(np.uint8), connectivity=8)
+        bw, bh, area = stats[:, 2], stats[:, 3], stats[:, 4]
+        ok = (bw >= lo) & (bw <= hi) & (bh >= lo) & (bh <= hi) & (bw <= 1.33 * bh) & (bh <= 1.33 * bw)
+        ok[0] = False
+        zones[zone] = []
+        for i in np.nonzero(ok)[0]:
+            extent = area[i] / float(bw[i] * bh[i])
+            cx, cy = cents[i]
+            ix, iy = int(round(cx)), int(round(cy))
+            core = crop[max(0, iy - 1):iy + 2, max(0, ix - 1):ix + 2].mean()
+            if core >= 0.5 and extent >= 0.8:
+                kind = "solid"
+            elif core < 0.5 and 0.5 <= extent <= 0.88:
+                kind = "ring"
+            else:
+                continue
+            zones[zone].append((np.array([cx + x0, cy + y0]), kind, (bw[i] + bh[i]) / 2.0))
     # Page corners as seen in each orientation: upright, and fed upside down.
     orientations = [
         {"tl": "tl", "tr": "tr", "bl": "bl", "br": "br"},
@@ -288,16 +294,13 @@ def _remove_streaks(img: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
-def _box_fills(img: np.ndarray, H: np.ndarray, k: float, geo: layout.SheetGeometry) -> dict[str, float]:
+def _box_fills(pre: np.ndarray, scale: int, H: np.ndarray, geo: layout.SheetGeometry) -> dict[str, float]:
+    """Fill ratio of every box, from a pyramid level ``scale`` times smaller than the image."""
     K = WARP_PX_PER_MM
-    f = K / k
-    if f < 0.8:
-        pre = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    else:
-        f, pre = 1.0, img
+    f = 1.0 / scale
     # canonical px → mm → full px → pre px (pixel-centre conventions on both ends)
     A = np.array([[1 / K, 0, 0.5 / K], [0, 1 / K, 0.5 / K], [0, 0, 1]])
-    P = np.array([[f, 0, 0.5 * f - 0.5], [0, f, 0.5 * f - 0.5], [0, 0, 1]])
+    P = np.array([[f, 0, 0], [0, f, 0], [0, 0, 1]])
     M = P @ H @ A
     W, Hh = int(layout.PAGE_W * K), int(layout.PAGE_H * K)
     page = cv2.warpPerspective(pre, M, (W, Hh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,

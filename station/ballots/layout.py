@@ -116,12 +116,23 @@ def parse_qr_payload(text: str) -> tuple[str, str, str] | None:
     return parts[1], parts[2], parts[3]
 
 
+_GEOMETRY_CACHE: dict[tuple[int, str], tuple[Election, SheetGeometry]] = {}
+
+
 def sheet_geometry(election: Election, style_id: str) -> SheetGeometry:
-    """Box positions of a ballot style (pure; cached per election and style)."""
-    return _geometry(election, style_id)
+    """Box positions of a ballot style (pure; cached per election object and style)."""
+    # Keyed on the object's identity (hashing a whole election per sheet costs more
+    # than reading it); the entry keeps the election alive so the id cannot be reused.
+    hit = _GEOMETRY_CACHE.get((id(election), style_id))
+    if hit is not None and hit[0] is election:
+        return hit[1]
+    geo = _geometry(election, style_id)
+    if len(_GEOMETRY_CACHE) > 64:
+        _GEOMETRY_CACHE.clear()
+    _GEOMETRY_CACHE[(id(election), style_id)] = (election, geo)
+    return geo
 
 
-@lru_cache(maxsize=64)
 def _geometry(election: Election, style_id: str) -> SheetGeometry:
     style = election.ballot_style(style_id)
     if len(style.contests) != 1:
