@@ -66,6 +66,7 @@ _FIELDSET = frozenset(FIELDS)
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+SIGNATURE = re.compile(r"^[A-Za-z0-9+/]{86}==$")
 
 BATCH_TYPE = "uchastok-batch"
 ACK_TYPE = "uchastok-ack"
@@ -132,8 +133,11 @@ def _fail(msg: str) -> None:
     raise EnvelopeError(msg)
 
 
-def check_shape(env: Any) -> None:
-    """Raise EnvelopeError unless ``env`` has exactly the envelope fields with valid values."""
+def check_shape(env: Any, *, measure_body: bool = True) -> None:
+    """Raise EnvelopeError unless ``env`` has exactly the envelope fields with valid values.
+
+    ``measure_body=False`` leaves the body size to the caller (``canonical_pair`` + ``body_size``).
+    """
     if not isinstance(env, dict):
         _fail("envelope is not a JSON object")
     if env.keys() != _FIELDSET:
@@ -161,25 +165,50 @@ def check_shape(env: Any) -> None:
         _fail("created_at is not YYYY-MM-DDTHH:MM:SSZ")
     if not isinstance(env["body"], dict):
         _fail("body is not a JSON object")
+    sig = env["signature"]
+    if not isinstance(sig, str) or not SIGNATURE.match(sig):
+        _fail("signature is not 88 base64 characters")
+    if not measure_body:
+        return
     try:
         body_len = len(canonical(env["body"]))
     except ValueError as e:  # rfc8785 integer domain, lone surrogates
         raise EnvelopeError(f"body cannot be canonicalised: {e}") from e
     if body_len > MAX_BODY_BYTES:
         _fail(f"body of {body_len} bytes exceeds the limit of {MAX_BODY_BYTES}")
-    sig = env["signature"]
-    if not isinstance(sig, str) or len(sig) != 88:
-        _fail("signature is not 88 base64 characters")
+
+
+def canonical_pair(env: dict[str, Any]) -> tuple[bytes, bytes]:
+    """(signed bytes, whole canonical bytes) of a shape-checked envelope, canonicalised once.
+
+    Members sort as ... "seq", "signature", "station", "stream", "version", so the
+    whole envelope is the signed bytes with ``"signature":"..."`` inserted before the
+    last ``,"station":`` (only fixed-format values follow it). Raises EnvelopeError
+    when the body cannot be canonicalised.
+    """
+    try:
+        signed = canonical({k: v for k, v in env.items() if k != "signature"})
+    except ValueError as e:  # rfc8785 integer domain, lone surrogates
+        raise EnvelopeError(f"envelope cannot be canonicalised: {e}") from e
+    i = signed.rfind(b',"station":')
+    whole = signed[:i] + b',"signature":"' + env["signature"].encode() + b'"' + signed[i:]
+    return signed, whole
+
+
+def body_size(signed: bytes) -> int:
+    """Length of canonical(body) inside the signed bytes (body sorts first, cert second)."""
+    return signed.rfind(b',"cert":"') - len(b'{"body":')
 
 
 def verify_envelope(env: Any, device_pub: signing.PublicKey) -> str:
     """Check shape, size and the device's signature; return the envelope hash."""
-    check_shape(env)
-    data = canonical(env)
+    check_shape(env, measure_body=False)
+    signed, data = canonical_pair(env)
+    if body_size(signed) > MAX_BODY_BYTES:
+        raise EnvelopeError(f"body of {body_size(signed)} bytes exceeds the limit of {MAX_BODY_BYTES}")
     if len(data) > MAX_ENVELOPE_BYTES:
         raise EnvelopeError(f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_BYTES}")
-    sig = signing.unb64(env["signature"], "signature")
-    signing.verify(device_pub, sig, signing_bytes(env))
+    signing.verify(device_pub, signing.unb64(env["signature"], "signature"), signed)
     return signing.sha256_hex(data)
 
 

@@ -25,9 +25,12 @@ from sync import signing
 from sync.canonical import canonical
 from sync.certificate import DeviceCertificate, verify_certificate
 from sync.envelope import (
+    MAX_BODY_BYTES,
     MAX_ENVELOPE_BYTES,
     MAX_SEQ,
     ZERO_HASH,
+    body_size,
+    canonical_pair,
     check_shape,
     decompress,
     iso,
@@ -59,10 +62,6 @@ class _Reject(Exception):
         self.text = text
 
 
-def _ts(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-
-
 class Receiver:
     """The central side of docs/protocol.md: one instance per database."""
 
@@ -77,6 +76,7 @@ class Receiver:
         self.log = logger or log
         self._certs: dict[str, DeviceCertificate] = {}
         self._stations: set[str] | None = None
+        self._windows: dict[str, tuple[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"Receiver({self.storage!r}, election={self.election_id})"
@@ -158,11 +158,12 @@ class Receiver:
 
     def _check(self, env: Any, batch: dict, certs: dict[str, DeviceCertificate]) -> tuple[str, bytes]:
         try:
-            check_shape(env)
+            check_shape(env, measure_body=False)
+            signed, data = canonical_pair(env)
         except EnvelopeError as e:
-            code = "too-large" if "exceeds the limit" in str(e) else "malformed"
-            raise _Reject(code, str(e)) from e
-        data = canonical(env)
+            raise _Reject("malformed", str(e)) from e
+        if body_size(signed) > MAX_BODY_BYTES:
+            raise _Reject("too-large", f"body of {body_size(signed)} bytes exceeds {MAX_BODY_BYTES}")
         if len(data) > MAX_ENVELOPE_BYTES:
             raise _Reject("too-large", f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_BYTES}")
         if env["device"] != batch["device"]:
@@ -182,16 +183,20 @@ class Receiver:
             raise _Reject("wrong-station", f"station {env['station']} is not on the station list")
         if env["stream"] not in cert.roles:
             raise _Reject("role-not-allowed", f"stream {env['stream']} not in roles {cert.roles}")
-        created = _ts(env["created_at"])
-        if not cert.not_before <= created <= cert.not_after:
+        not_before, not_after = self._validity(cert)
+        if not not_before <= env["created_at"] <= not_after:  # one fixed ISO form: text order is time order
             raise _Reject("certificate-expired", f"created_at {env['created_at']} outside the certificate")
-        sig = env["signature"]
         try:
-            signing.verify(cert.public_key, signing.unb64(sig, "signature"),
-                           canonical({k: v for k, v in env.items() if k != "signature"}))
+            signing.verify(cert.public_key, signing.unb64(env["signature"], "signature"), signed)
         except VerificationError as e:
             raise _Reject("bad-signature", str(e)) from e
         return signing.sha256_hex(data), data
+
+    def _validity(self, cert: DeviceCertificate) -> tuple[str, str]:
+        v = self._windows.get(cert.ref)
+        if v is None:
+            v = self._windows[cert.ref] = (iso(cert.not_before), iso(cert.not_after))
+        return v
 
     def _store(self, batch: dict, certs: dict[str, DeviceCertificate], now: str):
         device, stream = batch["device"], batch["stream"]

@@ -43,7 +43,7 @@ MUTATIONS = [
     ("prev-not-hex", lambda e: e.update(prev="x" * 64), EnvelopeError),
     ("zero-prev-at-seq-2", lambda e: e.update(prev=ZERO_HASH), EnvelopeError),
     ("bad-time", lambda e: e.update(created_at="2025-11-30 02:00"), EnvelopeError),
-    ("signature-not-b64", lambda e: e.update(signature="!" * 88), VerificationError),
+    ("signature-not-b64", lambda e: e.update(signature="!" * 88), EnvelopeError),
     ("body-not-object", lambda e: e.update(body=[1]), EnvelopeError),
     ("body-too-large", lambda e: e["body"].update(pad="a" * MAX_BODY_BYTES), EnvelopeError),
 ]
