@@ -276,7 +276,10 @@ class _Target:
 
 
 def _run(cmd: list[str], report: InstallReport) -> None:
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        raise ProvisioningError(f"cannot run {cmd[0]}: {e}") from e
     if r.returncode != 0:
         raise ProvisioningError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
     report.applied.append(" ".join(cmd))

@@ -93,17 +93,17 @@ class DiskPolicy:
     polls and print and sign the protocol.
     """
 
-    warn_mb: int = 512
-    floor_mb: int = 64
+    warn_mb: float = 512
+    floor_mb: float = 64
 
     def __post_init__(self) -> None:
         if not 0 <= self.floor_mb <= self.warn_mb:
             raise ValueError(f"need 0 <= floor_mb <= warn_mb, got {self.floor_mb}, {self.warn_mb}")
 
     def level(self, free_bytes: int) -> DiskLevel:
-        if free_bytes < self.floor_mb * MB:
+        if free_bytes < int(self.floor_mb * MB):
             return DiskLevel.FULL
-        if free_bytes < self.warn_mb * MB:
+        if free_bytes < int(self.warn_mb * MB):
             return DiskLevel.LOW
         return DiskLevel.OK
 

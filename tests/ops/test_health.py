@@ -124,9 +124,7 @@ def test_full_disk_loses_no_committed_record(tiny_fs):
 def test_floor_refuses_before_sqlite_has_to(tiny_fs):
     conn = db.connect(tiny_fs / "count.db")
     conn.execute("CREATE TABLE record (n INTEGER PRIMARY KEY, payload BLOB)")
-    policy = DiskPolicy(warn_mb=0, floor_mb=0)
-    # A floor of 256 KiB on a 1 MiB disk, through a policy in bytes.
-    object.__setattr__(policy, "floor_mb", 0.25)
+    policy = DiskPolicy(warn_mb=0.5, floor_mb=0.25)     # 256 KiB of floor on a 1 MiB disk
     committed: list[int] = []
     err = _fill(conn, committed, guard=lambda: require_disk_space(tiny_fs, policy))
     assert isinstance(err, DiskFullError)

@@ -115,3 +115,19 @@ def test_cli_command(root, source):
     out = json.loads(r.output)
     assert out["mode"] == "light" and "etc/udev/rules.d/99-uchastok.rules" in out["written"]
     assert "Example:" in install_command.get_help(install_command.make_context("install", []))
+
+
+def test_venv_mode_with_a_missing_interpreter_fails_clearly(root, source):
+    with pytest.raises(ProvisioningError, match="cannot run /nonexistent/python3"):
+        install(root, source=source, python="/nonexistent/python3", apply=False)
+
+
+def test_venv_mode_reports_a_failing_pip(root, source, tmp_path):
+    """Offline install from a wheelhouse that lacks the wheels: a clear error, no traceback."""
+    venv = root / "opt/uchastok/venv/bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)     # reuse: no venv creation in the test
+    empty = tmp_path / "wheels"
+    empty.mkdir()
+    with pytest.raises(ProvisioningError, match="pip install .* failed"):
+        install(root, source=source, wheelhouse=empty, apply=False)
