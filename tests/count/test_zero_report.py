@@ -1,0 +1,91 @@
+"""The zero report: gating on the real tally, test mode, the printer; both languages."""
+
+from __future__ import annotations
+
+import pytest
+from countkit import make_home, reading
+from PIL import Image
+
+from drivers.printer.simulator import SimulatedPrinter
+from station import polls
+from station.clock import FixedClock
+from station.counting.paper import zero_report_document
+from station.counting.store import CountStore
+from station.counting.tally import Tally
+from station.errors import PollsError
+from station.polls import PollsState
+from station.stationdb import open_station_db
+from station.zero_report import nonzero_counters, print_zero_report
+
+
+@pytest.fixture
+def test_mode(tmp_path, manifest, election):
+    paths = make_home(tmp_path / "st", manifest, state="test-mode")
+    store = CountStore.open(paths.count_db, election)
+    sconn = open_station_db(paths.station_db)
+    yield paths, store, sconn
+    store.close()
+    sconn.close()
+
+
+def _events(store, event):
+    return store.conn.execute("SELECT count(*) FROM audit_log WHERE event = ?", (event,)).fetchone()[0]
+
+
+def test_prints_and_moves_polls(test_mode, election, tmp_path):
+    paths, store, sconn = test_mode
+    store.record_sheet(reading("district-07", choice="c-01"), mode="test")     # the L&A deck
+    rep = print_zero_report(store, sconn, election, out_dir=tmp_path / "out", clock=FixedClock())
+    assert rep.counters_zero and rep.printed and rep.state == "zero-report-printed"
+    assert polls.current(sconn) == PollsState.ZERO_REPORT
+    assert len(rep.files) == 3 and all(p for p in rep.files)
+    assert Image.open(rep.files[0]).width == 384
+    assert _events(store, "zero-report-printed") == 1
+    polls.apply(sconn, "open")                   # now polls may open
+
+
+def test_refused_when_the_real_tally_is_not_zero(test_mode, election, tmp_path):
+    paths, store, sconn = test_mode
+    store.record_sheet(reading("party-list", choice="p-03", preference=2), mode="real")
+    rep = print_zero_report(store, sconn, election, out_dir=tmp_path / "out", clock=FixedClock())
+    assert not rep.counters_zero and not rep.printed and rep.files == ()
+    assert "party-list/vote:p-03" in rep.nonzero and "party-list/pref:p-03:2" in rep.nonzero
+    assert polls.current(sconn) == PollsState.TEST_MODE
+    assert _events(store, "zero-report-refused") == 1
+    with pytest.raises(PollsError):
+        polls.apply(sconn, "open")
+
+
+@pytest.mark.parametrize("state", ["provisioned", "open"])
+def test_refused_outside_test_mode(tmp_path, manifest, election, state):
+    paths = make_home(tmp_path / "st", manifest, state=state)
+    store = CountStore.open(paths.count_db, election)
+    sconn = open_station_db(paths.station_db)
+    with pytest.raises(PollsError):
+        print_zero_report(store, sconn, election, clock=FixedClock())
+    assert polls.current(sconn) == PollsState(state)
+    store.close()
+    sconn.close()
+
+
+def test_printer_out_of_paper_keeps_polls_in_test_mode(test_mode, election, tmp_path):
+    paths, store, sconn = test_mode
+    with SimulatedPrinter(tmp_path / "printer") as printer:
+        printer.preset = "paper-out"
+        rep = print_zero_report(store, sconn, election, printer=printer, clock=FixedClock())
+        assert rep.counters_zero and not rep.printed and "paper-out" in rep.detail
+        assert polls.current(sconn) == PollsState.TEST_MODE
+        printer.preset = None
+        rep = print_zero_report(store, sconn, election, printer=printer, clock=FixedClock())
+        assert rep.printed and polls.current(sconn) == PollsState.ZERO_REPORT
+        assert list((tmp_path / "printer").glob("print-*.png"))
+
+
+def test_document_is_bilingual_and_lists_every_option(election):
+    doc = zero_report_document(election, Tally.empty(election), at="2026-11-29T01:30:00Z")
+    text = "\n".join(getattr(b, "text", "") + getattr(b, "key", "") for b in doc.blocks)
+    assert "НӨЛДҮК ОТЧЁТ" in text and "НУЛЕВОЙ ОТЧЁТ" in text
+    assert "Баарына каршы / Против всех" in text
+    for c in election.contest("district-07").candidates:
+        assert c.surname in text
+    assert nonzero_counters(Tally.empty(election)) == []
