@@ -340,6 +340,13 @@ class SimTable:
     def remove_card(self) -> None:
         if self.transport_kind == "pcsc":
             self._unlink()
+            # pcscd notices the card leaving on its next poll: wait for it, so the next card
+            # is not taken for this one.
+            import time
+
+            deadline = time.monotonic() + 5.0
+            while self.card_reader.status().value == "ready" and time.monotonic() < deadline:
+                time.sleep(0.05)
         else:
             self.slot.remove()
 
@@ -386,6 +393,8 @@ class SimTable:
             self.remove_card()
             self.sensor_sim.lift_finger()
             self.sensor_sim.set_preset(None)
+            if self.sensor_sim.unplugged:
+                self.sensor_sim.replug()
             self.mrz.clear()
         return VisitResult(v, result, manual.outcome if manual is not None else None)
 

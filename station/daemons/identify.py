@@ -380,20 +380,17 @@ def _config(paths) -> dict:
 
 
 def open_printer(paths, *, sim: bool = False):
-    """The table's receipt printer: ``[identify] printer = "/dev/ttyUSB1"`` in uchastok.toml,
-    or (``sim``) the printer simulator writing into var/out/receipts."""
-    from station.errors import ConfigError
-
+    """The table's receipt printer: ``[identify] printer`` in uchastok.toml (default the udev
+    name /dev/uchastok-printer), or (``sim``) the printer simulator writing into var/out/receipts."""
     if sim:
         from drivers.printer.simulator import SimulatedPrinter
 
         return SimulatedPrinter(paths.output_dir / "receipts")
     cfg = _config(paths)
-    if not cfg.get("printer"):
-        raise ConfigError(f"{paths.config_file}: no [identify] printer configured (or use --sim)")
     from drivers.printer.escpos_printer import EscposPrinter
 
-    return EscposPrinter.serial(cfg["printer"], baudrate=int(cfg.get("printer_baud", 19200)))
+    return EscposPrinter.serial(cfg.get("printer", "/dev/uchastok-printer"),
+                                baudrate=int(cfg.get("printer_baud", 19200)))
 
 
 def voter_report(paths, query: str) -> dict[str, Any]:

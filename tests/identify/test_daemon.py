@@ -1,0 +1,114 @@
+"""The identify daemon over the drivers' simulators: faults are conditions, never acceptances."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.fingerprint.simulator import PRESETS as SENSOR_PRESETS
+from drivers.indicators import Signal
+from station import polls
+from station.health import RetryPolicy
+from station.identify_sim import Visit, script
+
+
+def identifications(table) -> int:
+    return table.identifier.conn.execute("SELECT count(*) FROM identification").fetchone()[0]
+
+
+EXPECTED_SENSOR_STATUS = {
+    "corrupt-checksum": "sensor-error", "truncated-frame": "sensor-error", "no-answer": "sensor-disconnected",
+    "unplugged-mid-transfer": "sensor-disconnected", "finger-lifted-early": "sensor-no-finger",
+    "wrong-password": "sensor-error",
+}
+
+
+@pytest.mark.parametrize("preset", SENSOR_PRESETS)
+def test_each_sensor_fault_is_a_retry_status_never_an_accept(table, preset):
+    table.daemon.max_captures = 2
+    v = table.voters[0]
+    r = table.visit(Visit(v.pin, sensor_preset=preset))
+    assert r.table.outcome is None
+    assert r.table.status == EXPECTED_SENSOR_STATUS[preset]
+    assert r.table.message_ky and r.table.message_ru and r.table.detail
+    assert "manual identification is offered" in r.table.detail
+    assert table.indicators.signal is Signal.RETRY
+    assert identifications(table) == 0
+    # The sensor is back: the same voter is identified normally.
+    assert table.visit(Visit(v.pin)).outcome.accepted
+
+
+@pytest.mark.parametrize("kind,status", [("card-pulled", "card-pulled"), ("wrong-mrz", "mrz-keys-wrong")],
+                         ids=["card-pulled-mid-read", "mrz-keys-wrong"])
+def test_card_faults_are_conditions(table, kind, status):
+    v = table.voters[1]
+    r = table.visit(Visit(v.pin, kind))
+    assert r.table.outcome is None and r.table.status == status
+    assert r.table.message_ky and r.table.message_ru
+    assert identifications(table) == 0
+    last = table.identifier.conn.execute(
+        "SELECT event, details FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    assert last[0] == "card-read-failed" and status in last[1]
+    assert table.visit(Visit(v.pin)).outcome.accepted
+
+
+def test_sod_that_does_not_verify_is_refused(table):
+    r = table.visit(Visit(table.voters[2].pin, "bad-sod"))
+    assert r.outcome.reason == "card-not-authentic" and table.indicators.signal is Signal.REFUSED
+    assert identifications(table) == 0
+
+
+def test_a_scripted_morning_reaches_every_refusal(table):
+    visits = script(table.voters, 11)
+    results = [table.visit(v) for v in visits]
+    reasons = [(r.visit.kind, r.table.outcome.reason if r.table.outcome else r.table.status) for r in results]
+    assert ("accept", "already-identified") in reasons
+    assert ("not-on-list", "not-on-list") in reasons
+    assert ("mismatch", "fingerprint-mismatch") in reasons
+    assert ("bad-sod", "card-not-authentic") in reasons
+    mismatch = next(r for r in results if r.visit.kind == "mismatch")
+    assert mismatch.manual.accepted and mismatch.manual.method == "manual"
+    accepted = [r for r in results if r.outcome is not None and r.outcome.accepted]
+    assert identifications(table) == len(accepted) == 8
+    assert len(list(table.receipts_dir.glob("print-*.png"))) == 8
+
+
+def test_polls_not_open_through_the_daemon(table):
+    polls.apply(table.identifier.station_conn, "pause")
+    r = table.visit(Visit(table.voters[0].pin))
+    assert r.outcome.reason == "polls-not-open"
+    polls.apply(table.identifier.station_conn, "resume")
+    assert table.visit(Visit(table.voters[0].pin)).outcome.accepted
+
+
+@pytest.mark.parametrize("kind", ["typed", "search"])
+def test_routes_without_a_readable_card(table, kind):
+    r = table.visit(Visit(table.voters[3].pin, kind))
+    assert r.outcome.accepted
+    assert r.outcome.method == {"typed": "document+finger", "search": "finger-search"}[kind]
+
+
+class Statuses:
+    """A notifier that keeps the status lines (the systemd seam's ``status``)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def status(self, text: str) -> bool:
+        self.lines.append(text)
+        return True
+
+
+def test_devices_missing_at_start_give_a_clear_status_and_retries(table):
+    table.sensor_sim.unplug()
+    table.daemon.notifier = Statuses()
+    table.daemon.retry = RetryPolicy(base_s=0.001, cap_s=0.001)
+    assert table.daemon.run(max_turns=3) == 0
+    assert table.indicators.signal is Signal.FAULT
+    lines = table.daemon.notifier.lines
+    assert any("sensor: disconnected" in s and "retry 3" in s for s in lines)
+    events = table.identifier.conn.execute(
+        "SELECT details FROM audit_log WHERE event = 'identify-device-status'").fetchall()
+    assert any('"sensor"' in e[0] and "disconnected" in e[0] for e in events)
+    table.sensor_sim.replug()
+    table.daemon.run(max_turns=1)
+    assert table.daemon.device_status()["sensor"] == "ready"
