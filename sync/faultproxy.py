@@ -166,6 +166,8 @@ class FaultProxy:
         self.upstream = upstream
         self.plan = plan or FaultPlan()
         self.stats: Counter[str] = Counter()
+        self.bytes_up = 0      # HTTP bytes from the client (heads + bodies)
+        self.bytes_down = 0    # HTTP bytes to the client
         self._lsock = socket.create_server((host, port), reuse_port=False)
         self._lsock.settimeout(0.2)
         self.address = self._lsock.getsockname()
@@ -261,6 +263,8 @@ class FaultProxy:
                 head, body = read_message(c, buf)
                 self._pace(len(head) + len(body))  # the upload's time on the link
                 self._count(fault)
+                with self._lock:
+                    self.bytes_up += len(head) + len(body)
                 if fault is Fault.DROP:
                     c.close()
                     return
@@ -301,6 +305,8 @@ class FaultProxy:
                         c.sendall(bytes([b]))
                     c.close()
                     return
+                with self._lock:
+                    self.bytes_down += len(resp)
                 self._send(c, resp)
         except (OSError, EOFError, ConnectionError, ValueError):
             pass

@@ -623,9 +623,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with up:
         if args.once:
+            t0 = time.monotonic()
             n = up.drain(max_attempts=args.max_attempts)
             left = sum(o.depth() for o in outboxes)
-            print(json.dumps({"delivered": n, "left": left,
+            print(json.dumps({"delivered": n, "left": left, "seconds": round(time.monotonic() - t0, 3),
+                              "requests": up.requests_made, "bytes_sent": up.bytes_sent,
                               "last_error": up.state.last_error}), flush=True)
             return 0 if left == 0 else 1
         stop = threading.Event()

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import ssl
@@ -129,11 +130,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = dict(headers or {})
+        if len(data) > 1024 and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            data = gzip.compress(data, compresslevel=6, mtime=0)  # acks cross 2G links too
+            headers["Content-Encoding"] = "gzip"
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
+            for k, v in headers.items():
                 self.send_header(k, v)
             self.end_headers()
             self.wfile.write(data)

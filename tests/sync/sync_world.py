@@ -125,3 +125,33 @@ class Central:
         self.server.shutdown()
         self.server.server_close()
         self.receiver.storage.close()
+
+
+def full_protocol_body(station: str, rng_seed: int = 1, parties: int = 20, candidates: int = 15,
+                       numbers: int = 54) -> dict:
+    """A results protocol at realistic size: 15 candidates, 20 party lists x 54 preference numbers."""
+    import random
+
+    rng = random.Random(rng_seed)
+    identified, read = 1400, 1390
+
+    def split(total, keys):
+        cuts = sorted(rng.randint(0, total) for _ in range(len(keys) - 1))
+        return {k: b - a for k, a, b in zip(keys, [0, *cuts], [*cuts, total], strict=True)}
+
+    cand = split(read - 20, [f"cand-{i:02d}" for i in range(1, candidates + 1)] + ["against-all"])
+    party = split(read - 25, [f"party-{i:02d}" for i in range(1, parties + 1)] + ["against-all"])
+    prefs = {p: {str(n): rng.randint(0, 40) for n in range(1, numbers + 1)}
+             for p in party if p != "against-all"}
+    return {"election": ELECTION, "station": station, "closed_at": "2025-11-30T20:40:00Z",
+            "voters_on_list": 2000, "voters_identified": identified,
+            "contests": [
+                {"contest": "district-07", "kind": "candidate", "ballots_read": read,
+                 "valid": read - 20, "invalid": 12, "blank": 8, "marginal_sheets": 3, "votes": cand,
+                 "preferences": {}},
+                {"contest": "party-list", "kind": "party-list", "ballots_read": read,
+                 "valid": read - 25, "invalid": 20, "blank": 5, "marginal_sheets": 1, "votes": party,
+                 "preferences": prefs}],
+            "control": [{"relation": "ballots<=identified", "ok": True,
+                         "detail": f"{read} <= {identified}"}],
+            "test_mode": False}
