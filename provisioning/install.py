@@ -75,27 +75,22 @@ DEFAULT_CONFIG = """\
 # Language of the screens and of the commission's commands: ky, ru or en.
 # Printed documents always carry Kyrgyz and Russian.
 language = "ky"
-timezone = "Asia/Bishkek"
 
-[devices]
-# "real" drives the hardware below; "simulated" uses the simulators (training).
-mode = "real"
-fingerprint = "/dev/uchastok-fingerprint"   # or "/dev/serial0" when on the Pi's UART
-mrz = "/dev/uchastok-mrz"
+[identify]
+sensor = "/dev/uchastok-fingerprint"   # or "/dev/serial0" when wired to the Pi's UART
+mrz_reader = "/dev/uchastok-mrz"
+card_reader = ""                       # part of the PC/SC reader name; "" = the first reader
 printer = "/dev/uchastok-printer"
-scanner = "sane:auto"                       # first SANE scanner found
-card_reader = "pcsc:auto"                   # first PC/SC reader with a card slot
+printer_baud = 19200
+
+# The count role's scanner is set in /etc/uchastok/count.env
+# (UCHASTOK_SCANNER=sane:DEVICE); by default the first SANE scanner found.
 
 [health]
-# Free space on /var/lib/uchastok: warn below, refuse new records below the floor.
+# Free space on /var/lib/uchastok: warn below disk_warn_mb, refuse new records
+# below disk_floor_mb (station/health.py).
 disk_warn_mb = 512
 disk_floor_mb = 64
-# Device retries: 1 s, 2 s, 4 s ... at most every 60 s.
-device_retry_cap_s = 60
-
-[sync]
-# Filled in from the election package at `uchastok provision load`.
-server = ""
 """
 
 JOURNALD_DROPIN = """\

@@ -56,7 +56,7 @@ import datetime as dt
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -99,6 +99,13 @@ class DiskPolicy:
     def __post_init__(self) -> None:
         if not 0 <= self.floor_mb <= self.warn_mb:
             raise ValueError(f"need 0 <= floor_mb <= warn_mb, got {self.floor_mb}, {self.warn_mb}")
+
+    @classmethod
+    def from_config(cls, health: Mapping[str, Any]) -> DiskPolicy:
+        """From the ``[health]`` table of uchastok.toml (missing keys: the defaults)."""
+        default = cls()
+        return cls(warn_mb=health.get("disk_warn_mb", default.warn_mb),
+                   floor_mb=health.get("disk_floor_mb", default.floor_mb))
 
     def level(self, free_bytes: int) -> DiskLevel:
         if free_bytes < int(self.floor_mb * MB):

@@ -67,6 +67,15 @@ def test_disk_policy_rejects_nonsense(warn, floor):
         DiskPolicy(warn, floor)
 
 
+def test_disk_policy_from_config():
+    import tomllib
+
+    from provisioning.install import DEFAULT_CONFIG
+
+    assert DiskPolicy.from_config(tomllib.loads(DEFAULT_CONFIG)["health"]) == DiskPolicy(512, 64)
+    assert DiskPolicy.from_config({"disk_floor_mb": 10}) == DiskPolicy(512, 10)
+
+
 def test_disk_status_reads_the_real_filesystem(tmp_path):
     status = disk_status(tmp_path)
     assert status.free_bytes > 0 and str(tmp_path) in status.describe()

@@ -152,7 +152,8 @@ def test_sysusers_creates_role_users_and_groups(installed_root):
     assert {"uchastok-identify", "uchastok-count"} <= members["gpio"]
     assert "uchastok-identify" in members["dialout"]
     assert "uchastok-count" in members["scanner"]
-    assert "uchastok-sync" not in members["gpio"] | members["dialout"] | members["lp"]
+    assert "uchastok-count" in members["dialout"]       # the printer's serial line
+    assert "uchastok-sync" not in members["gpio"] | members["dialout"] | members["scanner"]
 
 
 @pytest.mark.parametrize(("rel", "mode", "owner"), [
@@ -190,6 +191,8 @@ def test_udev_rules_are_well_formed_and_name_the_devices():
     # The ids the comments promise are the ids the rules match.
     assert 'ATTRS{idVendor}=="10c4", ATTRS{idProduct}=="ea60"' in rules
     assert 'ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="7523"' in rules
+    # The printer's rules come before the MRZ catch-all for ttyACM ports.
+    assert rules.index('SYMLINK+="uchastok-printer"') < rules.index('SYMLINK+="uchastok-mrz"')
 
 
 # -- MemoryDenyWriteExecute= --------------------------------------------------------
