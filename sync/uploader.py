@@ -40,6 +40,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import socket
 import sqlite3
 import tempfile
@@ -439,10 +440,36 @@ class Uploader:
                 self._wait(min(r.wait, max_wait) if max_wait is not None else r.wait, stop)
         return delivered
 
-    def run(self, stop: threading.Event | None = None, poll: float = 5.0) -> None:
-        """Serve forever: drain, then look again every ``poll`` seconds."""
+    def heartbeat(self, *, power: str = "mains", battery_pct: int | None = None,
+                  disk_path: str | os.PathLike = "/") -> int:
+        """Enqueue a heartbeat (device status) in the first outbox, in its own transaction."""
+        outbox = self.outboxes[-1]  # count stream when present (role files in identify, count order)
+        body = {"power": power, "battery_pct": battery_pct,
+                "disk_free_mb": shutil.disk_usage(disk_path).free // (1024 * 1024),
+                "queue_depth": sum(o.depth() for o in self.outboxes),
+                "clock": iso(self.clock.now())}
+        conn = outbox.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            seq = outbox.enqueue("heartbeat", body).seq
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return seq
+
+    def run(self, stop: threading.Event | None = None, poll: float = 5.0,
+            heartbeat: float | None = None, disk_path: str | os.PathLike = "/") -> None:
+        """Serve forever: drain, then look again every ``poll`` seconds; heartbeat if asked."""
         stop = stop or threading.Event()
+        next_beat = time.monotonic()
         while not stop.is_set():
+            if heartbeat and time.monotonic() >= next_beat:
+                try:
+                    self.heartbeat(disk_path=disk_path)
+                except SyncError as e:  # a full outbox refuses heartbeats first: that is fine
+                    self.log.warning("heartbeat not queued: %s", e)
+                next_beat = time.monotonic() + heartbeat
             self.drain(stop=stop)
             self._wait(poll, stop)
 
@@ -606,6 +633,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--deadline", type=float, default=90.0, help="overall seconds per request")
     ap.add_argument("--max-backoff", type=float, default=300.0)
     ap.add_argument("--poll", type=float, default=5.0, help="seconds between looks when idle")
+    ap.add_argument("--heartbeat", type=float, default=0.0,
+                    help="queue a heartbeat (device status) every SECONDS while running (0: off)")
     ap.add_argument("--no-compress", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -635,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        up.run(stop, poll=args.poll)
+        up.run(stop, poll=args.poll, heartbeat=args.heartbeat or None, disk_path=files.state_dir)
     return 0
 
 

@@ -100,3 +100,14 @@ def test_wrong_ack_key_delivers_nothing(world, ack_key):
                   certificate=st.cert, sleep=lambda s: None) as up:
         r = up.send_once()
     assert r.delivered == 0 and "bad ack" in r.error and st.depth() == 10
+
+
+def test_heartbeat_is_queued_and_delivered(world, ack_key):
+    st, central = world
+    with uploader(st, central, ack_key) as up:
+        seq = up.heartbeat(disk_path=st.var)
+        up.drain()
+    assert seq == 1 and st.depth() == 0
+    row = central.receiver.storage._q("SELECT body FROM heartbeats")[0][0]
+    body = json.loads(row)
+    assert body["power"] == "mains" and body["disk_free_mb"] > 0 and body["queue_depth"] == 0
