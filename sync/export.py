@@ -1,6 +1,6 @@
 """Exports for observers: envelopes with their device certificate, checkable offline.
 
-Format (docs/protocol.md section 9)::
+Format (docs/protocol.md section 10)::
 
     {"type": "uchastok-export", "version": 1, "certificate": <device certificate>,
      "envelopes": [envelope, ...]}

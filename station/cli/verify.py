@@ -18,7 +18,7 @@ from station.cli.common import echo_json, json_option, pass_ctx
 def command(ctx, file, cert, trust, as_json) -> None:
     """Check an export (envelopes + device certificate) against the trust roots, offline.
 
-    Exit status 0 when every envelope verifies, 1 otherwise (docs/protocol.md section 9).
+    Exit status 0 when every envelope verifies, 1 otherwise (docs/protocol.md section 10).
 
     \b
     Example:

@@ -1,7 +1,7 @@
 """Uploads over a real slow, lossy link (2G profile: 40 kbit/s, 5% loss each way) between netns.
 
 Skipped with the reason where the machine does not permit it (not root, no ip/tc/nft).
-Run: ``sudo .venv/bin/pytest -m netns tests/sync/test_netns_link.py -v`` (docs/protocol.md §11).
+Run: ``sudo .venv/bin/pytest -m netns tests/sync/test_netns_link.py -v`` (docs/protocol.md section 12).
 """
 
 from __future__ import annotations
