@@ -158,9 +158,6 @@ def test_sysusers_creates_role_users_and_groups(installed_root):
 
 @pytest.mark.parametrize(("rel", "mode", "owner"), [
     ("var/lib/uchastok", 0o2770, "root"),
-    ("var/lib/uchastok/station.db", 0o660, "root"),
-    ("var/lib/uchastok/identify.db", 0o660, "uchastok-identify"),
-    ("var/lib/uchastok/count.db", 0o660, "uchastok-count"),
     ("var/lib/uchastok/keys", 0o2750, "root"),
     ("etc/uchastok", 0o750, "root"),
     ("etc/uchastok/uchastok.toml", 0o640, "root"),
@@ -172,6 +169,28 @@ def test_tmpfiles_modes_and_owners(installed_root, rel, mode, owner):
     assert oct(st.st_mode & 0o7777) == oct(mode)
     assert users.get(st.st_uid, "root" if st.st_uid == 0 else st.st_uid) == owner
     assert str(st.st_gid) == groups["uchastok"][2]
+
+
+def test_tmpfiles_puts_back_modes_of_existing_files_and_creates_none(installed_root):
+    """Provisioning as root leaves files 0600/0644; tmpfiles makes them the roles' again."""
+    state = installed_root / "var/lib/uchastok"
+    assert not list(state.glob("*.db"))             # an empty file is not a database
+    made = {"station.db": 0o644, "identify.db": 0o600, "count.db": 0o600,
+            "keys/device.key": 0o600}
+    try:
+        for name, mode in made.items():
+            (state / name).write_bytes(b"")
+            (state / name).chmod(mode)
+        subprocess.run(["systemd-tmpfiles", "--create", f"--root={installed_root}"], check=True,
+                       capture_output=True)
+        users = {int(e[2]): n for n, e in _passwd(installed_root, "passwd").items()}
+        got = {name: (oct((state / name).stat().st_mode & 0o777),
+                      users.get((state / name).stat().st_uid, "root")) for name in made}
+    finally:
+        for name in made:
+            (state / name).unlink()
+    assert got == {"station.db": ("0o660", "root"), "identify.db": ("0o660", "uchastok-identify"),
+                   "count.db": ("0o660", "uchastok-count"), "keys/device.key": ("0o640", "root")}
 
 
 UDEV_KEYS = re.compile(
