@@ -112,7 +112,10 @@ def test_roles_without_network_and_without_each_others_data(unit, families, othe
     assert u["Service.RestrictAddressFamilies"] == [families]
     assert u["Service.IPAddressDeny"] == ["any"]
     assert u["Service.PrivateNetwork"] == ["yes"]
-    assert f"-/var/lib/uchastok/{other_db}" in u["Service.InaccessiblePaths"][0].split()
+    hidden = " ".join(u["Service.InaccessiblePaths"]).split()
+    assert f"-/var/lib/uchastok/{other_db}" in hidden
+    if unit == "uchastok-count.service":
+        assert "-/var/lib/uchastok/package/voters.csv" in hidden
 
 
 def test_identify_waits_for_pcscd():
