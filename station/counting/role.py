@@ -91,11 +91,21 @@ def run_count(paths: Paths, scanner_spec: str, *, once: bool = False, until_empt
         heartbeat = Heartbeat(notifier)
     except ImportError:       # pragma: no cover - sdnotify ships with the station
         pass
-    clock = SystemClock()
+    from station.health import SaneClock
+
     log = logger or logging.getLogger("uchastok.count")
+    clock = SaneClock(SystemClock())
     with count_files(paths, clock=clock) as f, contextlib.closing(open_scanner(scanner_spec)) as scanner:
+        # Recorded times never go back before what count.db already holds (station/health.py).
+        last = f.store.conn.execute("SELECT max(at) FROM audit_log").fetchone()[0]
+        if last:
+            import datetime as dt
+
+            clock = SaneClock(SystemClock(), floor=dt.datetime.fromisoformat(last.replace("Z", "+00:00")))
+            f.store.clock = clock
         daemon = CountDaemon(scanner, f.store, f.station_conn, f.election, None, clock, log,
-                             notifier=notifier, heartbeat=heartbeat, idle_s=idle_s)
+                             notifier=notifier, heartbeat=heartbeat, idle_s=idle_s,
+                             state_dir=paths.state_dir)
         old = signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
         try:
             summary = daemon.run(once=once, until_empty=until_empty, max_turns=max_turns)
@@ -193,6 +203,9 @@ def count_status(paths: Paths) -> dict[str, Any]:
             "contests": {c.contest: {"ballots_read": c.ballots_read, "valid": c.valid,
                                      "invalid": c.invalid, "blank": c.blank} for c in real.contests}
                         if after_close else None,
+            # The L&A deck's counts, to compare with its expected.json (test mode only).
+            "test_tally": f.store.tally("test").to_json()["contests"]
+            if st in (polls.PollsState.TEST_MODE, polls.PollsState.ZERO_REPORT) else None,
             "pending_accept": f.store.pending() is not None,
             "scanner": json.loads(row[0]).get("status") if row else None,
             "protocol": None if p is None else {"revision": p.revision, "hash": p.hash,

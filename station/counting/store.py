@@ -148,18 +148,6 @@ class CountStore:
     def clear_pending(self) -> None:
         self.conn.execute("DELETE FROM pending_accept")
 
-    def take_pending(self, digest: str) -> bool:
-        """True (and clear the marker) when ``digest`` is the counted sheet still in flight.
-
-        Any other sheet proves the previous accept completed: the marker is cleared too.
-        """
-        with atomic(self.conn):
-            pending = self.pending()
-            if pending is None:
-                return False
-            self.clear_pending()
-        return pending == digest
-
     # --- tallies -----------------------------------------------------------
 
     def tally(self, mode: str = "real") -> Tally:

@@ -117,7 +117,7 @@ class CountDaemon:
                  clock=None, logger: logging.Logger | None = None, notifier=None,
                  indicators=None, printer=None, *, retry: RetryPolicy = DEFAULT_RETRY,
                  sleep: Callable[[float], None] = time.sleep, idle_s: float = 0.5,
-                 feed_s: float = 1.0, heartbeat=None):
+                 feed_s: float = 1.0, heartbeat=None, state_dir=None, disk_policy=None):
         if interpreter is None:
             from station.ballots.interpret import interpret_sheet as interpreter
         self.scanner = scanner
@@ -134,6 +134,8 @@ class CountDaemon:
         self.sleep = sleep
         self.idle_s = idle_s
         self.feed_s = feed_s
+        self.state_dir = state_dir
+        self.disk_policy = disk_policy
         self.last_message: tuple[str, str, str] | None = None
         self.heartbeat = heartbeat
         self.summary = RunSummary()
@@ -204,6 +206,17 @@ class CountDaemon:
             self._set_status(f"{self._describe(state)}; scanner idle")
             return Step("idle")
         mode = MODE_FOR_STATE[state]
+        self._report_clock()
+        if self.state_dir is not None:
+            from station.health import DiskLevel, DiskPolicy, disk_status
+
+            disk = disk_status(self.state_dir, self.disk_policy or DiskPolicy())
+            if disk.level is DiskLevel.FULL:
+                # No sheet is taken: it waits in the feeder until there is room to commit it.
+                self._failures += 1
+                self._set_status(f"{self._describe(state)}; {disk.describe()}: counting stopped")
+                self._wait(self.retry.delay(self._failures))
+                return Step("disk", disk.describe(), mode=mode)
         # 2-3. the next sheet, or the scanner's condition
         try:
             sheet = self.scanner.next_sheet(time.monotonic() + self.feed_s)
@@ -353,6 +366,12 @@ class CountDaemon:
                                   "fault": Signal.FAULT}[what])
         except Exception:  # noqa: BLE001 - a broken lamp must not stop counting
             self.log.warning("indicators failed", exc_info=True)
+
+    def _report_clock(self) -> None:
+        drain = getattr(self.clock, "drain_jumps", None)
+        if callable(drain):
+            for jump in drain():
+                self.log.warning("%s", jump.describe(), extra={"event": "clock-jump"})
 
     def _beat(self) -> None:
         if self.heartbeat is not None:

