@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from ballot_sheets import sheet_pixels  # noqa: E402
 from sample_manifest import sample_manifest  # noqa: E402
 
 from station.election import Election  # noqa: E402
@@ -32,3 +33,15 @@ def district(election):
 @pytest.fixture(scope="session")
 def party_list(election):
     return election.contest("party-list")
+
+
+@pytest.fixture(scope="session")
+def demo_election() -> Election:
+    """The foundation's realistic demo election (provisioning.demo_election)."""
+    demo = pytest.importorskip("provisioning.demo_election")
+    return Election.from_manifest(demo.demo_manifest(1))
+
+
+@pytest.fixture(scope="session")
+def sheet():
+    return sheet_pixels

@@ -1,0 +1,106 @@
+"""The L&A test deck: deterministic, covers every rule and bad sheet, reads with zero wrong outcomes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from station.ballots import deck
+from station.ballots.interpret import interpret_file
+from station.ballots.rules import box_ids
+
+
+def test_plan_is_deterministic_by_seed(election):
+    a = deck.plan_deck(election, 40, seed=3)
+    b = deck.plan_deck(election, 40, seed=3)
+    c = deck.plan_deck(election, 40, seed=4)
+    assert a == b and a != c
+    assert deck.render_plan(a[5], election) == deck.render_plan(b[5], election)
+
+
+def test_first_pass_covers_every_rule_and_bad_sheet(election):
+    plans = deck.plan_deck(election, 40, seed=0)
+    cases = {p.case for p in plans if p.kind == "ballot"}
+    for style in ("bs-district-07", "bs-party-list"):
+        contest = election.contest(style[3:])
+        assert set(deck._cases(contest)) <= {p.case for p in plans if p.style == style}
+    assert {"withdrawn-candidate", "party+withdrawn-number", "party+beyond-list-number",
+            "number-without-party", "party+2-numbers", "two-parties", "against-all"} <= cases
+    assert {p.kind for p in plans if p.kind != "ballot"} == set(deck.BAD_SHEETS)
+
+
+def test_truth_follows_the_rules(election):
+    for p in deck.plan_deck(election, 60, seed=9):
+        if p.kind != "ballot":
+            assert p.expected == {"accepted": False, "reason": deck.EXPECTED_REJECTION[p.kind],
+                                  "outcomes": []}
+            continue
+        (o,) = p.expected["outcomes"]
+        contest = election.contest(o["contest"])
+        assert set(p.marks) <= set(box_ids(contest))
+        assert set(p.marks.values()) <= set(deck.MARK_SHAPES)
+
+
+def test_degradation_ranges(election):
+    plans = deck.plan_deck(election, 300, seed=1)
+    d = [p.degradation for p in plans]
+    assert all(-3 <= x["skew_deg"] <= 3 and 0.97 <= x["scale"] <= 1.03 for x in d)
+    assert all(abs(s) <= 4 for x in d for s in x["shift_mm"])
+    assert {x["dpi"] for x in d} == {150, 200, 240, 300}
+    assert any(x["upside_down"] for x in d) and any(x["streaks"] for x in d)
+    assert any(x["stray_marks"] for x in d) and any(x.get("hesitation") for x in d)
+    assert {x["format"] for x in d} == {"png", "jpg"}
+    assert {p.kind for p in deck.plan_deck(election, 40, seed=1, dpi=200)} >= {"ballot"}
+    assert {p.degradation["dpi"] for p in deck.plan_deck(election, 40, seed=1, dpi=200)} == {200}
+
+
+def test_ci_deck_reads_with_zero_wrong_outcomes(election, tmp_path):
+    """80 degraded sheets at mixed dpi: every rule, every bad sheet (the quick L&A run)."""
+    path = deck.write_deck(election, tmp_path, sheets=80, seed=2026)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert len(doc["sheets"]) == 80 and doc["station"] == election.station.id
+    wrong, returned, bad = [], [], []
+    for s in doc["sheets"]:
+        r = interpret_file(tmp_path / s["file"], election)
+        if not s["accepted"]:
+            if r.reason != s["reason"]:
+                bad.append((s["file"], s["kind"], s["reason"], r.reason))
+            continue
+        if not r.accepted:
+            returned.append((s["file"], r.reason))
+            continue
+        got = [{k: v for k, v in o.to_json().items() if k != "marginal"} for o in r.outcomes]
+        if got != s["outcomes"]:
+            wrong.append((s["file"], s["case"], got, s["outcomes"]))
+    assert wrong == []
+    assert bad == []
+    # only a sheet with a hesitation dot may be returned for review
+    hes = {s["file"] for s in doc["sheets"] if s["degradation"].get("hesitation")}
+    assert all(f in hes and why == "marginal-needs-review" for f, why in returned)
+
+
+def test_expected_tally_counts_accepted_sheets(election):
+    plans = deck.plan_deck(election, 120, seed=5)
+    t = deck.expected_tally(election, plans)
+    for cid, c in t.items():
+        accepted = [p for p in plans if p.expected["accepted"]
+                    and p.expected["outcomes"][0]["contest"] == cid]
+        assert c["ballots_read"] == len(accepted) == c["valid"] + c["invalid"] + c["blank"]
+        assert sum(c["votes"].values()) == c["valid"]
+    prefs = t["party-list"]["preferences"]
+    assert sum(n for per in prefs.values() for n in per.values()) == sum(
+        1 for p in plans if p.expected["accepted"] and p.expected["outcomes"][0]["preference"])
+
+
+@pytest.mark.slow
+def test_large_deck_zero_wrong(election, tmp_path):
+    path = deck.write_deck(election, tmp_path, sheets=600, seed=77, dpi=200)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for s in doc["sheets"]:
+        r = interpret_file(tmp_path / s["file"], election)
+        if s["accepted"] and r.accepted:
+            got = [{k: v for k, v in o.to_json().items() if k != "marginal"} for o in r.outcomes]
+            assert got == s["outcomes"], s["file"]
+        elif not s["accepted"]:
+            assert r.reason == s["reason"], s["file"]
