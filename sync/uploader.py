@@ -292,6 +292,9 @@ class Uploader:
                 best, best_p = o, p
         return best
 
+    def _only_rejected(self) -> bool:
+        return all(o.best_priority() is None for o in self.outboxes)
+
     def _batch_bytes(self, outbox: Outbox, envelopes: list[bytes]) -> bytes:
         head = (b'{"type":"' + BATCH_TYPE.encode() + b'","version":' + str(VERSION).encode()
                 + b',"device":' + json.dumps(self.device_id).encode()
@@ -328,6 +331,10 @@ class Uploader:
         except VerificationError as e:
             self.log.error("ack did not verify: %s", e)
             return self._failed(len(envs), f"bad ack: {e}", None)
+        if outcome.acked == 0 and outcome.rejected:
+            # Refused, not lost: the rows stay queued with their reason; back off, do not spin.
+            return self._failed(len(envs), f"{len(outcome.rejected)} rejected, e.g. "
+                                f"{outcome.rejected[0]}", None)
         self.state.consecutive_failures = 0
         self.state.last_success = self.state.last_attempt
         self.state.next_attempt = None
@@ -436,6 +443,8 @@ class Uploader:
             attempts += 1
             if max_attempts is not None and attempts >= max_attempts:
                 break
+            if r.error and self._only_rejected():
+                break  # what is left was refused by the receiver: an alarm, not a retry loop
             if r.wait:
                 self._wait(min(r.wait, max_wait) if max_wait is not None else r.wait, stop)
         return delivered

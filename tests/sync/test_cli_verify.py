@@ -104,3 +104,19 @@ def test_commands_have_examples():
     for name in ("serve", "enroll", "results", "anomalies", "stations"):
         assert "Example:" in cli.commands["receiver"].commands[name].help
     assert "Example:" in cli.commands["verify"].help
+
+
+def test_receiver_loads_package_manifest_and_station_list(tmp_path, authority, ack_key):
+    from sync.receiver.server import open_receiver
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    manifest = {"election": {"id": "kg-2025-parl"}, "station": station_entry("st-0042", 42)}
+    (pkg / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "stations.json").write_text(json.dumps([station_entry("st-0043", 43)]))
+    signing.save_private_key(ack_key, tmp_path / "ack.key")
+    signing.save_public_key(authority.public_key(), tmp_path / "prov.pub")
+    rx = open_receiver(tmp_path / "c.db", tmp_path / "ack.key", tmp_path / "prov.pub",
+                       package_dir=pkg, stations=tmp_path / "stations.json")
+    assert rx.election_id == "kg-2025-parl" and rx.station_list() == {"st-0042", "st-0043"}
+    rx.storage.close()

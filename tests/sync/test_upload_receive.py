@@ -7,7 +7,7 @@ import random
 
 import pytest
 import requests
-from sync_world import Central, Station
+from sync_world import Central, Station, station_entry
 
 from sync import signing
 from sync.receiver import aggregate
@@ -111,3 +111,14 @@ def test_heartbeat_is_queued_and_delivered(world, ack_key):
     row = central.receiver.storage._q("SELECT body FROM heartbeats")[0][0]
     body = json.loads(row)
     assert body["power"] == "mains" and body["disk_free_mb"] > 0 and body["queue_depth"] == 0
+
+
+def test_rejected_envelopes_stay_queued_and_do_not_spin(world, ack_key):
+    st, central = world
+    central.receiver.register_stations([station_entry("st-0001", 1)])  # ours is not on the list
+    st.add_receipts(10)
+    with uploader(st, central, ack_key) as up:
+        assert up.drain() == 0
+    assert st.depth() == 10 and st.outboxes["identify"].status().rejected == 10
+    status = link_status(st.var)
+    assert status["queues"]["identify"]["rejected"] == 10 and "wrong-station" in status["link"]["last_error"]
