@@ -74,7 +74,7 @@ def test_kyrgyz_is_not_russian():
     ("ru", "Polls opened", "Голосование открыто"),
     ("en", "Polls opened", "Polls opened"),
     ("ru", "Wrong PIN code", "Неверный PIN-код"),
-    ("ky", "Not on this station's voter list", "Бул участоктун шайлоочулар тизмесинде жок"),
+    ("ky", "Not on this station's voter list", "Шайлоочу бул участоктун тизмесинде жок"),
 ], ids=["ky", "ru", "en", "ru-pin", "ky-not-on-list"])
 def test_set_language_and_translate(lang, msgid, expected):
     set_language(lang)
@@ -84,7 +84,7 @@ def test_set_language_and_translate(lang, msgid, expected):
 def test_fields_are_formatted():
     set_language("ru")
     assert _("Already identified here at {time}", time="10:42") == \
-        "Уже прошёл идентификацию на этом участке (в 10:42)"
+        "Избиратель уже идентифицирован здесь в 10:42"
 
 
 def test_unknown_message_falls_back_to_english():
