@@ -224,7 +224,8 @@ class Visit:
     voter), "mismatch" (someone else's finger; then ``manual_reason`` if given),
     "bad-sod" (card whose EF.SOD does not verify), "card-pulled" (card leaves mid-read),
     "wrong-mrz" (MRZ keys of another card), "typed" (document number typed, own finger),
-    "search" (no document: 1:N search confirmed by the commission).
+    "search" (no document: 1:N search confirmed by the commission), "polls-paused" (the
+    commission paused the polls: the card is refused, polls resume after).
     """
 
     pin: str
@@ -368,6 +369,9 @@ class SimTable:
         if v.kind == "mismatch":
             finger_pin = next(x.pin for x in self.voters if x.pin != voter.pin)
         manual = None
+        paused = v.kind == "polls-paused"
+        if paused:
+            self._polls("pause")
         try:
             self._present_finger(finger_pin)
             if v.kind == "typed":
@@ -396,7 +400,14 @@ class SimTable:
             if self.sensor_sim.unplugged:
                 self.sensor_sim.replug()
             self.mrz.clear()
+            if paused:
+                self._polls("resume")
         return VisitResult(v, result, manual.outcome if manual is not None else None)
+
+    def _polls(self, action: str) -> None:
+        from station import polls
+
+        polls.apply(self.identifier.station_conn, action, actor=f"member:{MEMBER[0]}", clock=self.clock)
 
     def _present_finger(self, pin: str) -> None:
         """The voter's first press that the extractor accepts (a real voter presses again)."""
@@ -411,13 +422,16 @@ class SimTable:
 
 
 def script(voters: list, n: int) -> list[Visit]:
-    """A demo day's first ``n`` visits: mostly accepted voters, with every refusal scripted in."""
+    """A demo day's first ``n`` visits: mostly accepted voters, with every refusal scripted in
+    (visit 4: already identified, 6: not on the list, 8: fingerprint mismatch then manual,
+    10: card not authentic, 11: polls paused)."""
     visits: list[Visit] = []
     pool = [v.pin for v in voters]
     specials = {3: Visit(pool[0], "accept"),                       # comes back: already identified
                 5: Visit(pool[-1], "not-on-list"),
                 7: Visit(pool[-2], "mismatch", manual_reason="fingerprint-unreadable"),
-                9: Visit(pool[-3], "bad-sod")}
+                9: Visit(pool[-3], "bad-sod"),
+                10: Visit(pool[-4], "polls-paused")}
     i = 0
     for k in range(n):
         if k in specials:

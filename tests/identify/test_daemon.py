@@ -58,17 +58,18 @@ def test_sod_that_does_not_verify_is_refused(table):
 
 
 def test_a_scripted_morning_reaches_every_refusal(table):
-    visits = script(table.voters, 11)
+    visits = script(table.voters, 12)
     results = [table.visit(v) for v in visits]
     reasons = [(r.visit.kind, r.table.outcome.reason if r.table.outcome else r.table.status) for r in results]
-    assert ("accept", "already-identified") in reasons
+    assert ("accept", "already-identified") in reasons, reasons
     assert ("not-on-list", "not-on-list") in reasons
     assert ("mismatch", "fingerprint-mismatch") in reasons
     assert ("bad-sod", "card-not-authentic") in reasons
+    assert ("polls-paused", "polls-not-open") in reasons
     mismatch = next(r for r in results if r.visit.kind == "mismatch")
     assert mismatch.manual.accepted and mismatch.manual.method == "manual"
     accepted = [r for r in results if r.outcome is not None and r.outcome.accepted]
-    assert identifications(table) == len(accepted) == 8
+    assert identifications(table) == len(accepted) == 8, reasons
     assert len(list(table.receipts_dir.glob("print-*.png"))) == 8
 
 
