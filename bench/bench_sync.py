@@ -78,6 +78,21 @@ def bench_wire(tmp: Path, n: int) -> dict:
     return out
 
 
+def bench_enqueue(tmp: Path, n: int) -> dict:
+    """Outbox enqueue as the station does it: one transaction (fsync) per receipt, and batched."""
+    authority, ack, st = world(tmp, "enqueue")
+    k = min(n, 1000)
+    t = time.perf_counter()
+    st.add_receipts(k, per_tx=1)
+    single = k / (time.perf_counter() - t)
+    t = time.perf_counter()
+    st.add_receipts(k, start=k, per_tx=500)
+    batched = k / (time.perf_counter() - t)
+    st.close()
+    return {"receipts/s, one transaction each": round(single),
+            "receipts/s, 500 per transaction": round(batched)}
+
+
 def bench_drain(tmp: Path, n: int) -> dict:
     out = {}
     for batch in (200, 500):
@@ -209,7 +224,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         report = {"receipts": n, "machine": f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"}
-        for name, fn in [("1. wire bytes per receipt", lambda: bench_wire(tmp, n)),
+        for name, fn in [("0. outbox enqueue", lambda: bench_enqueue(tmp, n)),
+                         ("1. wire bytes per receipt", lambda: bench_wire(tmp, n)),
                          ("2. drain backlog over loopback", lambda: bench_drain(tmp, n)),
                          ("3a. results protocol over 2G (netns)",
                           lambda: {"skipped": "--no-netns"} if args.no_netns
