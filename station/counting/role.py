@@ -139,10 +139,42 @@ def _device_id(paths: Paths) -> str | None:
         return None
 
 
+def identify_summary(paths: Paths) -> dict[str, Any] | None:
+    """The identify role's last ``identification-summary`` body (aggregates only), if readable.
+
+    Read from identify.db's outbox (the signed envelope queued at the close of
+    polls): only its counts cross to the count role, never a voter. None when
+    the file is absent, unreadable (another Unix user) or holds no summary yet.
+    """
+    import json
+    import sqlite3
+
+    if not paths.identify_db.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute("SELECT envelope FROM outbox WHERE kind = 'identification-summary'"
+                               " ORDER BY seq DESC LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    if row is None:
+        return None
+    body = json.loads(bytes(row[0]))["body"]
+    return {"voters_on_list": int(body["voters_on_list"]), "identified": int(body["identified"])}
+
+
 def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = None,
                      pin: str | None = None, voters_identified: int | None = None,
                      voters_on_list: int | None = None, out_dir=None, clock=None) -> dict[str, Any]:
-    """Sign (``sign``) or show the results protocol; export its files to ``out_dir``."""
+    """Sign (``sign``) or show the results protocol; export its files to ``out_dir``.
+
+    ``voters_identified`` defaults to the identify role's summary when readable
+    (``identify_summary``); without it the ``ballots<=identified`` relation is
+    left out of the protocol rather than guessed.
+    """
     from station.protocol import (
         build_protocol,
         complete_signed_protocol,
@@ -157,6 +189,9 @@ def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = N
     clock = clock or SystemClock()
     out = out_dir or paths.output_dir
     with count_files(paths, clock=clock) as f:
+        summary = identify_summary(paths) if voters_identified is None else None
+        if summary is not None:
+            voters_identified = summary["identified"]
         on_list = f.voters_on_list if voters_on_list is None else voters_on_list
         complete_signed_protocol(f.store, f.station_conn, clock=clock)
         if sign:

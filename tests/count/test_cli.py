@@ -82,3 +82,28 @@ def test_wrong_pin_changes_nothing(home):
 def test_help_has_an_example(cmd):
     out = invoke("count", cmd, "--help")
     assert "Example:" in out and "uchastok count " + cmd in out
+
+
+def test_identify_summary_feeds_the_control_relation(home, tmp_path):
+    from provisioning.package import current_package
+    from station.counting.role import identify_summary, results_protocol
+    from station.db import atomic
+    from station.identifydb import open_identify_db
+    from station.protocol import device_outbox
+
+    assert identify_summary(home) is None
+    conn = open_identify_db(home.identify_db)
+    _, outbox = device_outbox(home, conn, current_package(home).election)
+    outbox.stream = "identify"
+    with atomic(conn):
+        outbox.enqueue("identification-summary", {"voters_on_list": 3, "identified": 2, "by_method": {},
+                                                  "at": "2026-11-29T14:00:00Z"})
+    conn.close()
+    assert identify_summary(home) == {"voters_on_list": 3, "identified": 2}
+    sconn = open_station_db(home.station_db)
+    for a in ("print-zero-report", "open", "close"):
+        polls.apply(sconn, a, counters_zero=True if a == "print-zero-report" else None)
+    sconn.close()
+    preview = results_protocol(home)
+    assert preview["body"]["voters_identified"] == 2
+    assert any(r["relation"] == "ballots<=identified" for r in preview["body"]["control"])
