@@ -114,10 +114,20 @@ _RECEIPT_SQL = ("SELECT r.number, r.code, i.identified_at, i.method, i.ballots, 
                 " JOIN print_queue q ON q.receipt = r.number")
 
 
-def pending(conn: sqlite3.Connection) -> list:
-    """Receipts committed but not printed yet, oldest first."""
-    return [_receipt_from_row(r) for r in conn.execute(_RECEIPT_SQL + " WHERE q.printed_at IS NULL"
-                                                       " ORDER BY r.number")]
+def pending(conn: sqlite3.Connection, table: str | None = None) -> list:
+    """Receipts committed but not printed yet (at ``table``, or anywhere), oldest first."""
+    return [_receipt_from_row(r) for r in _pending_rows(conn, table)]
+
+
+def _pending_rows(conn: sqlite3.Connection, table: str | None, limit: int | None = None) -> list:
+    sql, args = _RECEIPT_SQL + " WHERE q.printed_at IS NULL", []
+    if table is not None:
+        sql += " AND i.table_id = ?"
+        args.append(str(table))
+    sql += " ORDER BY r.number"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return conn.execute(sql, args).fetchall()
 
 
 def receipt(conn: sqlite3.Connection, number: int):
@@ -125,15 +135,17 @@ def receipt(conn: sqlite3.Connection, number: int):
     return _receipt_from_row(r) if r else None
 
 
-def print_pending(conn: sqlite3.Connection, printer, election: Election, *, clock=None,
-                  logger: logging.Logger | None = None, limit: int | None = None) -> list[tuple[int, Any]]:
-    """Print queued receipts in order until the queue is empty or the printer is not ready."""
+def print_pending(conn: sqlite3.Connection, printer, election: Election, *, table: str | None = None,
+                  clock=None, logger: logging.Logger | None = None,
+                  limit: int | None = None) -> list[tuple[int, Any]]:
+    """Print queued receipts in order until the queue is empty or the printer is not ready.
+
+    ``table``: only that table's receipts (each table has its own printer); None: all.
+    """
     clock = clock or SystemClock()
     log = logger or logging.getLogger("uchastok.identify")
     done: list[tuple[int, Any]] = []
-    rows = conn.execute(_RECEIPT_SQL + " WHERE q.printed_at IS NULL ORDER BY r.number"
-                        + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
-    for r in rows:
+    for r in _pending_rows(conn, table, limit):
         rec = _receipt_from_row(r)
         result = printer.print_document(receipt_document(election, rec))
         done.append((rec.number, result))

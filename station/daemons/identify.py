@@ -177,7 +177,8 @@ class IdentifyDaemon:
         from station.receipts import print_pending
 
         try:
-            return print_pending(self.conn, self.printer, self.election, clock=self.clock, logger=self.log)
+            return print_pending(self.conn, self.printer, self.election, table=self.identifier.table,
+                                 clock=self.clock, logger=self.log)
         except DriverError as e:
             self.log.error("printer: %s (receipts stay queued)", e)
             return []
@@ -273,7 +274,7 @@ class IdentifyDaemon:
     def start(self) -> None:
         from station import receipts
 
-        pending = len(receipts.pending(self.conn))
+        pending = len(receipts.pending(self.conn, self.identifier.table))
         record(self.conn, "identify-daemon-started", clock=self.clock, table=self.identifier.table,
                receipts_waiting=pending)
         if pending:
@@ -436,7 +437,7 @@ def manual_identification(paths, pin: str, member: str, member_pin: str, reason:
 
             try:
                 with open_printer(paths, sim=sim_printer) as printer:
-                    result.printed = print_pending(ident.conn, printer, election, clock=clock)
+                    result.printed = print_pending(ident.conn, printer, election, table=table, clock=clock)
             except Exception as e:  # noqa: BLE001 - the identification stands; the receipt stays queued
                 result.detail = f"receipt queued: {e}"
         return result

@@ -68,3 +68,17 @@ def test_receipt_and_summary_documents_are_bilingual(table):
     assert body["identified"] == 1 and body["voters_on_list"] == 12 and body["by_method"]["manual"] == 1
     doc = summary_document(table.election, body)
     assert any("Идентифицировано" in getattr(b, "key", "") for b in doc.blocks)
+
+
+def test_each_table_prints_its_own_receipts(table, home):
+    from station.daemons.identify import open_identifier
+
+    second = open_identifier(home, table.election, table="2")
+    try:
+        second.manual(table.voters[0].pin, "m1", "sensor-failure")
+        identify(table, 1)
+        done = print_pending(table.identifier.conn, table.printer, table.election, table="1")
+        assert [n for n, _ in done] == [2]
+        assert [r.number for r in pending(second.conn, "2")] == [1]
+    finally:
+        second.close_connections()
