@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +12,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 HOST_UNITS = Path("/usr/lib/systemd/system")
+# tmpfiles must chown: as an ordinary user the scratch root gets users (sysusers
+# needs no privilege on a --root) but not the modes and owners tmpfiles sets.
+AS_ROOT = os.geteuid() == 0
 
 
 def need(tool: str) -> str:
@@ -53,5 +58,7 @@ def installed_root(tmp_path_factory, source) -> Path:
 
     need("systemd-sysusers")
     root = base_os(tmp_path_factory.mktemp("sdroot"))
-    install(root, source=source, light=True, python=sys.executable, apply=True)
+    install(root, source=source, light=True, python=sys.executable, apply=AS_ROOT)
+    if not AS_ROOT:
+        subprocess.run(["systemd-sysusers", f"--root={root}"], check=True, capture_output=True)
     return root
