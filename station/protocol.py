@@ -94,37 +94,47 @@ def _contest_body(election: Election, tally: Tally, cid: str) -> dict[str, Any]:
 
 def control_relations(contests: list[dict[str, Any]], voters_on_list: int,
                       voters_identified: int | None) -> list[dict[str, Any]]:
-    """The control relations over protocol contest bodies (pure)."""
+    """The control relations over protocol contest bodies (pure).
+
+    Each: ``relation``, ``ok``, ``detail`` (English, for logs and JSON readers),
+    ``contest`` (or None) and ``values`` [left, right] (what the paper prints).
+    """
     out: list[dict[str, Any]] = []
 
-    def rel(relation: str, ok: bool, detail: str, contest: str | None = None) -> None:
-        out.append({"relation": relation, "ok": bool(ok), "detail": detail, "contest": contest})
+    def rel(relation: str, left: int, right: int, detail: str, contest: str | None = None) -> None:
+        ok = left <= right if "<=" in relation else left == right
+        out.append({"relation": relation, "ok": bool(ok), "detail": detail, "contest": contest,
+                    "values": [left, right]})
 
     if voters_identified is not None:
-        rel("identified<=voters-on-list", voters_identified <= voters_on_list,
+        rel("identified<=voters-on-list", voters_identified, voters_on_list,
             f"{voters_identified} identified, {voters_on_list} on the list")
     for c in contests:
         cid, n = c["contest"], c["ballots_read"]
         if voters_identified is not None:
-            rel("ballots<=identified", n <= voters_identified,
+            rel("ballots<=identified", n, voters_identified,
                 f"{n} ballots in the box, {voters_identified} voters identified", cid)
-        rel("ballots<=voters-on-list", n <= voters_on_list,
+        rel("ballots<=voters-on-list", n, voters_on_list,
             f"{n} ballots in the box, {voters_on_list} voters on the list", cid)
         s = c["valid"] + c["invalid"] + c["blank"]
-        rel("statuses=ballots", s == n,
+        rel("statuses=ballots", s, n,
             f"{c['valid']} valid + {c['invalid']} invalid + {c['blank']} blank = {s}, {n} read", cid)
         v = sum(c["votes"].values())
-        rel("votes=valid", v == c["valid"], f"{v} votes on the option lines, {c['valid']} valid", cid)
-        for party, nums in c["preferences"].items():
-            p, pv = sum(nums.values()), c["votes"].get(party, 0)
-            if p > pv:   # only failures are listed per party: 12 parties x OK would drown the page
-                rel("preferences<=party-votes", False,
-                    f"{party}: {p} preference votes, {pv} party votes", cid)
+        rel("votes=valid", v, c["valid"], f"{v} votes on the option lines, {c['valid']} valid", cid)
         if c["preferences"]:
-            ok = all(sum(nums.values()) <= c["votes"].get(party, 0)
-                     for party, nums in c["preferences"].items())
-            if ok:
-                rel("preferences<=party-votes", True, "every party's preferences within its votes", cid)
+            over = [(party, sum(nums.values()), c["votes"].get(party, 0))
+                    for party, nums in c["preferences"].items()
+                    if sum(nums.values()) > c["votes"].get(party, 0)]
+            # One line per contest when all hold (12 parties x OK would drown the page);
+            # every failing party named.
+            for party, p, pv in over:
+                rel("preferences<=party-votes", p, pv, f"{party}: {p} preference votes, {pv} party votes",
+                    cid)
+            if not over:
+                total = sum(sum(nums.values()) for nums in c["preferences"].values())
+                party_votes = sum(c["votes"].get(party, 0) for party in c["preferences"])
+                rel("preferences<=party-votes", total, party_votes,
+                    "every party's preferences within its votes", cid)
     return out
 
 

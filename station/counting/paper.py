@@ -160,8 +160,10 @@ def protocol_document(election: Election, body: dict[str, Any], protocol_hash: s
     for r in body["control"]:
         label = bi(RELATIONS.get(r["relation"], (r["relation"], r["relation"])))
         where = f" [{r['contest']}]" if r.get("contest") else ""
-        doc.add(Text(f"{'✔' if r['ok'] else '✘ ТУУРА ЭМЕС / НЕ СХОДИТСЯ'} {label}{where}: {r['detail']}",
-                     size=16))
+        left, right = r.get("values") or ("?", "?")
+        op = "≤" if "<=" in r["relation"] else "="
+        verdict = "✔" if r["ok"] else "✘ ТУУРА ЭМЕС / НЕ СХОДИТСЯ:"
+        doc.add(Text(f"{verdict} {label}{where}: {left} {op} {right}", size=16))
     doc.add(Rule(), Text("Протоколдун хэши (SHA-256) / Хэш протокола (SHA-256):", size=18, bold=True))
     doc.add(Text("\n".join(protocol_hash[i:i + 16] for i in range(0, 64, 16)), size=24, bold=True,
                  align=Align.CENTER))
