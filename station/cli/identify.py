@@ -37,7 +37,8 @@ def _echo_table(result, as_json: bool) -> None:
               help="Station directory (same as the global --home).")
 @click.option("--sim", is_flag=True, help="Use the simulators: sensor on a pty, card emulator, printer to PNG/PDF.")
 @click.option("--secrets", type=click.Path(exists=True, file_okay=False), default=None,
-              help="With --sim: the demo package's secrets directory (PKG.secrets: card issuer keys).")
+              help="With --sim: the demo package's secrets directory (PKG.secrets: card issuer keys;"
+              " default: beside the package this station loaded).")
 @click.option("--voters", type=int, default=None,
               help="With --sim: run this many scripted visits, then exit (0: only print queued receipts).")
 @click.option("--table", default="1", show_default=True, help="This table's number.")

@@ -59,6 +59,8 @@ CARD_FAULTS = {
                         "Карту вынули во время чтения: вставьте снова"),
     "BacFailedError": ("mrz-keys-wrong", "MRZ ачкычтары чипти ачкан жок: MRZ кайра окутуңуз же текшериңиз",
                        "Ключи MRZ не открыли чип: отсканируйте MRZ снова или проверьте введённые данные"),
+    "MrzReaderUnpluggedError": ("mrz-reader-disconnected", "MRZ окугуч туташкан эмес: маалыматты колго териңиз",
+                                "Считыватель MRZ не подключён: введите данные вручную"),
     "InvalidMrzError": ("mrz-keys-wrong", "MRZ туура эмес окулду: кайра окутуңуз",
                         "MRZ прочитана с ошибкой: отсканируйте снова"),
 }
@@ -519,6 +521,7 @@ def run_table(paths, *, sim: bool = False, secrets=None, voters: int | None = No
         from station.errors import ConfigError
         from station.identify_sim import SimTable, script
 
+        secrets = secrets or _demo_secrets(paths)
         if secrets is None:
             raise ConfigError("--sim needs the demo package's secrets directory (--secrets PKG.secrets)")
         with SimTable(paths, secrets, table=table, logger=log, after_commit=after) as sim_table:
@@ -545,6 +548,25 @@ def run_table(paths, *, sim: bool = False, secrets=None, voters: int | None = No
     notifier.ready(f"table {table}")
     _serve_until_signal(daemon)
     return {"identified": daemon.served}
+
+
+def _demo_secrets(paths):
+    """PKG.secrets beside the demo package this station loaded last (station.db's audit log names it)."""
+    import json
+
+    from provisioning.authority import secrets_dir
+    from station.stationdb import open_station_db
+
+    conn = open_station_db(paths.station_db)
+    try:
+        row = conn.execute("SELECT details FROM audit_log WHERE event = 'package-load-init'"
+                           " ORDER BY seq DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    found = secrets_dir(json.loads(row[0]).get("dir", ""))
+    return found if (found / "seed").exists() else None
 
 
 def _serve_until_signal(daemon: IdentifyDaemon) -> None:

@@ -54,9 +54,9 @@ def test_kill_9_between_commit_and_print_then_restart_prints_it(home, package):
         conn.close()
     receipts = home.output_dir / "receipts"
     assert not list(receipts.glob("print-*.png"))
-    # Restart: the queued receipt prints at start; nothing is identified again.
-    out = uchastok(home, "identify", "run", "--sim", "--secrets", str(package["secrets"]), "--voters", "0",
-                   "--json")
+    # Restart (secrets found beside the loaded package): the queued receipt prints at start;
+    # nothing is identified again.
+    out = uchastok(home, "identify", "run", "--sim", "--voters", "0", "--json")
     assert json.loads(out.stdout)["identified"] == 0
     assert len(list(receipts.glob("print-*.png"))) == 1
     conn = open_identify_db(home.identify_db)
