@@ -122,6 +122,29 @@ def build_package(out: Path, manifest: dict, voter_rows: Iterable[list[str]], ce
 def read_package(pkg_dir: str | os.PathLike, cec_pub: signing.PublicKey) -> Package:
     """Verify everything, then parse the manifest. Raises PackageError naming the file."""
     d = Path(pkg_dir)
+    manifest, data = _verified_manifest(d, cec_pub)
+    mpath = d / "manifest.json"
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        raise PackageError(f"{mpath}: no files list")
+    present = {p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()} - set(SIGNED_FILES)
+    for name in sorted(set(listed) - present):
+        raise PackageError(f"{d / name}: listed in the manifest but missing")
+    for name in sorted(present - set(listed)):
+        raise PackageError(f"{d / name}: extra file not listed in the manifest")
+    for name in sorted(listed):
+        p, want = d / name, listed[name]
+        if p.is_symlink():
+            raise PackageError(f"{p}: symbolic links are not allowed in a package")
+        if p.stat().st_size != want.get("bytes"):
+            raise PackageError(f"{p}: size {p.stat().st_size} differs from the manifest's {want.get('bytes')}")
+        if signing.sha256_file(p) != want.get("sha256"):
+            raise PackageError(f"{p}: SHA-256 differs from the manifest (file altered)")
+    # Everything verified: now the content may be read.
+    return _parsed(d, manifest, data, listed)
+
+
+def _verified_manifest(d: Path, cec_pub: signing.PublicKey) -> tuple[dict, bytes]:
     mpath, spath = d / "manifest.json", d / "manifest.sig"
     for p in (mpath, spath):
         if not p.is_file():
@@ -143,23 +166,21 @@ def read_package(pkg_dir: str | os.PathLike, cec_pub: signing.PublicKey) -> Pack
         raise PackageError(f"{mpath}: {e}") from e
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise PackageError(f"{mpath}: format is not {FORMAT}")
-    listed = manifest.get("files")
-    if not isinstance(listed, dict):
-        raise PackageError(f"{mpath}: no files list")
-    present = {p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()} - set(SIGNED_FILES)
-    for name in sorted(set(listed) - present):
-        raise PackageError(f"{d / name}: listed in the manifest but missing")
-    for name in sorted(present - set(listed)):
-        raise PackageError(f"{d / name}: extra file not listed in the manifest")
-    for name in sorted(listed):
-        p, want = d / name, listed[name]
-        if p.is_symlink():
-            raise PackageError(f"{p}: symbolic links are not allowed in a package")
-        if p.stat().st_size != want.get("bytes"):
-            raise PackageError(f"{p}: size {p.stat().st_size} differs from the manifest's {want.get('bytes')}")
-        if signing.sha256_file(p) != want.get("sha256"):
-            raise PackageError(f"{p}: SHA-256 differs from the manifest (file altered)")
-    # Everything verified: now the content may be read.
+    return manifest, data
+
+
+def read_election(pkg_dir: str | os.PathLike, cec_pub: signing.PublicKey) -> Election:
+    """The election of a package, verified by the manifest's signature alone.
+
+    For the count role: the signed manifest is all it needs, so it never opens
+    (nor needs read access to) the voter list and templates (ARCHITECTURE.md invariant 2).
+    """
+    manifest, _ = _verified_manifest(Path(pkg_dir), cec_pub)
+    return Election.from_manifest(manifest)
+
+
+def _parsed(d: Path, manifest: dict, data: bytes, listed: dict) -> Package:
+    mpath = d / "manifest.json"
     election = Election.from_manifest(manifest)
     v = manifest.get("voters")
     if not isinstance(v, dict) or v.get("file") not in listed or not isinstance(v.get("rows"), int):

@@ -162,3 +162,16 @@ def test_device_key_is_private_and_never_printed(paths, package, capsys):
     assert body not in req and body not in capsys.readouterr().out
     with pytest.raises(ProvisioningError, match="already initialised"):
         init_device(paths, cec_pub_path(package[0]))
+
+
+def test_read_election_needs_only_the_signed_manifest(package):
+    """The count role reads the election without opening the voter list (secrecy)."""
+    from provisioning.package import read_election
+
+    (package[0] / "voters.csv").unlink()
+    (package[0] / "templates.csv").unlink()
+    e = read_election(package[0], signing.load_public_key(cec_pub_path(package[0])))
+    assert [c.id for c in e.contests] == ["district-07", "party-list"]
+    (package[0] / "manifest.json").write_bytes((package[0] / "manifest.json").read_bytes().replace(b"UIK", b"UIX"))
+    with pytest.raises(PackageError, match="signature"):
+        read_election(package[0], signing.load_public_key(cec_pub_path(package[0])))
