@@ -132,18 +132,21 @@ def protocol_command(ctx, home, sign, member, pin, voters_identified, voters_on_
 
 @command.command("status")
 @_home_option
+@click.option("--lna-expected", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A test deck's expected.json: compare the test-mode (L&A) tally with its truth.")
 @json_option
 @pass_ctx
-def status_command(ctx, home, as_json):
+def status_command(ctx, home, lna_expected, as_json):
     """The count role now: polls state, sheets counted, scanner, protocol, upload queue.
 
     \b
     Example:
       uchastok count status --home /tmp/st1 --json
+      uchastok count status --home /tmp/st1 --lna-expected /tmp/deck/expected.json
     """
     from station.counting.role import count_status
 
-    st = count_status(_home_paths(ctx, home))
+    st = count_status(_home_paths(ctx, home), lna_expected=lna_expected)
     if as_json:
         echo_json(st)
         return
@@ -153,6 +156,11 @@ def status_command(ctx, home, as_json):
     click.echo(f"scanner: {st['scanner'] or 'unknown'}; upload queue: {st['outbox_pending']}")
     if st["protocol"]:
         click.echo(f"protocol r{st['protocol']['revision']} sha256 {st['protocol']['hash']}")
+    if "lna" in st:
+        click.echo("L&A test: " + ("PASSED: the test tally equals the deck's truth" if not st["lna"]
+                                   else f"{len(st['lna'])} DIFFERENCES"))
+        for d in st["lna"][:20]:
+            click.echo(f"  {d}")
 
 
 # --- ballots: print-ballots, test-deck, interpret (station/ballots) -----------------

@@ -213,10 +213,16 @@ def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = N
                 "hash": signed.hash, "outbox_seq": signed.outbox_seq, "files": files, "body": signed.body}
 
 
-def count_status(paths: Paths) -> dict[str, Any]:
-    """Polls state, sheets counted (real, test), pending accept, protocol, outbox depth, scanner."""
-    import json
+def count_status(paths: Paths, *, lna_expected=None) -> dict[str, Any]:
+    """Polls state, sheets counted (real, test), pending accept, protocol, outbox depth, scanner.
 
+    ``lna_expected``: a test deck's expected.json; adds ``lna`` = the differences between the
+    test-mode tally and the deck's truth (empty: the logic-and-accuracy test passed).
+    """
+    import json
+    from pathlib import Path
+
+    from station.counting.tally import compare_with_expected
     from station.protocol import latest_protocol
 
     with count_files(paths) as f:
@@ -246,4 +252,5 @@ def count_status(paths: Paths) -> dict[str, Any]:
             "protocol": None if p is None else {"revision": p.revision, "hash": p.hash,
                                                 "outbox_seq": p.outbox_seq},
             "outbox_pending": depth,
-        }
+        } | ({} if lna_expected is None else {"lna": compare_with_expected(
+            f.store.tally("test"), json.loads(Path(lna_expected).read_text(encoding="utf-8"))["tally"])})

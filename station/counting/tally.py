@@ -226,3 +226,35 @@ def fold(election: Election, readings: Iterable[SheetReading]) -> Tally:
     for r in readings:
         t = add_reading(t, r)
     return t
+
+
+def compare_with_expected(tally: Tally, expected: dict) -> list[str]:
+    """Logic-and-accuracy check: differences between a tally and a test deck's expected tally.
+
+    ``expected`` is the ``tally`` object of a deck's expected.json (station/ballots/deck.py):
+    per contest ballots_read / valid / invalid / blank, votes per option, preferences per
+    party per number (zeros may be omitted). An empty list means the L&A test passed.
+    """
+    out: list[str] = []
+    for ct in tally.contests:
+        want = expected.get(ct.contest)
+        if want is None:
+            if not ct.is_zero():
+                out.append(f"{ct.contest}: counted, but the deck has no such contest")
+            continue
+        for k in ("ballots_read", "valid", "invalid", "blank"):
+            if getattr(ct, k) != want.get(k, 0):
+                out.append(f"{ct.contest}/{k}: counted {getattr(ct, k)}, expected {want.get(k, 0)}")
+        wv = want.get("votes", {})
+        for o in sorted(set(ct.votes) | set(wv)):
+            if ct.votes.get(o, 0) != wv.get(o, 0):
+                out.append(f"{ct.contest}/vote:{o}: counted {ct.votes.get(o, 0)}, expected {wv.get(o, 0)}")
+        wp = want.get("preferences", {})
+        for party in sorted(set(ct.preferences) | set(wp)):
+            got = {str(n): v for n, v in ct.preferences.get(party, {}).items() if v}
+            exp = {str(n): v for n, v in wp.get(party, {}).items() if v}
+            for num in sorted(set(got) | set(exp), key=int):
+                if got.get(num, 0) != exp.get(num, 0):
+                    out.append(f"{ct.contest}/pref:{party}:{num}: counted {got.get(num, 0)},"
+                               f" expected {exp.get(num, 0)}")
+    return out

@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from countkit import make_home
+from countkit import make_home, reading
 
 from drivers.scanner.simulator import SimulatedScanner
 from station import polls
@@ -243,3 +243,23 @@ def test_clock_jump_backwards_is_reported_and_times_never_go_back(station, elect
     assert any("jumped backwards" in r.getMessage() for r in caplog.records)
     times = [r[0] for r in store.conn.execute("SELECT at FROM audit_log ORDER BY seq")]
     assert times == sorted(times) and store.sheet_count() >= 1
+
+
+def test_lna_deck_in_test_mode_matches_its_truth(tmp_path, manifest, election, deck):
+    from station.counting.tally import compare_with_expected
+
+    paths = make_home(tmp_path / "st", manifest, state="test-mode")
+    sconn = open_station_db(paths.station_db)
+    store = CountStore.open(paths.count_db, election)
+    out, expected = deck
+    files = sorted(p for p in out.iterdir() if p.name.startswith("sheet-"))
+    daemon(SimulatedScanner(p.read_bytes() for p in files), store, sconn, election).run(until_empty=True)
+    assert compare_with_expected(store.tally("test"), expected["tally"]) == []
+    assert store.tally("real").is_zero()
+    # A sheet too many or too few shows up line by line.
+    store.record_sheet(reading("district-07", choice="c-02"), mode="test")
+    diff = compare_with_expected(store.tally("test"), expected["tally"])
+    assert any(d.startswith("district-07/ballots_read") for d in diff)
+    assert any(d.startswith("district-07/vote:c-02") for d in diff)
+    store.close()
+    sconn.close()
