@@ -232,6 +232,7 @@ class Visit:
     kind: str = "accept"
     manual_reason: str | None = None
     sensor_preset: str | None = None
+    mrz_preset: str | None = None     # with the MRZ scanner: "garbled", "truncated", "split"
 
 
 @dataclasses.dataclass
@@ -249,7 +250,8 @@ class SimTable:
     """A whole simulated identification table over a provisioned home (context manager)."""
 
     def __init__(self, paths: Paths, secrets: str | os.PathLike, *, table: str = "1", clock=None,
-                 transport: str = "direct", logger=None, after_commit=None, receipts_dir=None):
+                 transport: str = "direct", mrz: str = "typed", logger=None, after_commit=None,
+                 receipts_dir=None):
         from gpiozero.pins.mock import MockFactory
 
         from drivers.fingerprint.serial_sensor import ZfmSensor
@@ -293,7 +295,19 @@ class SimTable:
         self._closers.append(self.printer.close)
         self.indicators = Indicators(MockFactory(), patterns=scaled_patterns(0.001))
         self._closers.append(self.indicators.close)
-        self.mrz = QueueMrz()
+        # The BAC keys: typed by the commission (a queue), or the MRZ scanner simulator on a pty
+        # read by the real MrzReader driver.
+        self.mrz_scanner = None
+        if mrz == "scanner":
+            from drivers.idcard.mrz_reader import MrzReader, PtyMrzScanner
+
+            self.mrz_scanner = PtyMrzScanner()
+            self._closers.append(self.mrz_scanner.close)
+            self.mrz = MrzReader(self.mrz_scanner.port)
+            self._closers.append(self.mrz.close)
+            self.mrz.status()     # open the port now: opening flushes what arrived before
+        else:
+            self.mrz = QueueMrz()
         self.daemon = IdentifyDaemon(self.sensor, self.card_reader, self.printer, self.indicators,
                                      self.identifier, self.election, trust=self.trust, mrz_input=self.mrz,
                                      clock=self.clock, logger=logger, after_commit=after_commit,
@@ -385,11 +399,13 @@ class SimTable:
                 preset = {"bad-sod": "bad-sod", "card-pulled": "card-pulled"}.get(v.kind)
                 card = voter_card(voter, self.pki, preset=preset)
                 self.insert_card(card)
-                keys = card.mrz.bac_key
-                if v.kind == "wrong-mrz":
-                    keys = voter_card(outsider(7), self.pki).mrz.bac_key
-                self.mrz.put(keys)
-                result = self.daemon.serve_voter()
+                shown = voter_card(outsider(7), self.pki).mrz if v.kind == "wrong-mrz" else card.mrz
+                if self.mrz_scanner is not None:
+                    self.mrz_scanner.present(shown.text, preset=v.mrz_preset)
+                    result = self.daemon.serve_voter(mrz_timeout=1.0)
+                else:
+                    self.mrz.put(shown.bac_key)
+                    result = self.daemon.serve_voter()
             out = result.outcome
             if v.manual_reason and out is not None and out.offer_manual:
                 manual = self.daemon.manual(voter.pin, MEMBER[0], v.manual_reason)
@@ -399,7 +415,8 @@ class SimTable:
             self.sensor_sim.set_preset(None)
             if self.sensor_sim.unplugged:
                 self.sensor_sim.replug()
-            self.mrz.clear()
+            if self.mrz_scanner is None:
+                self.mrz.clear()
             if paused:
                 self._polls("resume")
         return VisitResult(v, result, manual.outcome if manual is not None else None)

@@ -113,3 +113,15 @@ def test_devices_missing_at_start_give_a_clear_status_and_retries(table):
     table.sensor_sim.replug()
     table.daemon.run(max_turns=1)
     assert table.daemon.device_status()["sensor"] == "ready"
+
+
+@pytest.mark.parametrize("preset,status", [(None, "accepted"), ("split", "accepted"),
+                                           ("garbled", "mrz-keys-wrong"), ("truncated", "mrz-keys-wrong")],
+                         ids=["scanned", "scanned-in-pieces", "garbled-check-digit", "truncated"])
+def test_keys_from_the_mrz_scanner(home, package, preset, status):
+    from station.identify_sim import SimTable
+
+    with SimTable(home, package["secrets"], mrz="scanner") as t:
+        r = t.visit(Visit(t.voters[0].pin, mrz_preset=preset))
+        assert r.table.status == status
+        assert identifications(t) == (1 if status == "accepted" else 0)
