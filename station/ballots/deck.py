@@ -300,7 +300,7 @@ def _draw_mark(page: np.ndarray, b: layout.Box, shape: str, k: float, rng: rando
 
 def _draw_hesitation(page: np.ndarray, b: layout.Box, k: float, rng: random.Random) -> None:
     inner = (b.w - 2.4) * (b.h - 2.4)                 # the reader's measured area (mm²)
-    r = math.sqrt(rng.uniform(0.05, 0.09) * inner / math.pi)
+    r = math.sqrt(rng.uniform(0.04, 0.075) * inner / math.pi)
     cx, cy = b.center
     cv2.circle(page, (int(round(cx * k)), int(round(cy * k))), max(1, int(round(r * k))),
                rng.randint(20, 80), -1, cv2.LINE_AA)
@@ -448,6 +448,13 @@ def generate_deck(election: Election, sheets: int, seed: int = 0,
                   dpi: int | None = None) -> Iterator[DeckSheet]:
     for plan in plan_deck(election, sheets, seed, dpi):
         yield DeckSheet(plan, render_plan(plan, election))
+
+
+def sheet_source(election: Election, sheets: int, seed: int = 0,
+                 dpi: int | None = None) -> Iterator[bytes]:
+    """Encoded deck images one by one: what ``SimulatedScanner(sheet_source(...))`` feeds."""
+    for sheet in generate_deck(election, sheets, seed, dpi):
+        yield sheet.data
 
 
 def expected_tally(election: Election, plans: list[SheetPlan]) -> dict:

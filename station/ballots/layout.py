@@ -150,7 +150,7 @@ def _geometry(election: Election, style_id: str) -> SheetGeometry:
         part1_bottom = grid_top - 2.0
         for n in range(1, contest.number_boxes + 1):
             r, c = divmod(n - 1, 14)
-            boxes[box_id(contest.id, n)] = Box(31.0 + c * 10.5 + 4.0, grid_top + 9.0 + r * 11.0,
+            boxes[box_id(contest.id, n)] = Box(31.0 + c * 10.5 + 4.2, grid_top + 9.0 + r * 11.0,
                                                6.0, 6.0)
     options = contest.options()
     row_h = min(24.0, (part1_bottom - CONTENT_TOP) / len(options))
@@ -258,9 +258,9 @@ def render_sheet(election: Election, style_id: str, dpi: int = 200):
         for n in range(1, contest.number_boxes + 1):
             b = geo.boxes[box_id(contest.id, n)]
             label = str(n)
-            f = _font(False, px(2.8))
+            f = _font(False, px(2.5))
             tw = d.textlength(label, font=f)
-            d.text((px(b.x - 0.8) - int(tw), px(b.y + 1.4)), label, font=f, fill=0)
+            d.text((px(b.x - 0.7) - int(tw), px(b.y + 1.6)), label, font=f, fill=0)
             _box(d, b, px)
     return img
 

@@ -104,3 +104,26 @@ def test_large_deck_zero_wrong(election, tmp_path):
             assert got == s["outcomes"], s["file"]
         elif not s["accepted"]:
             assert r.reason == s["reason"], s["file"]
+
+
+def test_simulated_scanner_feeds_the_deck(election):
+    """The simulator fed with generated marked sheets; faults of the feed are rejections."""
+    import time
+
+    from drivers.scanner.base import ScannerStatus
+    from drivers.scanner.simulator import SimulatedScanner
+    from station.ballots.interpret import read_scanned
+
+    plans = deck.plan_deck(election, 6, seed=12, dpi=150)
+    readings = []
+    with SimulatedScanner(deck.sheet_source(election, 6, seed=12, dpi=150)) as s:
+        while (sh := s.next_sheet(time.monotonic())).status is not ScannerStatus.EMPTY:
+            readings.append(read_scanned(sh, election))
+    assert len(readings) == 6
+    for p, r in zip(plans, readings, strict=True):
+        if p.kind == "truncated-file":
+            assert r.reason == "scanner-fault"          # the simulator lost the cut-off file
+        elif p.expected["accepted"]:
+            assert r.accepted or r.reason == "marginal-needs-review"
+        else:
+            assert r.reason == p.expected["reason"]
