@@ -2,8 +2,9 @@
 
 Each function takes the device's ``Paths`` and does one thing the CLI asks
 (``uchastok count run | zero-report | protocol | status``): it opens the
-verified election package (provisioning.package ``current_package``: the
-manifest is re-verified against the pinned CEC key before anything is read),
+election from the loaded package's signed manifest alone (provisioning.package
+``read_election``, re-verified against the pinned CEC key before anything is
+read: the count role never opens, nor needs read access to, the voter list),
 count.db and station.db, calls the library, and closes them.
 
 Example::
@@ -41,15 +42,20 @@ class CountFiles:
 
 @contextlib.contextmanager
 def count_files(paths: Paths, *, clock=None) -> Iterator[CountFiles]:
-    from provisioning.package import current_package
+    import json
 
-    pkg = current_package(paths)
-    if pkg is None:
+    from provisioning.package import pinned_cec_key, read_election
+
+    manifest = paths.package_dir / "manifest.json"
+    if not manifest.exists():
         raise ConfigError("no election package is loaded on this device (`uchastok package load`)")
-    store = CountStore.open(paths.count_db, pkg.election, clock=clock)
+    # The signed manifest alone: the count role never opens the voter list (invariant 2).
+    election = read_election(paths.package_dir, pinned_cec_key(paths))
+    voters_on_list = int(json.loads(manifest.read_bytes())["voters"]["rows"])   # an aggregate only
+    store = CountStore.open(paths.count_db, election, clock=clock)
     sconn = open_station_db(paths.station_db)
     try:
-        yield CountFiles(pkg.election, pkg.voter_rows, store, sconn)
+        yield CountFiles(election, voters_on_list, store, sconn)
     finally:
         store.close()
         sconn.close()

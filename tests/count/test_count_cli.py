@@ -85,7 +85,7 @@ def test_help_has_an_example(cmd):
 
 
 def test_identify_summary_feeds_the_control_relation(home, tmp_path):
-    from provisioning.package import current_package
+    from provisioning.package import pinned_cec_key, read_election
     from station.counting.role import identify_summary, results_protocol
     from station.db import atomic
     from station.identifydb import open_identify_db
@@ -93,7 +93,7 @@ def test_identify_summary_feeds_the_control_relation(home, tmp_path):
 
     assert identify_summary(home) is None
     conn = open_identify_db(home.identify_db)
-    _, outbox = device_outbox(home, conn, current_package(home).election)
+    _, outbox = device_outbox(home, conn, read_election(home.package_dir, pinned_cec_key(home)))
     outbox.stream = "identify"
     with atomic(conn):
         outbox.enqueue("identification-summary", {"voters_on_list": 3, "identified": 2, "by_method": {},
