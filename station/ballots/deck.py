@@ -234,8 +234,7 @@ def _plan_one(election, i, kind, sid, case, rng, dpi) -> SheetPlan:
             expected = {"accepted": True, "reason": None, "outcomes": [_truth_json(o)]}
         else:
             expected = {"accepted": False, "reason": EXPECTED_REJECTION[kind], "outcomes": []}
-            if kind != "ballot":
-                case = f"{kind} ({use_case})"
+            case = f"{kind} ({use_case})"
     else:
         sid = None
         expected = {"accepted": False, "reason": EXPECTED_REJECTION[kind], "outcomes": []}

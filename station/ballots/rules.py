@@ -109,7 +109,7 @@ def party_list_outcome(contest: Contest, marked: Collection[str],
         return ContestOutcome(contest.id, BLANK, "no-mark")
     if len(marked) > 1:
         return ContestOutcome(contest.id, INVALID, "overvote")
-    if not marked or marked == {AGAINST_ALL} and numbers:
+    if not marked or (marked == {AGAINST_ALL} and numbers):
         return ContestOutcome(contest.id, INVALID, "number-without-party")
     (choice,) = marked
     if choice == AGAINST_ALL:

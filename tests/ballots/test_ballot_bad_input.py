@@ -142,3 +142,14 @@ def test_disconnected_sheet_without_image():
     r = read_scanned(Sheet(ScannerStatus.DISCONNECTED, detail="usb gone"), None)
     _assert_rejected(r, "scanner-fault")
     assert "usb gone" in r.message_ru
+
+
+def test_unknown_ballot_style_is_rejected(election):
+    from station.election import BallotStyle
+
+    other = dataclasses.replace(
+        election, ballot_styles=election.ballot_styles + (BallotStyle("bs-extra", ("district-07",)),))
+    img = np.asarray(layout.render_sheet(other, "bs-extra", 150))
+    r = interpret_sheet(img, election)
+    _assert_rejected(r, "unknown-style")
+    assert r.ballot_style == "bs-extra"
