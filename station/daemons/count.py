@@ -110,7 +110,13 @@ def _status_value(status: Any) -> str:
 
 
 class CountDaemon:
-    """Reads sheets while polls allow, counts them, accepts or returns them (module docstring)."""
+    """Reads sheets while polls allow, counts them, accepts or returns them (module docstring).
+
+    ``indicators`` (drivers.indicators.Indicators) shows ACCEPTED / REFUSED / FAULT;
+    ``notifier``/``heartbeat`` (station.sdnotify) get readiness, status and watchdog pings;
+    ``printer`` is held for the role's documents (zero report, protocol) and is not used by
+    the sheet loop; ``state_dir`` enables the full-disk guard (station.health).
+    """
 
     def __init__(self, scanner, store: CountStore, station_conn, election: Election,
                  interpreter: Callable[[Any, Election], SheetReading] | None = None,

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from countkit import make_home
@@ -31,6 +32,7 @@ from station.protocol import build_protocol
 from station.stationdb import open_station_db
 
 CLOSED_AT = "2026-11-29T14:00:00Z"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _feeder(root, deck):
@@ -59,7 +61,7 @@ def _run(home, feeder):
     cmd = [sys.executable, "-c", "from station.cli import main; main()", "count", "run",
            "--home", str(home), "--scanner", f"sim:{feeder}", "--until-empty"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, PYTHONPATH=os.getcwd()))
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
 
 
 def _kill_and_restart(tmp_path, manifest, election, deck, kills: int, seed: int):
