@@ -424,8 +424,7 @@ class Identifier:
 
     # -- entry points --------------------------------------------------------
 
-    def by_card(self, document, probe_image) -> Outcome:
-        """An ID card read by the driver (``drivers.idcard.DocumentRead``) + a live finger image."""
+    def _card_voter(self, document) -> tuple[bool, Voter | None]:
         authentic = bool(document.passive_auth.ok)
         mrz = document.mrz
         voter = None
@@ -433,6 +432,25 @@ class Identifier:
             voter = voters.by_pin(self.conn, mrz.pin) if mrz.pin else None
             if voter is None:
                 voter = voters.by_document(self.conn, mrz.document_number)
+        return authentic, voter
+
+    def check_card(self, document) -> Outcome | None:
+        """Rules 1-4 for a card just read, before the voter is asked for a finger: the refusal
+        (recorded), or None to go on to ``by_card``."""
+        authentic, voter = self._card_voter(document)
+        pin = document.mrz.pin if authentic else None
+        early = refusal_before_match(polls_state=polls.current(self.station_conn), voter=voter,
+                                     earlier=identified(self.conn, voter.pin) if voter else None,
+                                     card_authentic=authentic, method="card+finger", tz=self.tz, pin=pin)
+        if early is None:
+            return None
+        audit = {"card_check": document.passive_auth.reason} if not authentic else {}
+        return self._refused(early, **audit)
+
+    def by_card(self, document, probe_image) -> Outcome:
+        """An ID card read by the driver (``drivers.idcard.DocumentRead``) + a live finger image."""
+        authentic, voter = self._card_voter(document)
+        mrz = document.mrz
         return self._identify("card+finger", voter, probe_image, card_authentic=authentic,
                               pin=mrz.pin if authentic else None,
                               audit={"card_check": document.passive_auth.reason} if not authentic else {})

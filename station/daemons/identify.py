@@ -248,6 +248,9 @@ class IdentifyDaemon:
             document = self.card_reader.read_document(keys, self.trust, at=self.clock.now())
         except DriverError as e:
             return self._card_fault(e)
+        early = self.identifier.check_card(document)     # no finger needed to say no
+        if early is not None:
+            return self._finish(early)
         return self._capture_and(lambda image: self.identifier.by_card(document, image))
 
     def _card_fault(self, e: Exception) -> TableResult:
