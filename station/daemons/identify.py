@@ -7,7 +7,9 @@ One voter (``IdentifyDaemon.serve_voter``), in this order:
    the MRZ reader or are typed by the commission (``mrz_input.read_mrz``).
    ``read_document`` faults are conditions with a clear message, audited as
    ``card-read-failed``, never an acceptance: card pulled mid-read, MRZ keys
-   that do not open the chip (BAC refused), a silent or broken chip.
+   that do not open the chip (BAC refused), a silent or broken chip. A card
+   that the rules already refuse (polls not open, EF.SOD not verified, not on
+   the list, already identified) is refused before the finger is asked for.
 2. **Finger** (drivers/fingerprint/base.py): ``capture(deadline)`` is a
    value; NO_FINGER / DISCONNECTED / ERROR show their detail and the RETRY
    light; a capture the extractor finds poor is a retry too. After

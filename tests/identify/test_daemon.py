@@ -125,3 +125,9 @@ def test_keys_from_the_mrz_scanner(home, package, preset, status):
         r = t.visit(Visit(t.voters[0].pin, mrz_preset=preset))
         assert r.table.status == status
         assert identifications(t) == (1 if status == "accepted" else 0)
+
+
+def test_a_card_refused_by_the_rules_needs_no_finger(table):
+    table.sensor_sim.unplug()                      # the sensor is not even there
+    r = table.visit(Visit(table.voters[0].pin, "not-on-list"))
+    assert r.outcome.reason == "not-on-list" and table.indicators.signal is Signal.REFUSED
