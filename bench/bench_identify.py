@@ -8,7 +8,7 @@ and the 1:1 route reads only the voter's own templates). Each sampled voter then
   card   the eMRTD chip emulator read through the real driver (DirectTransport):
          EF.CardAccess, BAC, secure messaging, EF.COM, DG1, DG2, EF.SOD, passive
          authentication against the package's document signers;
-  ident  Identifier.by_card: PIN -> voter, minutiae extraction of the live image,
+  ident  Identifier.check_card + by_card: PIN -> voter, minutiae extraction of the live image,
          1:1 MCC match against the voter's templates, eligibility, and the one
          transaction (identification, receipt, print queue, signed outbox envelope,
          audit record) committed with synchronous=FULL.
@@ -98,7 +98,7 @@ def run_size(n: int, sample: int, workdir: Path) -> dict:
         with CardReader(DirectTransport(card)) as reader:
             doc = reader.read_document(card.mrz.bac_key, trust)
         t1 = time.perf_counter()
-        out = ident.by_card(doc, image)
+        out = ident.check_card(doc) or ident.by_card(doc, image)     # as the daemon does
         t2 = time.perf_counter()
         accepted += out.accepted
         card_ms.append((t1 - t0) * 1000)
