@@ -330,14 +330,12 @@ class Matcher:
 
     def verify(self, probe, records: Sequence[bytes]) -> Fingerprint:
         from station.biometrics.iso19794 import decode
-        from station.biometrics.match import cylinders, default_calibration
+        from station.biometrics.match import compare, cylinders, default_calibration
 
         if not records:
             cal = default_calibration()
             fmr = float(self.target_fmr or cal.target_fmr)
             return Fingerprint(False, 0.0, cal.threshold(fmr), fmr, "no-templates")
-        from station.biometrics.match import compare
-
         pc = cylinders(probe)
         best = max(compare(pc, cylinders(decode(r))) for r in records)
         d = self._decide(best)
@@ -399,8 +397,7 @@ class Identifier:
 
     def __init__(self, conn: sqlite3.Connection, station_conn: sqlite3.Connection, election: Election, *,
                  signer=None, outbox=None, matcher: Matcher | None = None, clock=None,
-                 logger: logging.Logger | None = None, table: str = "1",
-                 trust_check: bool = True):
+                 logger: logging.Logger | None = None, table: str = "1"):
         from sync.outbox import Outbox
 
         if outbox is None:
