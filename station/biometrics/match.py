@@ -84,6 +84,7 @@ class MccParams:
     mu3: float = math.pi / 12
     tau3: float = -30.0
     pool: int = 3  # spatial cells pooled for the search stage
+    full_overlap: int = 16  # cylinders needed for an undamped score
 
 
 PARAMS = MccParams()
@@ -247,7 +248,9 @@ def local_similarity(a: Cylinders, b: Cylinders, p: MccParams = PARAMS) -> np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         gamma = np.where(denom > 0, 1 - np.sqrt(xor) / denom, 0.0)
     ok = common >= p.min_me * int(_INSIDE.sum())
-    ok &= np.abs(_angle_diff(a.theta[:, None], b.theta[None, :])) <= p.delta_theta
+    # |direction difference| <= delta_theta, as a cosine test (no angle wrapping).
+    ca, sa, cb, sb = np.cos(a.theta), np.sin(a.theta), np.cos(b.theta), np.sin(b.theta)
+    ok &= (np.outer(ca, cb) + np.outer(sa, sb)) >= math.cos(p.delta_theta) - 1e-6
     return np.where(ok, gamma, 0.0).astype(np.float32)
 
 
@@ -294,7 +297,10 @@ def compare(a: Cylinders, b: Cylinders, p: MccParams = PARAMS) -> float:
         efficiency = np.where(lam0 > 0, lam / lam0, 0.0)
     n_p = min(n_p, len(lam))
     best = np.argsort(-efficiency, kind="stable")[:n_p]
-    return float(np.clip(lam[best].mean(), 0.0, 1.0))
+    # Few comparable cylinders (a partial press) make a few lucky pairs look
+    # good: damp the score until the overlap has ``full_overlap`` cylinders.
+    overlap = math.sqrt(min(1.0, min(na, nb) / p.full_overlap))
+    return float(np.clip(lam[best].mean() * overlap, 0.0, 1.0))
 
 
 def score(probe: Template, enrolled: Template) -> float:
