@@ -411,7 +411,9 @@ def _tear(mask: np.ndarray, corner: str, k: float, rng: random.Random) -> None:
 
 
 def _photo(rng: random.Random, w: int, h: int) -> np.ndarray:
-    """Something that is not a ballot: soft gradients, blobs and strokes."""
+    """Something that is not a ballot: a printed page of text and a table, or a picture."""
+    if rng.random() < 0.5:
+        return _other_document(rng, w, h)
     yy, xx = np.mgrid[0:h:8, 0:w:8].astype(np.float32)
     g = 90 + 70 * np.sin(xx / rng.uniform(40, 120)) * np.cos(yy / rng.uniform(40, 120))
     img = cv2.resize(g.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
@@ -423,6 +425,32 @@ def _photo(rng: random.Random, w: int, h: int) -> np.ndarray:
         cv2.line(img, (rng.randrange(w), rng.randrange(h)), (rng.randrange(w), rng.randrange(h)),
                  rng.randint(0, 255), rng.randint(2, 20), cv2.LINE_AA)
     return cv2.GaussianBlur(img, (0, 0), 3)
+
+
+def _other_document(rng: random.Random, w: int, h: int) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    k = w / CANVAS_W
+    im = Image.new("L", (w, h), rng.randint(228, 250))
+    d = ImageDraw.Draw(im)
+    font = layout._font(False, int(3.2 * k))
+    words = ["шайлоо", "комиссия", "протокол", "участок", "выборы", "бюллетень", "өкмөт",
+             "жыйынтык", "маалымат", "список", "кызмат", "район"]
+    y = 20 * k
+    while y < h - 30 * k:
+        line = " ".join(rng.choice(words) for _ in range(rng.randint(4, 11)))
+        d.text((int(20 * k), int(y)), line, font=font, fill=rng.randint(0, 60))
+        y += rng.uniform(5, 9) * k
+        if rng.random() < 0.05:                       # a table
+            rows, cols = rng.randint(3, 8), rng.randint(3, 6)
+            cw, rh = 170 * k / cols, 7 * k
+            for r in range(rows + 1):
+                d.line([(20 * k, y + r * rh), (190 * k, y + r * rh)], fill=0, width=max(1, int(0.3 * k)))
+            for c in range(cols + 1):
+                d.line([(20 * k + c * cw, y), (20 * k + c * cw, y + rows * rh)], fill=0,
+                       width=max(1, int(0.3 * k)))
+            y += rows * rh + 6 * k
+    return np.asarray(im).copy()
 
 
 def _scanner_effects(img: np.ndarray, deg: dict, k: float, rng: random.Random) -> np.ndarray:

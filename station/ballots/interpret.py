@@ -94,9 +94,11 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
     small = levels[m]
     white = float(np.percentile(small[::2, ::2], 95))
     dark = small < white * 0.5
-    if white < 60 or dark.mean() < 0.0008:
+    if white < 60 or (small < white * 0.75).mean() < 0.001:
         return SheetReading.rejected("blank-paper")
     found = _find_fiducials(dark)
+    if isinstance(found, tuple):
+        return SheetReading.rejected(_torn_or_unreadable(img, found, 2 ** m))
     if isinstance(found, str):
         return SheetReading.rejected(found)
     dst = found * (2 ** m)                       # level m px → full px
@@ -166,8 +168,9 @@ def _constant_tail(img: np.ndarray) -> bool:
     return v <= 170 and bool((tail == v).all())
 
 
-def _find_fiducials(dark: np.ndarray) -> np.ndarray | str:
-    """Fiducial centres (tl, tr, bl, br in page terms) in small-image px, or a rejection code."""
+def _find_fiducials(dark: np.ndarray) -> np.ndarray | str | tuple:
+    """Fiducial centres (tl, tr, bl, br in page terms) in small-image px, or a rejection
+    code, or (page corners present, their centres) when exactly three are found."""
     hs, ws = dark.shape
     lo, hi = 0.025 * ws, 0.075 * ws
     zw, zh = int(0.3 * ws), int(0.3 * hs)
@@ -181,6 +184,13 @@ def _find_fiducials(dark: np.ndarray) -> np.ndarray | str:
         zones[zone] = []
         for i in np.nonzero(ok)[0]:
             extent = area[i] / float(bw[i] * bh[i])
+            # A fiducial stands alone: no other ink within 40 % of its size around it
+            # (letters, table lines and picture blobs touch their neighbours).
+            x, y = stats[i, 0], stats[i, 1]
+            mg = int(0.4 * max(bw[i], bh[i])) + 1
+            around = crop[max(0, y - mg):y + bh[i] + mg, max(0, x - mg):x + bw[i] + mg]
+            if int(np.count_nonzero(around)) - int(area[i]) > 0.08 * area[i]:
+                continue
             cx, cy = cents[i]
             ix, iy = int(round(cx)), int(round(cy))
             core = crop[max(0, iy - 1):iy + 2, max(0, ix - 1):ix + 2].mean()
@@ -197,7 +207,7 @@ def _find_fiducials(dark: np.ndarray) -> np.ndarray | str:
         {"tl": "br", "tr": "bl", "bl": "tr", "br": "tl"},
     ]
     best, best_err = None, 1e9
-    three = False
+    three = None
     for o in orientations:
         per = []
         for page_corner in ("tl", "tr", "bl", "br"):
@@ -205,24 +215,43 @@ def _find_fiducials(dark: np.ndarray) -> np.ndarray | str:
             per.append([c for c in zones[o[page_corner]] if c[1] == want][:4])
         present = [i for i, p in enumerate(per) if p]
         if len(present) == 3:
-            three = three or any(_triangle_ok(present, combo)
-                                 for combo in itertools.product(*(per[i] for i in present)))
+            for combo in itertools.product(*(per[i] for i in present)):
+                if three is None and _triangle_ok(present, combo, ws):
+                    three = (present, np.array([c[0] for c in combo]))
         if len(present) < 4:
             continue
         for combo in itertools.product(*per):
-            err = _rectangle_error([c[0] for c in combo], [c[2] for c in combo])
+            err = _rectangle_error([c[0] for c in combo], [c[2] for c in combo], ws)
             if err < best_err:
                 best, best_err = combo, err
     if best is not None and best_err < 1.0:
         return np.array([c[0] for c in best])
     if hs / ws < SHORT_ASPECT and (zones["tl"] or zones["tr"]) and not (zones["bl"] or zones["br"]):
         return "truncated-image"
-    if three:
-        return "missing-fiducial"
+    if three is not None:
+        return three
     return "unreadable"
 
 
-def _triangle_ok(corners: list[int], combo) -> bool:
+def _torn_or_unreadable(img: np.ndarray, three, scale: int) -> str:
+    """Three fiducials: a torn ballot if its code confirms it (or the torn corner took the
+    code with it), else a pattern that only looks like three fiducials."""
+    present, pts = three
+    A = cv2.getAffineTransform(_PAGE_CENTRES[present], (pts * scale).astype(np.float32))
+    H = np.vstack([A, [0, 0, 1]])
+    code = _read_qr(img, H)
+    if code is not None and code.startswith(layout.QR_PREFIX + "|"):
+        return "missing-fiducial"
+    return "missing-fiducial" if 1 not in present else "unreadable"    # 1: top right, by the code
+
+
+def _plausible_scale(k: float, width: int) -> bool:
+    """px/mm of the fiducials against the image width: a scan is about one sheet wide
+    (210 mm page-cropped to ~225 mm with the scanner's margins), printed at 97-103 %."""
+    return 0.85 <= k / (width / CANVAS_WIDTH_MM) <= 1.12
+
+
+def _triangle_ok(corners: list[int], combo, width: int) -> bool:
     """Three fiducials where the printed ones would be (one corner torn away)."""
     src = _PAGE_CENTRES[corners]
     dst = np.float32([c[0] for c in combo])
@@ -232,10 +261,12 @@ def _triangle_ok(corners: list[int], combo) -> bool:
     if np.linalg.det(lin) <= 0 or sv[0] / sv[1] > 1.08:
         return False
     k = float(sv.mean())
+    if not _plausible_scale(k, width):
+        return False
     return all(abs(c[2] / (k * layout.FIDUCIAL_SIZE) - 1) < 0.35 for c in combo)
 
 
-def _rectangle_error(pts, sizes) -> float:
+def _rectangle_error(pts, sizes, width: int) -> float:
     """0 for the printed fiducial rectangle; ≥ 1 when outside tolerance."""
     tl, tr, bl, br = pts
     top, left = tr - tl, bl - tl
@@ -249,6 +280,8 @@ def _rectangle_error(pts, sizes) -> float:
     cos = abs(float(top @ left) / (lt * ll)) / np.sin(np.radians(4))
     par = (np.linalg.norm(bottom - top) + np.linalg.norm(right - left)) / (0.04 * lt)
     k = lt / page_w
+    if not _plausible_scale(k, width):
+        return 1e9
     size = max(abs(sz / (k * layout.FIDUCIAL_SIZE) - 1) for sz in sizes) / 0.35
     return max(ratio, cos, par, size)
 

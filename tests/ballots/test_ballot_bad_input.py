@@ -46,17 +46,25 @@ def _read_bytes(data, election):
     ("other-station", "wrong-station", {}),
     ("torn", "missing-fiducial", {"torn_corner": "tl"}),
     ("torn", "missing-fiducial", {"torn_corner": "br"}),
+    ("torn", "missing-fiducial", {"torn_corner": "tr", "dpi": 200}),
     ("torn", "missing-fiducial", {"torn_corner": "bl", "upside_down": True}),
     ("double-feed", "double-feed", {"second_offset_mm": 60.0}),
     ("double-feed", "double-feed", {"second_offset_mm": 110.0, "dpi": 200}),
     ("truncated-file", "truncated-image", {"keep_fraction": 0.5, "format": "jpg"}),
     ("truncated-file", "truncated-image", {"keep_fraction": 0.05, "format": "jpg"}),
 ], ids=["blank-paper", "blank-paper-noisy", "photo", "photo-200dpi", "other-station",
-        "torn-top-left", "torn-ring-corner", "torn-upside-down", "double-feed",
+        "torn-top-left", "torn-ring-corner", "torn-by-the-code", "torn-upside-down", "double-feed",
         "double-feed-long", "truncated-file", "truncated-file-header-only"])
 def test_bad_sheet_is_rejected(election, kind, reason, deg):
     data = make_sheet(election, "bs-party-list", {"party-list/p-01": "cross"}, kind=kind, **deg)
     _assert_rejected(_read_bytes(data, election), reason)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pictures_and_other_documents_are_unreadable(election, seed):
+    """Half the 'photos' are printed pages of text and tables, half pictures."""
+    data = make_sheet(election, "bs-party-list", kind="photo", seed=seed, format="jpg", noise=4.0)
+    _assert_rejected(_read_bytes(data, election), "unreadable")
 
 
 def test_other_election_is_rejected(election):
