@@ -91,12 +91,17 @@ PARAMS = MccParams()
 
 
 def _sigmoid(v, mu: float, tau: float):
-    return 1.0 / (1.0 + np.exp(-tau * (v - mu)))
+    return 1.0 / (1.0 + np.exp(np.clip(-tau * (v - mu), -60.0, 60.0)))
+
+
+def _wrap(d):
+    """An angle difference wrapped to [-pi, pi] (rint is much cheaper than mod)."""
+    return d - (2 * np.pi) * np.rint(d / (2 * np.pi))
 
 
 def _angle_diff(a, b):
-    """b - a wrapped to [-pi, pi)."""
-    return np.mod(b - a + np.pi, 2 * np.pi) - np.pi
+    """b - a wrapped to [-pi, pi]."""
+    return _wrap(b - a)
 
 
 @dataclass(frozen=True)
@@ -274,16 +279,16 @@ def compare(a: Cylinders, b: Cylinders, p: MccParams = PARAMS) -> float:
         return 0.0
     ia, ib = np.divmod(top, nb)
     # Compatibility of each pair of selected pairs (distances, directions, radial angles).
-    pa, pb = a.xy[ia].astype(np.float64), b.xy[ib].astype(np.float64)
-    ta, tb = a.theta[ia].astype(np.float64), b.theta[ib].astype(np.float64)
-    da = np.hypot(*(pa[:, None, :] - pa[None, :, :]).transpose(2, 0, 1))
-    db = np.hypot(*(pb[:, None, :] - pb[None, :, :]).transpose(2, 0, 1))
-    d1 = np.abs(da - db)
-    d2 = np.abs(_angle_diff(_angle_diff(ta[:, None], ta[None, :]),
-                            _angle_diff(tb[:, None], tb[None, :])))
-    ra = np.arctan2(pa[None, :, 1] - pa[:, None, 1], pa[None, :, 0] - pa[:, None, 0])
-    rb = np.arctan2(pb[None, :, 1] - pb[:, None, 1], pb[None, :, 0] - pb[:, None, 0])
-    d3 = np.abs(_angle_diff(_angle_diff(ta[:, None], ra), _angle_diff(tb[:, None], rb)))
+    pa, pb = a.xy[ia], b.xy[ib]
+    # delta: the rotation each selected pair implies; consistent pairs agree.
+    delta = a.theta[ia] - b.theta[ib]
+    va = pa[None, :, :] - pa[:, None, :]
+    vb = pb[None, :, :] - pb[:, None, :]
+    d1 = np.abs(np.hypot(va[..., 0], va[..., 1]) - np.hypot(vb[..., 0], vb[..., 1]))
+    d2 = np.abs(_wrap(delta[None, :] - delta[:, None]))
+    ra = np.arctan2(va[..., 1], va[..., 0])
+    rb = np.arctan2(vb[..., 1], vb[..., 0])
+    d3 = np.abs(_wrap(ra - rb - delta[:, None]))
     rho = (_sigmoid(d1, p.mu1, p.tau1) * _sigmoid(d2, p.mu2, p.tau2)
            * _sigmoid(d3, p.mu3, p.tau3))
     np.fill_diagonal(rho, 0.0)
