@@ -268,7 +268,7 @@ def _other_station(election: Election) -> Election:
 
 
 def _draw_mark(page: np.ndarray, b: layout.Box, shape: str, k: float, rng: random.Random) -> None:
-    ink = rng.randint(15, 95)
+    ink = rng.randint(15, 120)                # black ballpoint to a pale blue one
     th = max(1, int(round(rng.uniform(0.55, 1.0) * k)))
 
     def P(fx, fy):           # a point at a fraction of the box, with hand jitter
