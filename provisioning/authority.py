@@ -86,14 +86,16 @@ def _document_signer_pem(secrets: Path) -> bytes:
 def build_demo_package(out: str | os.PathLike, *, voters: int = 300, seed: int = 1,
                        signing_key: str | os.PathLike | None = None, templates: bool = True,
                        package_version: int = 1, station_number: int = 1234,
+                       voting_day=None,
                        progress: Callable[[str, int, int], None] | None = None) -> Package:
     out = Path(out)
     cec = load_or_create_key(signing_key or default_cec_key_path())
     secrets = secrets_dir(out)
     secrets.mkdir(parents=True, exist_ok=True, mode=0o700)
     ack = load_or_create_key(secrets / "ack-server.key")
-    manifest = demo_manifest(seed, station_number=station_number, package_version=package_version)
-    rows = list(demo_voters(seed, voters))
+    manifest = demo_manifest(seed, station_number=station_number, package_version=package_version,
+                             **({"voting_day": voting_day} if voting_day else {}))
+    rows = list(demo_voters(seed, voters, **({"voting_day": voting_day} if voting_day else {})))
     tmpl: list = []
     if templates:
         cb = (lambda d, t: progress("templates", d, t)) if progress else None
