@@ -76,12 +76,14 @@ def main() -> None:
     ap.add_argument("--sheets", type=int, default=2000)
     ap.add_argument("--dpi", type=int, default=200)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--hesitation", type=float, default=0.04,
+                    help="Share of ballots with a hesitation dot (exercises the marginal policy).")
     ap.add_argument("--workers", type=int, default=max(1, mp.cpu_count()))
     ap.add_argument("--keep", type=Path, default=None, help="Write the deck here and keep it.")
     a = ap.parse_args()
 
     election = bench_election()
-    plans = deckmod.plan_deck(election, a.sheets, a.seed, a.dpi)
+    plans = deckmod.plan_deck(election, a.sheets, a.seed, a.dpi, hesitation=a.hesitation)
     tmp = tempfile.TemporaryDirectory(prefix="uchastok-bench-deck-")
     out = a.keep or Path(tmp.name)
     out.mkdir(parents=True, exist_ok=True)

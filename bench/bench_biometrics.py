@@ -205,7 +205,8 @@ def main(argv=None) -> int:
         search_ms[n] = statistics.median(times) * 1000
         print(f"ours 1:N at N={n}: {search_ms[n]:.1f} ms median (p90 "
               f"{np.percentile(times, 90) * 1000:.1f} ms), rank-1 {hits / len(sample) * 100:.1f}% "
-              f"of {len(sample)} probes, gallery build {build_s:.1f} s")
+              f"of {len(sample)} probes, gallery build {build_s:.1f} s, "
+              f"{big.nbytes / 2 ** 20:.0f} MiB")
 
     if args.calibrate:
         new = Calibration.from_impostor_scores(

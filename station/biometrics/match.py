@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -420,9 +420,21 @@ class Gallery:
         sizes = np.array([len(c) for c in prepared], np.intp)
         self._usable = np.flatnonzero(sizes > 0)
         usable = [prepared[i] for i in self._usable]
-        self._starts = np.concatenate([[0], np.cumsum(sizes[self._usable])[:-1]]).astype(np.intp)
+        used = sizes[self._usable]
+        self._starts = (np.cumsum(used) - used).astype(np.intp)
         self._pooled = (np.concatenate([c.pooled for c in usable]) if usable
                         else np.zeros((0, EMPTY_DIM), np.float32))
+        # Each template's pooled rows become a view of the big array (no second copy).
+        for i, start in zip(self._usable, self._starts, strict=True):
+            c = prepared[i]
+            prepared[i] = replace(c, pooled=self._pooled[start:start + len(c)])
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the prepared templates (arrays only)."""
+        per = sum(c.xy.nbytes + c.theta.nbytes + c.bits.nbytes + c.valid.nbytes + c.cells.nbytes
+                  for c in self.prepared)
+        return per + self._pooled.nbytes
 
     @classmethod
     def build(cls, items: list[tuple[str, Template]], shortlist: int = 24) -> Gallery:
