@@ -12,9 +12,9 @@ from the intended marks.
 Degradation, per sheet: 150-300 dpi, skew up to ±3°, shift up to ±4 mm, scale
 0.97-1.03, paper and scanner-backing tone, Gaussian blur, sensor noise, JPEG
 artefacts (quality 55-95), pen marks of varied shape (filled, cross, tick,
-dot, partial) and darkness, stray marks away from the boxes, hesitation dots (a small dot on an
-unmarked box, not a vote by intent: read as blank or marginal, never as a
-mark), vertical scanner
+dot, partial) and darkness, stray marks away from the boxes, optional hesitation dots (a small
+dot on an unmarked box, not a vote by intent: read as blank or marginal, never
+as a mark; off in L&A decks so their tally matches exactly), vertical scanner
 streaks, upside-down feeds.
 
 Bad sheets (each expected to be rejected with its reason): blank paper, a
@@ -181,8 +181,13 @@ def _degradation(rng: random.Random, dpi: int | None) -> dict:
     }
 
 
-def plan_deck(election: Election, sheets: int, seed: int = 0, dpi: int | None = None) -> list[SheetPlan]:
-    """The deck's sheets: every rule and every bad sheet in the first pass, then a realistic mix."""
+def plan_deck(election: Election, sheets: int, seed: int = 0, dpi: int | None = None,
+              hesitation: float = 0.0) -> list[SheetPlan]:
+    """The deck's sheets: every rule and every bad sheet in the first pass, then a realistic mix.
+
+    ``hesitation``: the share of ballots with a hesitation dot (0 for L&A decks, whose
+    tally must match exactly; the benchmark uses 0.04 to exercise the marginal policy).
+    """
     rng = random.Random(seed)
     styles = [s.id for s in election.ballot_styles]
     first: list[tuple[str, str | None, str]] = []
@@ -210,11 +215,11 @@ def plan_deck(election: Election, sheets: int, seed: int = 0, dpi: int | None = 
             kind, sid = "ballot", srng.choice(styles)
             cases = _cases(layout.contest_of(election, sid))
             case = srng.choices(cases, weights=[_WEIGHTS.get(c, 1) for c in cases])[0]
-        plans.append(_plan_one(election, i, kind, sid, case, srng, dpi))
+        plans.append(_plan_one(election, i, kind, sid, case, srng, dpi, hesitation))
     return plans
 
 
-def _plan_one(election, i, kind, sid, case, rng, dpi) -> SheetPlan:
+def _plan_one(election, i, kind, sid, case, rng, dpi, hesitation) -> SheetPlan:
     deg = _degradation(rng, dpi)
     marks: dict[str, str] = {}
     expected: dict
@@ -223,7 +228,7 @@ def _plan_one(election, i, kind, sid, case, rng, dpi) -> SheetPlan:
         use_case = case if kind == "ballot" else rng.choice(_cases(contest))
         for b in _marked_boxes(contest, use_case, rng):
             marks[b] = rng.choice(MARK_SHAPES)
-        if kind == "ballot" and rng.random() < 0.04:
+        if rng.random() < hesitation and kind == "ballot":
             # A hesitation dot: the pen rested on an unmarked box. Not a mark by
             # intent; its fill sits at the blank/marginal border, so the reader may
             # rightly return the sheet for review (never count it as a vote).
@@ -472,8 +477,8 @@ def _scanner_effects(img: np.ndarray, deg: dict, k: float, rng: random.Random) -
 # --- whole decks ---------------------------------------------------------------------
 
 def generate_deck(election: Election, sheets: int, seed: int = 0,
-                  dpi: int | None = None) -> Iterator[DeckSheet]:
-    for plan in plan_deck(election, sheets, seed, dpi):
+                  dpi: int | None = None, hesitation: float = 0.0) -> Iterator[DeckSheet]:
+    for plan in plan_deck(election, sheets, seed, dpi, hesitation):
         yield DeckSheet(plan, render_plan(plan, election))
 
 
