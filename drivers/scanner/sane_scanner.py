@@ -75,8 +75,12 @@ class SaneScanner(Scanner):
 
     def __init__(self, device: str | None = None, *, resolution: int = 200, source: str = "ADF",
                  mode: str = "Gray", scanimage: str = "scanimage", poll_interval: float = 0.25,
-                 grace: float = 10.0, workdir: Path | None = None) -> None:
+                 grace: float = 10.0, workdir: Path | None = None,
+                 options: tuple[str, ...] = ()) -> None:
         self.device = device
+        # Backend-specific scanimage options (sane-<backend>(5)): ultrasonic double-feed
+        # detection, page length detection or A4 length, so one sheet gives one A4 image.
+        self.options = tuple(options)
         self.resolution = resolution
         self.source = source
         self.mode = mode
@@ -98,7 +102,7 @@ class SaneScanner(Scanner):
             cmd += ["-d", self.device]
         cmd += [f"--source={self.source}", f"--mode={self.mode}",
                 f"--resolution={self.resolution}", "--format=pnm",
-                f"--batch={pattern}", "--batch-count=1"]
+                f"--batch={pattern}", "--batch-count=1", *self.options]
         return cmd
 
     def next_sheet(self, deadline: float) -> Sheet:

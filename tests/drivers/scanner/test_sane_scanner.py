@@ -13,13 +13,13 @@ from drivers.scanner.sane_scanner import SaneScanner, status_from_stderr
 
 def test_reads_one_sheet_from_the_feeder(fake_scanimage):
     fake_scanimage("page")
-    with SaneScanner(device="fujitsu:fi-800R:1", resolution=200) as s:
+    with SaneScanner(device="fujitsu:fi-800R:1", resolution=200, options=("--page-height=297",)) as s:
         sheet = s.next_sheet(time.monotonic() + 2)
     assert sheet.status is ScannerStatus.READY
     assert np.array_equal(sheet.image, fake_scanimage.image)
     args = fake_scanimage.log.read_text()
     assert "-d fujitsu:fi-800R:1" in args and "--source=ADF" in args and "--batch-count=1" in args
-    assert "--resolution=200" in args and "--format=pnm" in args
+    assert "--resolution=200" in args and "--format=pnm" in args and "--page-height=297" in args
 
 
 @pytest.mark.parametrize("mode,status", [
