@@ -14,8 +14,8 @@ Degradation, per sheet: 150-300 dpi, skew up to ±3°, shift up to ±4 mm, scale
 artefacts (quality 55-95), pen marks of varied shape (filled, cross, tick,
 dot, partial) and darkness, stray marks away from the boxes, optional hesitation dots (a small
 dot on an unmarked box, not a vote by intent: read as blank or marginal, never
-as a mark; off in L&A decks so their tally matches exactly), vertical scanner
-streaks, upside-down feeds.
+as a mark; off in L&A decks so their tally matches exactly), folds across the
+sheet, uneven lamp light, vertical scanner streaks, upside-down feeds.
 
 Bad sheets (each expected to be rejected with its reason): blank paper, a
 photo of something else, a sheet of another station, a torn sheet with a
@@ -178,6 +178,8 @@ def _degradation(rng: random.Random, dpi: int | None) -> dict:
         "jpeg_quality": rng.randint(55, 95),
         "streaks": rng.choice((0,) * 8 + (1, 2)),
         "stray_marks": rng.choice((0, 0, 0, 1, 2, 3)),
+        "folds": rng.choice((0, 0, 1, 2)),         # voters fold the ballot for the box
+        "uneven_light": round(rng.uniform(0.0, 0.15), 3) if rng.random() < 0.3 else 0.0,
     }
 
 
@@ -363,6 +365,8 @@ def render_plan(plan: SheetPlan, election: Election) -> bytes:
                 _draw_hesitation(page, geo.boxes[deg["hesitation"]], k, rng)
             for _ in range(deg["stray_marks"]):
                 _draw_stray(page, geo, k, rng)
+        for _ in range(deg.get("folds", 0)):
+            _fold(page, k, rng)
         ph, pw = page.shape
         page = (page.astype(np.uint16) * paper // 255).astype(np.uint8)
         mask = np.full_like(page, 255)
@@ -458,7 +462,27 @@ def _other_document(rng: random.Random, w: int, h: int) -> np.ndarray:
     return np.asarray(im).copy()
 
 
+def _fold(page: np.ndarray, k: float, rng: random.Random) -> None:
+    """A crease across the sheet: a soft shadow band and a thin grey line."""
+    y = int(rng.uniform(70, 230) * k)
+    half = max(2, int(rng.uniform(1.5, 4.0) * k))
+    depth = rng.uniform(0.03, 0.10)
+    lo, hi = max(0, y - half), min(page.shape[0], y + half)
+    t = np.abs(np.arange(lo, hi) - y) / half
+    shade = (1.0 - depth * (1.0 - t))[:, None]
+    page[lo:hi] = (page[lo:hi] * shade).astype(np.uint8)
+    page[y:y + max(1, int(0.15 * k))] = np.minimum(page[y:y + max(1, int(0.15 * k))],
+                                                   rng.randint(170, 215))
+
+
 def _scanner_effects(img: np.ndarray, deg: dict, k: float, rng: random.Random) -> np.ndarray:
+    if deg.get("uneven_light", 0) > 0:
+        # lamp fall-off across the sensor: darker towards one side
+        h, w = img.shape
+        ramp = 1.0 - deg["uneven_light"] * np.linspace(0, 1, w, dtype=np.float32)
+        if rng.random() < 0.5:
+            ramp = ramp[::-1]
+        img = (img * ramp[None, :]).astype(np.uint8)
     if deg["blur_px"] > 0.05:
         img = cv2.GaussianBlur(img, (0, 0), deg["blur_px"] * k / (200 / 25.4))
     for _ in range(deg["streaks"]):
