@@ -6,7 +6,8 @@
    typical dirty-glass fault of sheet-fed scanners) are detected and painted
    over from their neighbours, so they hide neither a fiducial, nor the code,
    nor a box. Shape checks: an image much longer than one sheet is a ``double-feed``
-   (two sheets stuck together); a uniform image is ``blank-paper``; a tail of
+   (two sheets stuck together); an image with almost no ink-dark pixel is
+   ``blank-paper`` (creases and lamp fall-off are far lighter than ink); a tail of
    constant grey rows (what decoders fill a cut-off file with) is
    ``truncated-image``.
 2. Fiducials (station/ballots/layout.py): dark square blobs of the right size
