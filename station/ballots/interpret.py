@@ -85,7 +85,7 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
     if h / w > MAX_ASPECT:
         return SheetReading.rejected("double-feed", detail=f"sheet length {h / w:.2f} × width")
     # ~0.6 mm either side of a column: wider than any streak, narrower than a box
-    img = _remove_streaks(img, max(3, int(round(0.6 * w / CANVAS_WIDTH_MM))))
+    raw, img = img, _remove_streaks(img, max(3, int(round(0.6 * w / CANVAS_WIDTH_MM))))
     # An image pyramid (each level half the previous, pixel i ↔ 2i): one level near
     # 4 px/mm to measure boxes, one near 2 px/mm to find the fiducials.
     levels = [img]
@@ -113,6 +113,8 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
         n += 1
 
     code = _read_qr(img, H)
+    if code is None and raw is not img:
+        code = _read_qr(raw, H)                 # the streak repair cost a module: try as scanned
     if code is None:
         return SheetReading.rejected("no-code")
     parsed = layout.parse_qr_payload(code)
@@ -326,9 +328,15 @@ def _remove_streaks(img: np.ndarray, d: int) -> np.ndarray:
     if cols.size == 0:
         return img
     out = img.copy()
-    for c in cols:
-        lo, hi = max(0, c - d), min(img.shape[1] - 1, c + d)
-        out[:, c] = ((img[:, lo].astype(np.uint16) + img[:, hi]) // 2).astype(np.uint8)
+    last = img.shape[1] - 1
+    # Each run of streak columns is bridged from the clean columns either side of it,
+    # which keeps print and marks crossing the streak (and the code's modules) intact.
+    for run in np.split(cols, np.nonzero(np.diff(cols) > 1)[0] + 1):
+        lo, hi = max(0, int(run[0]) - 1), min(last, int(run[-1]) + 1)
+        left, right = img[:, lo].astype(np.float32), img[:, hi].astype(np.float32)
+        for c in run:
+            t = (c - lo) / max(1, hi - lo)
+            out[:, c] = ((1 - t) * left + t * right + 0.5).astype(np.uint8)
     return out
 
 
