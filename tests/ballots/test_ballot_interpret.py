@@ -144,3 +144,19 @@ def test_demo_election_reads(demo_election, sheet):
     marks = {box_id(c.id, party.id): "filled", box_id(c.id, n): "cross"}
     r = interpret_sheet(sheet(demo_election, "bs-party-list", marks, **DEGRADED), demo_election)
     assert r.accepted and (r.outcomes[0].choice, r.outcomes[0].preference) == (party.id, n)
+
+
+@pytest.mark.parametrize("where_mm", [14.0 + 5, 166.0 + 7.3, 172.0 + 4.5, 14.0, 196.0],
+                         ids=["beside-fiducial", "through-code", "through-part1-boxes",
+                              "through-left-fiducials", "through-right-fiducials"])
+@pytest.mark.parametrize("width_px,level", [(1, 60), (2, 110), (3, 30)])
+def test_scanner_streak_is_repaired(election, sheet, where_mm, width_px, level):
+    """A dark column the full height of the scan (dirty glass) hides no fiducial, code or box."""
+    ids = _ids(election)
+    img = sheet(election, "bs-party-list", {ids["p1"]: "tick", ids["n3"]: "cross"}, dpi=200).copy()
+    x = int(round((where_mm + 5) * 200 / 25.4))          # page sits 5 mm into the scan
+    img[:, x:x + width_px] = np.minimum(img[:, x:x + width_px], level)
+    r = interpret_sheet(img, election)
+    assert r.accepted, r.reason
+    assert (r.outcomes[0].choice, r.outcomes[0].preference) == (ids["p1"].split("/")[1], 3)
+    assert max(f for b, f in r.boxes.items() if b not in (ids["p1"], ids["n3"])) < FILL_BLANK_MAX
