@@ -61,6 +61,19 @@ def count_files(paths: Paths, *, clock=None) -> Iterator[CountFiles]:
         sconn.close()
 
 
+def relay_polls(paths: Paths, f: CountFiles, clock=None) -> int:
+    """Relay new polls transitions to the count outbox (station/polls_relay.py); 0 if not enrolled yet."""
+    from station.errors import ProvisioningError
+    from station.polls_relay import relay_polls_events
+    from station.protocol import device_outbox
+
+    try:
+        _, outbox = device_outbox(paths, f.store.conn, f.election, clock=clock)
+    except ProvisioningError:
+        return 0     # nothing can be signed before enrolment; relayed at the next call after it
+    return relay_polls_events(f.station_conn, f.store.conn, outbox)
+
+
 def _actor(sconn, member: str | None, pin: str | None, clock) -> str:
     if member is None:
         return "system"
@@ -111,7 +124,7 @@ def run_count(paths: Paths, scanner_spec: str, *, once: bool = False, until_empt
             f.store.clock = clock
         daemon = CountDaemon(scanner, f.store, f.station_conn, f.election, None, clock, log,
                              notifier=notifier, heartbeat=heartbeat, idle_s=idle_s,
-                             state_dir=paths.state_dir)
+                             state_dir=paths.state_dir, relay=lambda: relay_polls(paths, f, clock))
         old = signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
         try:
             summary = daemon.run(once=once, until_empty=until_empty, max_turns=max_turns)
@@ -132,6 +145,7 @@ def zero_report(paths: Paths, *, member: str | None = None, pin: str | None = No
         device = _device_id(paths)
         rep = print_zero_report(f.store, f.station_conn, f.election, out_dir=paths.output_dir,
                                 clock=clock, actor=actor, device_id=device)
+        relay_polls(paths, f, clock)
         return rep.to_json()
 
 
@@ -201,11 +215,13 @@ def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = N
         on_list = f.voters_on_list if voters_on_list is None else voters_on_list
         complete_signed_protocol(f.store, f.station_conn, clock=clock)
         if sign:
+            relay_polls(paths, f, clock)          # "closed" goes up before the protocol
             actor = _actor(f.station_conn, member, pin, clock)
             key, outbox = device_outbox(paths, f.store.conn, f.election, clock=clock)
             signed = sign_protocol(f.store, f.station_conn, f.election, key=key, outbox=outbox,
                                    voters_on_list=on_list, voters_identified=voters_identified,
                                    clock=clock, actor=actor)
+            relay_polls(paths, f, clock)          # then "protocol-signed"
         else:
             signed = latest_protocol(f.store)
         if signed is None:

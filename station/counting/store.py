@@ -47,6 +47,7 @@ from station.db import Migration, atomic, open_db
 from station.election import Election
 from station.errors import CountingError
 from station.events import AUDIT_MIGRATION, record
+from station.polls_relay import RELAY_MIGRATION
 from sync.outbox import OUTBOX_SCHEMA
 
 MODES = ("real", "test")
@@ -82,6 +83,7 @@ CREATE TABLE protocol (
 );
 """),
     Migration("outbox-v1", OUTBOX_SCHEMA),    # stream "count": results protocols (sync/outbox.py)
+    RELAY_MIGRATION,                          # polls events relayed from station.db (station/polls_relay.py)
 ]
 
 

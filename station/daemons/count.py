@@ -123,7 +123,8 @@ class CountDaemon:
                  clock=None, logger: logging.Logger | None = None, notifier=None,
                  indicators=None, printer=None, *, retry: RetryPolicy = DEFAULT_RETRY,
                  sleep: Callable[[float], None] = time.sleep, idle_s: float = 0.5,
-                 feed_s: float = 1.0, heartbeat=None, state_dir=None, disk_policy=None):
+                 feed_s: float = 1.0, heartbeat=None, state_dir=None, disk_policy=None,
+                 relay: Callable[[], int] | None = None):
         if interpreter is None:
             from station.ballots.interpret import interpret_sheet as interpreter
         self.scanner = scanner
@@ -149,6 +150,8 @@ class CountDaemon:
         self._scanner_status: str | None = None
         self._status_line: str | None = None
         self._failures = 0
+        self.relay = relay            # relays polls events to the count outbox (station/polls_relay.py)
+        self._polls_seen: str | None = None
 
     def __repr__(self) -> str:
         return f"CountDaemon({self.scanner!r}, {self.store!r})"
@@ -174,6 +177,19 @@ class CountDaemon:
                       self.store.sheet_count("real"), extra={"event": "count-daemon-started"})
         if self.notifier is not None:
             self.notifier.ready(self._describe(state))
+
+    def _relay_on_change(self) -> None:
+        """Relay polls events when the polls state changed since the last turn (and at the first)."""
+        if self.relay is None:
+            return
+        state = str(polls.current(self.station_conn))
+        if state != self._polls_seen:
+            try:
+                self.relay()
+            except Exception as e:  # the sheet loop must go on; the relay retries at the next change
+                self.log.error("polls events not relayed: %s", e, extra={"event": "polls-relay-failed"})
+                return
+            self._polls_seen = state
 
     def finish(self) -> None:
         record(self.store.conn, "count-daemon-stopped", clock=self.clock, **self.summary.to_json())
@@ -205,6 +221,7 @@ class CountDaemon:
     def step(self) -> Step:
         self.summary.turns += 1
         self._beat()
+        self._relay_on_change()
         try:
             state = polls.require(self.station_conn, PollsState.OPEN, PollsState.TEST_MODE)
         except PollsError:

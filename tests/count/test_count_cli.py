@@ -58,7 +58,8 @@ def test_election_day_through_the_cli(home, deck, tmp_path):
                           "--voters-identified", "5", "--out", str(tmp_path / "out"), "--json"))
     assert p["signed"] and p["state"] == "protocol-signed" and p["body"]["voters_identified"] == 5
     assert p["body"]["contests"] == preview["body"]["contests"]
-    assert p["outbox_seq"] == 1 and all(p["files"][k] for k in ("json", "nist", "receipt", "a4_pdf"))
+    # The count stream carries the polls events relayed before it: test-mode, zero report, opened, closed.
+    assert p["outbox_seq"] == 5 and all(p["files"][k] for k in ("json", "nist", "receipt", "a4_pdf"))
     st = json.loads(invoke("count", "status", "--home", h, "--json"))
     assert st["protocol"]["hash"] == p["hash"] and st["outbox_pending"] == 1
     assert sum(c["ballots_read"] for c in st["contests"].values()) == r["sheets_real"]
