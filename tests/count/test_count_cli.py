@@ -61,7 +61,8 @@ def test_election_day_through_the_cli(home, deck, tmp_path):
     # The count stream carries the polls events relayed before it: test-mode, zero report, opened, closed.
     assert p["outbox_seq"] == 5 and all(p["files"][k] for k in ("json", "nist", "receipt", "a4_pdf"))
     st = json.loads(invoke("count", "status", "--home", h, "--json"))
-    assert st["protocol"]["hash"] == p["hash"] and st["outbox_pending"] == 1
+    # pending: 4 polls events, the protocol, then the "protocol-signed" event
+    assert st["protocol"]["hash"] == p["hash"] and st["outbox_pending"] == 6
     assert sum(c["ballots_read"] for c in st["contests"].values()) == r["sheets_real"]
     text = invoke("count", "status", "--home", h)
     assert "protocol r1" in text
