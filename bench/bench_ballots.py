@@ -16,6 +16,7 @@ this process, one at a time, and prints:
 
     .venv/bin/python bench/bench_ballots.py                    # 2,000 sheets at 200 dpi
     .venv/bin/python bench/bench_ballots.py --sheets 300 --dpi 150 --seed 5
+    .venv/bin/python bench/bench_ballots.py --sheets 1000 --dpi 0           # mixed 150-300 dpi
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _render(args) -> tuple[int, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sheets", type=int, default=2000)
-    ap.add_argument("--dpi", type=int, default=200)
+    ap.add_argument("--dpi", type=int, default=200, help="Scan resolution; 0 for a 150-300 mix.")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--hesitation", type=float, default=0.04,
                     help="Share of ballots with a hesitation dot (exercises the marginal policy).")
@@ -83,7 +84,7 @@ def main() -> None:
     a = ap.parse_args()
 
     election = bench_election()
-    plans = deckmod.plan_deck(election, a.sheets, a.seed, a.dpi, hesitation=a.hesitation)
+    plans = deckmod.plan_deck(election, a.sheets, a.seed, a.dpi or None, hesitation=a.hesitation)
     tmp = tempfile.TemporaryDirectory(prefix="uchastok-bench-deck-")
     out = a.keep or Path(tmp.name)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,8 @@ def main() -> None:
         for _ in pool.imap_unordered(_render, [(p, str(out)) for p in plans], chunksize=8):
             pass
     gen_s = time.perf_counter() - t0
-    print(f"election {election.id}, station {election.station.id}; {a.sheets} sheets at {a.dpi} dpi,"
+    print(f"election {election.id}, station {election.station.id}; {a.sheets} sheets at"
+          f" {a.dpi or '150-300'} dpi,"
           f" seed {a.seed}; generated in {gen_s:.1f} s with {a.workers} workers")
 
     interp_ms, decode_ms = [], []
