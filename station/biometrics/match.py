@@ -28,7 +28,8 @@ the best pairs are re-weighted by the geometric compatibility of distances,
 direction differences and radial angles with the other pairs.
 
 1:N search runs in two stages: (1) every probe cylinder against every
-gallery cylinder, with a compact pooled cylinder (3x3 spatial cells summed)
+gallery cylinder, with a compact pooled cylinder (2x2 spatial and 2 direction
+cells summed: 108 numbers)
 and one BLAS matrix product over the whole gallery (multi-threaded by the
 BLAS library, the GIL released), each template scored by its best cylinder
 matches; (2) the exact LSSR score for the ``shortlist`` best templates.
@@ -83,7 +84,8 @@ class MccParams:
     tau2: float = -30.0
     mu3: float = math.pi / 12
     tau3: float = -30.0
-    pool: int = 3  # spatial cells pooled for the search stage
+    pool: int = 2  # spatial cells (pool x pool) summed for the search stage
+    pool_d: int = 2  # direction cells summed for the search stage
     full_overlap: int = 16  # cylinders needed for an undamped score
 
 
@@ -155,7 +157,7 @@ def _cell_offsets(p: MccParams) -> tuple[np.ndarray, np.ndarray]:
 
 _OFFSETS, _INSIDE = _cell_offsets(PARAMS)
 _DPHI = (-np.pi + (np.arange(PARAMS.nd) + 0.5) * 2 * np.pi / PARAMS.nd).astype(np.float32)
-EMPTY_DIM = (PARAMS.ns // PARAMS.pool + (PARAMS.ns % PARAMS.pool > 0)) ** 2 * PARAMS.nd
+EMPTY_DIM = (-(-PARAMS.ns // PARAMS.pool)) ** 2 * (PARAMS.nd // PARAMS.pool_d)
 
 
 def _empty_cylinders() -> Cylinders:
@@ -233,7 +235,8 @@ def _pool(bits: np.ndarray, p: MccParams) -> np.ndarray:
     if pad:
         cube = np.pad(cube, ((0, 0), (0, pad), (0, pad), (0, 0)))
     m = cube.shape[1] // p.pool
-    pooled = cube.reshape(n, m, p.pool, m, p.pool, p.nd).sum((2, 4)).reshape(n, -1)
+    pooled = cube.reshape(n, m, p.pool, m, p.pool, p.nd // p.pool_d, p.pool_d).sum(
+        (2, 4, 6)).reshape(n, -1)
     norm = np.linalg.norm(pooled, axis=1, keepdims=True)
     return (pooled / np.maximum(norm, 1e-6)).astype(np.float32)
 
@@ -413,7 +416,7 @@ class Candidate:
 class Gallery:
     """The enrolled templates of a station, prepared for 1:N search."""
 
-    def __init__(self, keys: list[str], prepared: list[Cylinders], shortlist: int = 24) -> None:
+    def __init__(self, keys: list[str], prepared: list[Cylinders], shortlist: int = 32) -> None:
         self.keys = keys
         self.prepared = prepared
         self.shortlist = shortlist
@@ -437,7 +440,7 @@ class Gallery:
         return per + self._pooled.nbytes
 
     @classmethod
-    def build(cls, items: list[tuple[str, Template]], shortlist: int = 24) -> Gallery:
+    def build(cls, items: list[tuple[str, Template]], shortlist: int = 32) -> Gallery:
         """Prepare ``(key, template)`` pairs; templates that cannot match are kept but never found."""
         return cls([k for k, _ in items], [cylinders(t) for _, t in items], shortlist)
 
