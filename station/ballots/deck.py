@@ -15,7 +15,8 @@ artefacts (quality 55-95), pen marks of varied shape (filled, cross, tick,
 dot, partial) and darkness, stray marks away from the boxes, optional hesitation dots (a small
 dot on an unmarked box, not a vote by intent: read as blank or marginal, never
 as a mark; off in L&A decks so their tally matches exactly), folds across the
-sheet, uneven lamp light, vertical scanner streaks, upside-down feeds.
+sheet, paper that does not lie flat (a smooth local displacement up to 0.8 mm),
+uneven lamp light, vertical scanner streaks, upside-down feeds.
 
 Bad sheets (each expected to be rejected with its reason): blank paper, a
 photo of something else, a sheet of another station, a torn sheet with a
@@ -180,6 +181,7 @@ def _degradation(rng: random.Random, dpi: int | None) -> dict:
         "stray_marks": rng.choice((0, 0, 0, 1, 2, 3)),
         "folds": rng.choice((0, 0, 1, 2)),         # voters fold the ballot for the box
         "uneven_light": round(rng.uniform(0.0, 0.15), 3) if rng.random() < 0.3 else 0.0,
+        "curl_mm": round(rng.uniform(0.2, 0.8), 2) if rng.random() < 0.4 else 0.0,
     }
 
 
@@ -382,6 +384,8 @@ def render_plan(plan: SheetPlan, election: Election) -> bytes:
             M2[0, 2] += rng.uniform(-3, 3) * k
             _paste(img, page, mask, M2)
         _paste(img, page, mask, M)
+        if deg.get("curl_mm", 0) > 0:
+            img = _curl(img, deg["curl_mm"], k, rng, backing)
     if deg["upside_down"]:
         img = np.ascontiguousarray(img[::-1, ::-1])
     img = _scanner_effects(img, deg, k, rng)
@@ -460,6 +464,22 @@ def _other_document(rng: random.Random, w: int, h: int) -> np.ndarray:
                        width=max(1, int(0.3 * k)))
             y += rows * rh + 6 * k
     return np.asarray(im).copy()
+
+
+def _curl(img: np.ndarray, amp_mm: float, k: float, rng: random.Random, backing: int) -> np.ndarray:
+    """Paper that does not lie flat: a smooth displacement of up to ``amp_mm`` that no
+    homography from the corners can undo (the reader must tolerate it locally)."""
+    h, w = img.shape
+    ys, xs = np.mgrid[0:h:16, 0:w:16].astype(np.float32)
+    px, py = rng.uniform(0, 2 * math.pi), rng.uniform(0, 2 * math.pi)
+    lx, ly = rng.uniform(120, 260) * k, rng.uniform(120, 260) * k
+    # zero at the corners' neighbourhood is not required: the fiducials move too
+    dx = amp_mm * k * np.sin(2 * math.pi * ys / ly + px) * np.sin(math.pi * xs / w)
+    dy = amp_mm * k * np.sin(2 * math.pi * xs / lx + py) * np.sin(math.pi * ys / h)
+    mapx = cv2.resize(xs + dx, (w, h), interpolation=cv2.INTER_LINEAR)
+    mapy = cv2.resize(ys + dy, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.remap(img, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=backing)
 
 
 def _fold(page: np.ndarray, k: float, rng: random.Random) -> None:

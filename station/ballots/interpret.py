@@ -22,9 +22,10 @@
    → ``no-code``; checksum mismatch → ``bad-code``; other election →
    ``wrong-election``; other station → ``wrong-station``; unknown style →
    ``unknown-style``.
-5. The page is rectified at 4 px/mm; each box's fill ratio is the share of
-   ink pixels (darker than 60 % of the paper's white) inside the box inset by
-   1.2 mm (clear of the printed outline). Classification (docs/ballots.md
+5. The page is rectified at 4 px/mm. Each box's printed outline is looked for
+   within 1.5 mm of its expected place (paper that does not lie flat moves
+   boxes locally); its fill ratio is the share of ink pixels (darker than 70 %
+   of the paper's white) inside the box inset by 1.2 mm (clear of the outline). Classification (docs/ballots.md
    "Thresholds"): fill < ``FILL_BLANK_MAX`` blank, ≥ ``FILL_MARK_MIN`` marked,
    between marginal.
 6. Validity rules with the marginal policy (station/ballots/rules.py
@@ -61,7 +62,8 @@ from station.errors import PackageError
 FILL_BLANK_MAX = 0.06      # below: blank
 FILL_MARK_MIN = 0.14       # at or above: marked; between: marginal
 BOX_INSET_MM = 1.2         # measured area starts this far inside the printed outline
-INK_LEVEL = 0.60           # a pixel is ink when darker than this share of the paper white
+BOX_SEARCH_MM = 1.5        # a box's outline is looked for this far around its expected place
+INK_LEVEL = 0.70           # a pixel is ink when darker than this share of the paper white
 WARP_PX_PER_MM = 4.0
 QR_PX_PER_MM = 8.0
 FIND_WIDTH = 440           # the fiducial search uses the first pyramid level at most 1.5× this wide
@@ -356,14 +358,51 @@ def _box_fills(pre: np.ndarray, scale: int, H: np.ndarray, geo: layout.SheetGeom
     integ = cv2.integral(ink)
     fills = {}
     for bid, b in geo.boxes.items():
-        x0 = int(round((b.x + BOX_INSET_MM) * K))
-        y0 = int(round((b.y + BOX_INSET_MM) * K))
-        x1 = int(round((b.x + b.w - BOX_INSET_MM) * K))
-        y1 = int(round((b.y + b.h - BOX_INSET_MM) * K))
+        dx, dy = _box_offset(ink, b, K)
+        x0 = int(round((b.x + BOX_INSET_MM) * K)) + dx
+        y0 = int(round((b.y + BOX_INSET_MM) * K)) + dy
+        x1 = int(round((b.x + b.w - BOX_INSET_MM) * K)) + dx
+        y1 = int(round((b.y + b.h - BOX_INSET_MM) * K)) + dy
         area = max(1, (x1 - x0) * (y1 - y0))
         s = integ[y1, x1] - integ[y0, x1] - integ[y1, x0] + integ[y0, x0]
         fills[bid] = float(s) / area
     return fills
+
+
+def _box_offset(ink: np.ndarray, b: layout.Box, K: float) -> tuple[int, int]:
+    """Where the printed outline really is, within ±BOX_SEARCH_MM of where the corners say.
+
+    Paper that does not lie flat, and printers, move a box locally by up to a
+    millimetre or so; the corner homography cannot know. The outline's two
+    vertical edges (columns) and two horizontal edges (rows) are looked for at
+    the printed distance apart; a shift is taken only when both edges of the
+    pair are clearly stronger there than at the expected place.
+    """
+    r = int(round(BOX_SEARCH_MM * K))
+    bx0, by0 = int(round(b.x * K)), int(round(b.y * K))
+    bw, bh = int(round(b.w * K)), int(round(b.h * K))
+    y_lo, x_lo = by0 - r, bx0 - r
+    win = ink[max(0, y_lo):by0 + bh + r + 2, max(0, x_lo):bx0 + bw + r + 2]
+    if y_lo < 0 or x_lo < 0 or win.shape != (bh + 2 * r + 2, bw + 2 * r + 2):
+        return 0, 0
+    # Edge strength over the box's own span (± the search range), per column and per row.
+    cols = win[r:r + bh + 2].sum(axis=0).astype(np.int32)
+    rows = win[:, r:r + bw + 2].sum(axis=1).astype(np.int32)
+    return _pair_shift(cols, bw, r, bh), _pair_shift(rows, bh, r, bw)
+
+
+def _pair_shift(profile: np.ndarray, span: int, r: int, length: int) -> int:
+    p = np.maximum(profile[:-1], profile[1:])          # outline ~1.4 px wide at 4 px/mm
+    shifts = np.arange(-r, r + 1)
+    first = p[r + shifts]
+    second = p[np.minimum(len(p) - 1, r + shifts + span - 1)]
+    score = np.minimum(first, second)
+    best = int(np.argmax(score))
+    here = int(score[r])
+    # Keep the expected place unless a clearly better pair of edges exists elsewhere.
+    if score[best] >= 0.6 * length and score[best] > here * 1.25 + 2:
+        return int(shifts[best])
+    return 0
 
 
 # --- files and scanner sheets ----------------------------------------------------

@@ -160,3 +160,16 @@ def test_scanner_streak_is_repaired(election, sheet, where_mm, width_px, level):
     assert r.accepted, r.reason
     assert (r.outcomes[0].choice, r.outcomes[0].preference) == (ids["p1"].split("/")[1], 3)
     assert max(f for b, f in r.boxes.items() if b not in (ids["p1"], ids["n3"])) < FILL_BLANK_MAX
+
+
+@pytest.mark.parametrize("curl_mm", [0.8, 1.2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_paper_that_does_not_lie_flat(election, sheet, curl_mm, seed):
+    """Boxes moved locally by up to 1.2 mm (beyond the corner homography) still read exactly."""
+    ids = _ids(election)
+    marks = {ids["p0"]: "tick", ids["n54"]: "dot"}
+    r = interpret_sheet(sheet(election, "bs-party-list", marks, seed=seed, dpi=200,
+                              curl_mm=curl_mm), election)
+    assert r.accepted, r.reason
+    assert (r.outcomes[0].choice, r.outcomes[0].preference) == (ids["p0"].split("/")[1], 54)
+    assert max(f for b, f in r.boxes.items() if b not in marks) < FILL_BLANK_MAX
