@@ -102,9 +102,9 @@ def demo_manifest(seed: int = 1, *, station_number: int = 1234, package_version:
         "format": "uchastok-election-package/1",
         "package_version": package_version,
         "election": {
-            "id": "kg-2025-parliament",
-            "name": {"ky": "Жогорку Кеңештин депутаттарын шайлоо 2025",
-                     "ru": "Выборы депутатов Жогорку Кенеша 2025"},
+            "id": f"kg-{voting_day.year}-parliament",
+            "name": {"ky": f"Жогорку Кеңештин депутаттарын шайлоо {voting_day.year}",
+                     "ru": f"Выборы депутатов Жогорку Кенеша {voting_day.year}"},
             "voting_day": voting_day.isoformat(), "time_zone": "Asia/Bishkek",
             "polls_open": "08:00", "polls_close": "20:00",
             "min_age": 18, "community_days": 90,
