@@ -1,0 +1,40 @@
+"""The simulated election day end to end, at CI size (what `make demo` runs with 300 voters)."""
+
+from pathlib import Path
+
+from station.demo import DemoOptions, run_demo
+from station.paths import Paths
+
+
+def test_demo_day_end_to_end(tmp_path):
+    lines: list[str] = []
+    res = run_demo(DemoOptions(out=tmp_path / "demo", voters=60, seed=3, lna_sheets=24, echo=lines.append))
+    text = "\n".join(lines)
+    assert "[10/10]" in text and "Artefacts" in text
+    assert "differences from the truth: 0" in text
+
+    ident = res.figures["identification"]["outcomes"]
+    for reason in ("accepted", "not-on-list", "card-not-authentic", "already-identified"):
+        assert ident.get(reason), f"no {reason} in the demo day: {ident}"
+    assert ident.get("then manual identification (reason recorded)")
+
+    # The central server verified the station's protocol and holds nothing back.
+    central = res.figures["central"]
+    assert central["stations"]["verified"] == 1 and central["held"] == []
+
+    # The protocol counts every sheet that went into the box, and nothing else.
+    body = res.figures["protocol"]
+    read = {c["contest"]: c["ballots_read"] for c in body["contests"]}
+    assert sum(read.values()) == res.figures["sheets"]
+
+    # Every audit chain of the station verifies.
+    from station.audit_files import verify_all
+
+    paths = Paths.from_env(tmp_path / "demo" / "station")
+    assert all(r["ok"] for r in verify_all(paths))
+    # Every artefact the demo names is there.
+    for key, path in res.artefacts.items():
+        if path.startswith("/"):
+            assert Path(path).exists(), f"{key}: {path} is missing"
+    receipts = list(Path(res.artefacts["receipts (PNG/PDF)"]).glob("*.png"))
+    assert len(receipts) >= ident["accepted"]
