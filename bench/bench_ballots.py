@@ -107,6 +107,8 @@ def main() -> None:
     wrong_cases: list[str] = []
     hesitation = [0, 0]                  # sheets with a hesitation dot, of them returned
     hes_fills: list[float] = []
+    marked_fills: list[float] = []
+    blank_fills: list[float] = []
     for plan in plans:
         data = (out / plan.name).read_bytes()
         t = time.perf_counter()
@@ -138,6 +140,7 @@ def main() -> None:
                 continue
             box_total += 1
             box_right += (fill >= FILL_MARK_MIN) == truly
+            (marked_fills if truly else blank_fills).append(fill)
             if not truly:
                 blank_boxes += 1
                 blank_marginal += FILL_BLANK_MAX <= fill < FILL_MARK_MIN
@@ -167,6 +170,10 @@ def main() -> None:
     print(f"ballots: {ballots}; accepted {accepted}; outcome right {correct}"
           f" ({100 * correct / max(1, accepted):.3f} % of accepted); WRONG OUTCOMES {wrong}")
     print(f"returned to the voter: {sum(returned.values())} {dict(returned)}")
+    print(f"fill of marked boxes: min {min(marked_fills):.3f}, 1st percentile"
+          f" {np.percentile(marked_fills, 1):.3f}; of blank boxes: max {max(blank_fills):.3f},"
+          f" 99.9th percentile {np.percentile(blank_fills, 99.9):.3f}"
+          f" (thresholds {FILL_BLANK_MAX} / {FILL_MARK_MIN})")
     print(f"marginal on truly blank boxes: {blank_marginal}/{blank_boxes}"
           f" ({100 * blank_marginal / max(1, blank_boxes):.3f} %)")
     if hesitation[0]:
