@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from drivers.device import Device
+
 IMAGE_SHAPE = (288, 256)
 
 
@@ -51,7 +53,7 @@ class Capture:
             )
 
 
-class FingerprintSensor(abc.ABC):
+class FingerprintSensor(Device):
     """A fingerprint sensor. Context manager; ``close()`` is idempotent."""
 
     @abc.abstractmethod
@@ -62,15 +64,6 @@ class FingerprintSensor(abc.ABC):
     def status(self) -> SensorStatus:
         """READY if the sensor answers now, else DISCONNECTED or ERROR."""
 
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Release the port; safe to call twice."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def unpack_image(data: bytes) -> np.ndarray:

@@ -70,6 +70,7 @@ from drivers.fingerprint.packets import (
     data_packets,
     encode_packet,
 )
+from drivers.simulation import FailurePresets
 
 PRESETS = (
     "corrupt-checksum",
@@ -113,8 +114,10 @@ def ridge_pattern(seed: int = 0) -> np.ndarray:
     return image.astype(np.uint8)
 
 
-class SensorSimulator:
+class SensorSimulator(FailurePresets):
     """A simulated ZFM module on a pty; a context manager with ``.port``."""
+
+    PRESETS = PRESETS
 
     def __init__(
         self,
@@ -197,19 +200,6 @@ class SensorSimulator:
     def lift_finger(self) -> None:
         with self._lock:
             self._finger = None
-
-    @property
-    def preset(self) -> str | None:
-        return self._preset
-
-    @preset.setter
-    def preset(self, name: str | None) -> None:
-        self.set_preset(name)
-
-    def set_preset(self, name: str | None) -> None:
-        if name is not None and name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-        self._preset = name
 
     @property
     def unplugged(self) -> bool:

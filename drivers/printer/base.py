@@ -24,6 +24,7 @@ import abc
 import enum
 from dataclasses import dataclass
 
+from drivers.device import Device
 from drivers.printer.document import (
     Align,
     Block,
@@ -79,7 +80,7 @@ class PrintResult:
     detail: str = ""
 
 
-class Printer(abc.ABC):
+class Printer(Device):
     """A receipt printer. Context manager; ``close()`` is idempotent."""
 
     @abc.abstractmethod
@@ -90,12 +91,3 @@ class Printer(abc.ABC):
     def print_document(self, document: Document) -> PrintResult:
         """Print ``document``; ``printed`` is True only when all of it came out."""
 
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Release the device; safe to call twice."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

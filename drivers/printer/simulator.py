@@ -61,6 +61,7 @@ from PIL import Image
 from drivers.printer.base import Document, Printer, PrinterStatus, PrintResult
 from drivers.printer.document import WIDTH_58MM, save_pages_pdf
 from drivers.printer.escpos_printer import EscposPrinter, PrinterProtocolError, media_profile
+from drivers.simulation import FailurePresets
 
 PRESETS = ("paper-out", "cover-open", "disconnected", "paper-runs-out")
 
@@ -178,7 +179,9 @@ class SimulatedLink(Escpos):
         return self._printer.take_answer()
 
 
-class SimulatedPrinter(Printer):
+class SimulatedPrinter(FailurePresets, Printer):
+    PRESETS = PRESETS
+
     def __init__(
         self,
         out_dir: str | os.PathLike,
@@ -232,19 +235,6 @@ class SimulatedPrinter(Printer):
             self._driver.close()
 
     # -- faults --------------------------------------------------------------
-
-    @property
-    def preset(self) -> str | None:
-        return self._preset
-
-    @preset.setter
-    def preset(self, name: str | None) -> None:
-        self.set_preset(name)
-
-    def set_preset(self, name: str | None) -> None:
-        if name is not None and name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-        self._preset = name
 
     def load_paper(self) -> None:
         """Paper back in, cover shut, cable in: the printer is ready."""

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drivers.device import Device
+
 
 class ScannerStatus(enum.Enum):
     READY = "ready"
@@ -56,22 +58,13 @@ class Sheet:
             raise ValueError("a READY sheet carries an image")
 
 
-class Scanner(abc.ABC):
+class Scanner(Device):
     """A sheet-fed ballot scanner."""
 
     @abc.abstractmethod
     def next_sheet(self, deadline: float) -> Sheet:
         """The next fed sheet, or the device condition when none was read by ``deadline``."""
 
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Release the device; safe to call twice."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def parse_pnm(data: bytes) -> tuple[np.ndarray | None, str]:

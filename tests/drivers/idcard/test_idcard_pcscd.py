@@ -5,9 +5,7 @@ already running) and must not run in parallel with other pcscd users.
 """
 
 import os
-import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -23,57 +21,20 @@ from drivers.idcard.vpcd import VpcdLink
 
 pytestmark = pytest.mark.pcscd
 
-VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture(scope="session")
-def pcscd():
-    """A running pcscd with vpcd's readers; started here (and stopped) when none runs."""
-    if shutil.which("pcscd") is None and not Path("/usr/sbin/pcscd").exists():
-        pytest.skip("pcscd is not installed (apt-get install pcscd)")
-    if not VPCD_CONF.exists():
-        pytest.skip("vsmartcard-vpcd is not installed (apt-get install vsmartcard-vpcd)")
-    probe = PcscTransport(reader="Virtual PCD")
-    process = None
-    if probe.status() is CardStatus.DISCONNECTED:
-        if os.geteuid() != 0:
-            pytest.skip("starting pcscd needs root")
-        process = subprocess.Popen(
-            [shutil.which("pcscd") or "/usr/sbin/pcscd", "--foreground", "--auto-exit"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait(lambda: probe.status() is not CardStatus.DISCONNECTED, 10, "pcscd to start")
-    if probe.status() is CardStatus.NO_READER:
-        pytest.skip("pcscd runs without vpcd's 'Virtual PCD' readers")
-    # Holding a context keeps --auto-exit from stopping pcscd between tests.
-    yield probe
-    probe.close()
-    if process is not None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
-def transport(pcscd):
+def transport(pcscd, wait_until):
     t = PcscTransport(reader="Virtual PCD 00 00")
-    _wait(lambda: t.status() is CardStatus.NO_CARD, 5, "an empty reader")
+    wait_until(lambda: t.status() is CardStatus.NO_CARD, 5, "an empty reader")
     yield t
     t.close()
 
 
 @pytest.fixture
-def insert(transport):
+def insert(transport, wait_until):
     """Put an emulated chip into vpcd's reader; take it out after the test."""
     links = []
 
@@ -87,7 +48,7 @@ def insert(transport):
     yield put
     for link in links:
         link.close()
-    _wait(lambda: transport.status() is CardStatus.NO_CARD, 5, "the card to leave")
+    wait_until(lambda: transport.status() is CardStatus.NO_CARD, 5, "the card to leave")
 
 
 def test_empty_reader_and_unknown_reader(transport):
@@ -107,12 +68,12 @@ def test_full_read_through_pcscd(transport, insert, make_chip, pki, face_jpeg):
     assert doc.chip_read_ms > 0
 
 
-def test_card_pulled_mid_read_through_pcscd(transport, insert, make_chip, pki):
+def test_card_pulled_mid_read_through_pcscd(transport, insert, make_chip, pki, wait_until):
     insert(make_chip(preset="card-pulled", pull_after_reads=8))
     with pytest.raises(CardRemovedError):
         CardReader(transport).read_document(
             BacKey.from_fields("ID1234567", "900122", "310501"), trust=[pki.csca_pem])
-    _wait(lambda: transport.status() is CardStatus.NO_CARD, 5, "the pulled card to show")
+    wait_until(lambda: transport.status() is CardStatus.NO_CARD, 5, "the pulled card to show")
 
 
 def test_wrong_mrz_keys_through_pcscd(transport, insert, make_chip, pki):
