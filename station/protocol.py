@@ -445,11 +445,16 @@ def nist_results(election: Election, body: dict[str, Any], *, protocol_hash_hex:
 # --- printing and export ------------------------------------------------------
 
 def export_protocol(election: Election, signed: SignedProtocol, out_dir, *, printer=None,
-                    store: CountStore | None = None, clock=None, actor: str = "system") -> dict[str, str]:
+                    store: CountStore | None = None, clock=None, actor: str = "system",
+                    certificate: dict[str, Any] | None = None) -> dict[str, str]:
     """Write the protocol's files (signed JSON, NIST JSON, receipt PNG, A4 PNG + PDF); print it.
 
+    With ``certificate`` (the device's) and the ``store`` holding the protocol's envelope, also
+    the observers' export (``*.export.json``: the signed envelope + the device certificate, which
+    ``uchastok verify`` checks offline against the provisioning authority's key; docs/protocol.md).
+
     Returns {"json": path, "nist": path, "receipt": path, "a4_png": path, "a4_pdf": path,
-    "printed": "yes"|"no: <status>"}.
+    ["export": path,] "printed": "yes"|"no: <status>"}.
     """
     from pathlib import Path
 
@@ -472,6 +477,17 @@ def export_protocol(election: Election, signed: SignedProtocol, out_dir, *, prin
     files["receipt"] = str(save_receipt(doc, out / f"{stem}-receipt.png"))
     png, pdf = save_a4(doc, out / f"{stem}-a4")
     files["a4_png"], files["a4_pdf"] = str(png), str(pdf)
+    if certificate is not None and store is not None and signed.outbox_seq is not None:
+        from sync.canonical import parse
+        from sync.export import make_export
+
+        row = store.conn.execute("SELECT envelope FROM outbox WHERE stream = ? AND seq = ?",
+                                 (STREAM, signed.outbox_seq)).fetchone()
+        if row is not None:
+            x = out / f"{stem}.export.json"
+            x.write_text(json.dumps(make_export(certificate, [parse(bytes(row[0]))]), ensure_ascii=False,
+                                    indent=2) + "\n", encoding="utf-8")
+            files["export"] = str(x)
     files["printed"] = "no printer"
     if printer is not None:
         result = printer.print_document(doc)

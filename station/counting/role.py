@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import Iterator
@@ -230,7 +231,8 @@ def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = N
                                   last_close(f.station_conn))
             return {"signed": False, "state": str(polls.current(f.station_conn)),
                     "hash": protocol_hash(body), "body": body}
-        files = export_protocol(f.election, signed, out, store=f.store, clock=clock)
+        cert = json.loads(paths.device_cert.read_text()) if paths.device_cert.exists() else None
+        files = export_protocol(f.election, signed, out, store=f.store, clock=clock, certificate=cert)
         return {"signed": True, "state": str(polls.current(f.station_conn)), "revision": signed.revision,
                 "hash": signed.hash, "outbox_seq": signed.outbox_seq, "files": files, "body": signed.body}
 

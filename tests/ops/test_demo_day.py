@@ -38,3 +38,23 @@ def test_demo_day_end_to_end(tmp_path):
             assert Path(path).exists(), f"{key}: {path} is missing"
     receipts = list(Path(res.artefacts["receipts (PNG/PDF)"]).glob("*.png"))
     assert len(receipts) >= ident["accepted"]
+
+
+def test_published_protocol_verifies_offline_and_tampering_fails(tmp_path):
+    """An observer with the provisioning authority's public key checks the published protocol."""
+    import copy
+    import json
+
+    from provisioning.authority import cec_pub_path
+    from sync import signing
+    from sync.export import verify_export
+
+    res = run_demo(DemoOptions(out=tmp_path / "demo", voters=30, seed=5, lna_sheets=24, echo=lambda _: None))
+    export = json.loads(Path(res.artefacts["protocol (export)"]).read_text())
+    authority = signing.load_public_key(cec_pub_path(tmp_path / "demo" / "package"))
+    assert verify_export(export, authority).ok
+    forged = copy.deepcopy(export)
+    votes = forged["envelopes"][0]["body"]["contests"][0]["votes"]
+    first = next(iter(votes))
+    votes[first] += 1
+    assert not verify_export(forged, authority).ok
