@@ -64,6 +64,8 @@ def device_status(paths: Paths) -> dict:
         out["station"] = {"id": m["station"]["id"], "number": m["station"]["number"], "name": m["station"]["name"]}
     out["voters_on_list"] = _count(paths.identify_db, "SELECT count(*) FROM voter")
     out["voters_identified"] = _count(paths.identify_db, "SELECT count(*) FROM identification")
+    out["sheets_read"] = _count(paths.count_db, "SELECT count(*) FROM sheet WHERE mode = 'real'")
+    out["power"] = power_status()
     out["sync"] = _sync_status(paths)
     for extra in _EXTRA_SECTIONS:
         try:
@@ -71,6 +73,45 @@ def device_status(paths: Paths) -> dict:
         except Exception as e:  # a broken part must not hide the rest of the status
             out.setdefault("errors", []).append(f"{extra.__module__}: {e}")
     return out
+
+
+def power_status(root: str = "/sys/class/power_supply") -> dict:
+    """Mains or battery, and the charge, from the kernel's power-supply class (no battery: mains)."""
+    from pathlib import Path
+
+    base = Path(root)
+    out = {"source": "mains", "battery_pct": None}
+    if not base.is_dir():
+        return out
+    for dev in sorted(base.iterdir()):
+        try:
+            kind = (dev / "type").read_text().strip()
+            if kind == "Battery" and (dev / "capacity").exists():
+                out["battery_pct"] = int((dev / "capacity").read_text().strip())
+                if (dev / "status").read_text().strip() == "Discharging":
+                    out["source"] = "battery"
+            elif kind == "Mains" and (dev / "online").read_text().strip() == "0":
+                out["source"] = "battery"
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def sync_line(sync: dict | None) -> str:
+    """One line for people: link state and what waits to be sent."""
+    if not sync:
+        return "not started"
+    link = sync.get("link") or {}
+    queues = sync.get("queues") or {}
+    waiting = ", ".join(f"{k} {v.get('depth', 0)} waiting ({v.get('acked_seq', 0)} delivered)"
+                        for k, v in sorted(queues.items()))
+    if not link:
+        state = "no upload yet"
+    elif link.get("last_error") and link.get("consecutive_failures"):
+        state = f"DOWN since {link.get('last_success') or 'start'}: {link['last_error']}"
+    else:
+        state = f"up, last delivery {link.get('last_success')}"
+    return f"{state}; {waiting or 'no queue'}"
 
 
 def _sync_status(paths: Paths) -> dict | None:

@@ -18,7 +18,7 @@ def command(ctx, as_json):
       uchastok --home /tmp/st1 status
       uchastok --home /tmp/st1 status --json
     """
-    from station.status import device_status
+    from station.status import device_status, sync_line
 
     st = device_status(ctx.paths)
     if as_json:
@@ -36,10 +36,14 @@ def command(ctx, as_json):
         ("Certificate", f"{st['certificate']['station']}, until {st['certificate']['valid_until']}"
          if st.get("certificate") else "not enrolled"),
         ("Package", f"v{st['package']['version']} sha256 {st['package']['sha256'][:16]}…" if st.get("package") else "-"),
+        ("Sheets read / Окулган бюллетендер", st["sheets_read"] if st.get("sheets_read") is not None else "-"),
+        ("Link and queue / Связь", sync_line(st.get("sync"))),
+        ("Power / Питание", f"{st['power']['source']}" + (f", battery {st['power']['battery_pct']}%"
+                                                          if st["power"].get("battery_pct") is not None else "")),
     ]
     for key in sorted(st):
         if key in ("election", "station", "polls", "voters_on_list", "voters_identified", "device", "certificate",
-                   "package", "home"):
+                   "package", "home", "sheets_read", "sync", "power"):
             continue
         val = st[key]
         if isinstance(val, dict):
