@@ -296,12 +296,20 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, polls_action, e) -> None:
         polls_action(paths, "close", chair_id, chair_pin, clock=clock)
         summary = _identification_summary(paths, clock, e)
         clock.set_local(21, 30)
-        signed = results_protocol(paths, sign=True, member=chair_id, pin=chair_pin, clock=clock)
+        from drivers.printer.simulator import SimulatedPrinter
+
+        with SimulatedPrinter(paths.output_dir / "printer") as printer:   # the count role's receipt printer
+            signed = results_protocol(paths, sign=True, member=chair_id, pin=chair_pin, clock=clock,
+                                      printer=printer)
         p.info(f"protocol signed by the device key, hash {signed['hash'][:16]}…; identification summary:"
                f" {summary.get('identified')} of {summary.get('voters_on_list')} voters")
         files = signed.get("files") or {}
         for k, v in (files.items() if isinstance(files, dict) else ((Path(f).name, f) for f in files)):
-            res.artefacts[f"protocol ({k})"] = str(v)
+            if k == "printed":
+                res.artefacts["protocol printed on the receipt printer"] = str(paths.output_dir / "printer")
+                p.info(f"protocol printed on the station's receipt printer: {v}")
+            else:
+                res.artefacts[f"protocol ({k})"] = str(v)
         res.figures["protocol_hash"] = signed["hash"]
         res.figures["protocol"] = signed["body"]
 

@@ -189,7 +189,8 @@ def identify_summary(paths: Paths) -> dict[str, Any] | None:
 
 def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = None,
                      pin: str | None = None, voters_identified: int | None = None,
-                     voters_on_list: int | None = None, out_dir=None, clock=None) -> dict[str, Any]:
+                     voters_on_list: int | None = None, out_dir=None, clock=None,
+                     printer=None) -> dict[str, Any]:
     """Sign (``sign``) or show the results protocol; export its files to ``out_dir``.
 
     ``voters_identified`` defaults to the identify role's summary when readable
@@ -232,7 +233,8 @@ def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = N
             return {"signed": False, "state": str(polls.current(f.station_conn)),
                     "hash": protocol_hash(body), "body": body}
         cert = json.loads(paths.device_cert.read_text()) if paths.device_cert.exists() else None
-        files = export_protocol(f.election, signed, out, store=f.store, clock=clock, certificate=cert)
+        files = export_protocol(f.election, signed, out, store=f.store, clock=clock, certificate=cert,
+                                printer=printer)
         return {"signed": True, "state": str(polls.current(f.station_conn)), "revision": signed.revision,
                 "hash": signed.hash, "outbox_seq": signed.outbox_seq, "files": files, "body": signed.body}
 
