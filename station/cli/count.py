@@ -98,22 +98,34 @@ def zero_report_command(ctx, home, member, pin, as_json):
 @click.option("--voters-on-list", type=int, default=None, help="Override the package's voter count.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where to write the JSON, NIST 1500-100, receipt and A4 files (default: var/out).")
+@click.option("--print", "print_it", is_flag=True,
+              help="Print it on the count role's receipt printer (again after signing: a reprint).")
+@click.option("--sim-printer", is_flag=True, help="Print on the printer simulator (var/out/printer).")
 @json_option
 @pass_ctx
-def protocol_command(ctx, home, sign, member, pin, voters_identified, voters_on_list, out_dir, as_json):
+def protocol_command(ctx, home, sign, member, pin, voters_identified, voters_on_list, out_dir, print_it,
+                     sim_printer, as_json):
     """Show, sign, print and export the results protocol (after polls close).
 
     \b
     Example:
-      uchastok count protocol --home /tmp/st1 --sign --member 1 --voters-identified 412
+      uchastok count protocol --home /tmp/st1 --sign --member 1 --voters-identified 412 --print
+      uchastok count protocol --home /tmp/st1 --print      # reprint the signed protocol
       uchastok count protocol --home /tmp/st1 --json
     """
-    from station.counting.role import results_protocol
+    import contextlib
 
-    res = results_protocol(_home_paths(ctx, home), sign=sign, member=member,
-                           pin=_pin(member, pin) if sign else None,
-                           voters_identified=voters_identified, voters_on_list=voters_on_list,
-                           out_dir=out_dir)
+    from station.counting.role import results_protocol
+    from station.printing import open_printer
+
+    paths = _home_paths(ctx, home)
+    with contextlib.ExitStack() as stack:
+        printer = stack.enter_context(open_printer(paths, "count", sim=sim_printer)) \
+            if print_it or sim_printer else None
+        res = results_protocol(paths, sign=sign, member=member,
+                               pin=_pin(member, pin) if sign else None,
+                               voters_identified=voters_identified, voters_on_list=voters_on_list,
+                               out_dir=out_dir, printer=printer)
     if as_json:
         echo_json(res)
         return

@@ -380,25 +380,16 @@ def _election(paths) -> Election:
 
 
 def _config(paths) -> dict:
-    import tomllib
+    from station.printing import role_config
 
-    if not paths.config_file.exists():
-        return {}
-    return tomllib.loads(paths.config_file.read_text()).get("identify", {})
+    return role_config(paths, "identify")
 
 
 def open_printer(paths, *, sim: bool = False):
-    """The table's receipt printer: ``[identify] printer`` in uchastok.toml (default the udev
-    name /dev/uchastok-printer), or (``sim``) the printer simulator writing into var/out/receipts."""
-    if sim:
-        from drivers.printer.simulator import SimulatedPrinter
+    """The table's receipt printer (station/printing.py); ``sim`` writes into var/out/receipts."""
+    from station.printing import open_printer as role_printer
 
-        return SimulatedPrinter(paths.output_dir / "receipts")
-    cfg = _config(paths)
-    from drivers.printer.escpos_printer import EscposPrinter
-
-    return EscposPrinter.serial(cfg.get("printer", "/dev/uchastok-printer"),
-                                baudrate=int(cfg.get("printer_baud", 19200)))
+    return role_printer(paths, "identify", sim=sim, sim_dir="receipts")
 
 
 def voter_report(paths, query: str) -> dict[str, Any]:

@@ -58,3 +58,13 @@ def test_published_protocol_verifies_offline_and_tampering_fails(tmp_path):
     first = next(iter(votes))
     votes[first] += 1
     assert not verify_export(forged, authority).ok
+    # The commission reprints the signed protocol on the count role's printer.
+    from drivers.printer.simulator import SimulatedPrinter
+    from station.counting.role import results_protocol
+
+    paths = Paths.from_env(tmp_path / "demo" / "station")
+    with SimulatedPrinter(tmp_path / "reprint") as printer:
+        again = results_protocol(paths, printer=printer)
+    assert again["signed"] and again["files"]["printed"] == "yes"
+    assert again["hash"] == res.figures["protocol_hash"]
+    assert len(list((tmp_path / "reprint").glob("*.png"))) == 1
