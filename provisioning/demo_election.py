@@ -171,17 +171,12 @@ ENROLMENT_IMPRESSIONS = (0, 1)
 
 
 def enrolled_templates(seed: int, pin: str, finger: int = 0) -> list[tuple[str, int, bytes]]:
-    from station.biometrics.extract import extract
-    from station.biometrics.iso19794 import encode
+    """templates.csv rows (pin, finger * 10 + press, ISO record) for one synthetic voter."""
+    from station.biometrics.enrolment import enrol
     from station.biometrics.synthetic import SyntheticFinger, finger_seed
 
-    f = SyntheticFinger(finger_seed(seed, pin, finger))
-    out = []
-    for k, index in enumerate(ENROLMENT_IMPRESSIONS):
-        ex = extract(f.impression(index), finger_position=finger)
-        if ex.ok:
-            out.append((pin, finger * 10 + k, encode(ex.template)))
-    return out
+    records = enrol(SyntheticFinger(finger_seed(seed, pin, finger)), ENROLMENT_IMPRESSIONS, finger_position=finger)
+    return [(pin, finger * 10 + k, rec) for k, rec in enumerate(records)]
 
 
 def _enrol_one(args: tuple[int, str]) -> list[tuple[str, int, bytes]]:
