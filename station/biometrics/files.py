@@ -154,7 +154,8 @@ def match_files(a: str | os.PathLike, b: str | os.PathLike,
 
 
 def load_gallery(path: str | os.PathLike) -> Gallery:
-    """A gallery from a directory of records, a ``templates.csv`` or a package directory."""
+    """A gallery from a directory of records, a ``templates.csv``, a package directory, or a
+    station's ``identify.db`` (its enrolled templates, read-only)."""
     return Gallery.build(read_gallery_items(path))
 
 
@@ -164,6 +165,8 @@ def read_gallery_items(path: str | os.PathLike) -> list[tuple[str, Template]]:
         p = p / "templates.csv"
     if p.is_file() and p.suffix.lower() == ".csv":
         return _read_templates_csv(p)
+    if p.is_file() and p.read_bytes()[:16] == b"SQLite format 3\x00":
+        return _read_station_db(p)
     if p.is_dir():
         items = []
         for f in sorted(p.iterdir()):
@@ -176,6 +179,28 @@ def read_gallery_items(path: str | os.PathLike) -> list[tuple[str, Template]]:
             raise GalleryError(f"{p}: no minutiae records (*.iso) in this directory")
         return items
     raise GalleryError(f"{p}: neither a directory of records nor a templates.csv")
+
+
+def _read_station_db(path: Path) -> list[tuple[str, Template]]:
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT pin, finger, record FROM template ORDER BY pin, finger").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise GalleryError(f"{path}: not a station database with templates: {e}") from None
+    items = []
+    for pin, finger, record in rows:
+        try:
+            items.append((pin, decode(bytes(record))))
+        except TemplateError as e:
+            raise GalleryError(f"{path}: template of {pin!r} (finger {finger}): {e}") from None
+    if not items:
+        raise GalleryError(f"{path}: the station database holds no templates")
+    return items
 
 
 def _read_templates_csv(path: Path) -> list[tuple[str, Template]]:
