@@ -91,8 +91,8 @@ def match_command(a: str, b: str, fmr: float | None, as_json: bool) -> None:
 @command.command("search")
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
 @click.option("--gallery", "gallery", required=True, type=click.Path(exists=True),
-              help="Directory of ISO records, templates.csv (pin,finger,iso_base64) or a package "
-                   "directory holding it.")
+              help="Directory of ISO records, templates.csv (pin,finger,iso_base64), a package "
+                   "directory holding it, or a station's identify.db.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100))
 @click.option("--fmr", type=float, default=None, help="Target false-match rate of the threshold.")
 @json_option
@@ -102,6 +102,7 @@ def search_command(image: str, gallery: str, top: int, fmr: float | None, as_jso
     \b
     Example:
       uchastok fingerprint search live.raw --gallery package/templates.csv --top 3
+      uchastok fingerprint search live.raw --gallery /var/lib/uchastok/identify.db
     """
     from station.biometrics.files import search_file
 
