@@ -343,6 +343,7 @@ def load_package(paths: Paths, pkg_dir: str | os.PathLike, *, clock=None,
         record(sconn, "package-load-init", actor="technician", clock=clock, dir=str(pkg_dir))
         try:
             pkg = read_package(pkg_dir, pinned_cec_key(paths))
+            _check_certificate(paths, pkg)
             _check_rollback(sconn, pkg)
             state = polls.current(sconn)
             if state not in LOADABLE_STATES:
@@ -368,6 +369,18 @@ def load_package(paths: Paths, pkg_dir: str | os.PathLike, *, clock=None,
         return read_package(paths.package_dir, pinned_cec_key(paths))
     finally:
         sconn.close()
+
+
+def _check_certificate(paths: Paths, pkg: Package) -> None:
+    """An enrolled device takes only the package of the station and election it is certified for."""
+    if not paths.device_cert.exists():
+        return
+    signed = json.loads(paths.device_cert.read_text()).get("signed", {})
+    want = (signed.get("station_id"), signed.get("election_id"))
+    got = (pkg.election.station.id, pkg.election.id)
+    if want != got:
+        raise PackageError(f"this device is certified for station {want[0]} in {want[1]};"
+                           f" the package is for station {got[0]} in {got[1]}: refused")
 
 
 def _check_rollback(sconn: sqlite3.Connection, pkg: Package) -> None:

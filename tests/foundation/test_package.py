@@ -175,3 +175,14 @@ def test_read_election_needs_only_the_signed_manifest(package):
     (package[0] / "manifest.json").write_bytes((package[0] / "manifest.json").read_bytes().replace(b"UIK", b"UIX"))
     with pytest.raises(PackageError, match="signature"):
         read_election(package[0], signing.load_public_key(cec_pub_path(package[0])))
+
+
+def test_enrolled_device_refuses_another_stations_package(device, package, tmp_path):
+    authority = load_or_create_key(package[1])
+    cert = issue_for_request(device.config_dir / "enrolment-request.json", authority, "UIK-9999",
+                             "kg-2025-parliament")
+    (tmp_path / "cert.json").write_text(json.dumps(cert))
+    enroll(device, tmp_path / "cert.json", signing.public_key(authority))
+    with pytest.raises(PackageError, match="certified for station UIK-9999"):
+        load_package(device, package[0])
+    assert voters_in(device) == 0
