@@ -448,7 +448,7 @@ def _central_results(p, url: str, e, res) -> None:
             t = g["contests"].get(contest.id)
             if not t:
                 continue
-            p.info(f"  {contest.title.ru}: valid {t['valid']}, invalid {t['invalid']} (blank {t['blank']})")
+            p.info(f"  {contest.title.ru}: valid {t['valid']}, invalid {t['invalid']}, blank {t['blank']}")
             for label, votes in _ranked(t["votes"], contest)[:5]:
                 share = 100 * votes / t["valid"] if t["valid"] else 0
                 p.info(f"     {votes:>4}  {share:5.1f}%  {label}")
