@@ -96,8 +96,8 @@ def load_device_key(paths: Paths) -> signing.PrivateKey:
         raise ProvisioningError("this device has no key yet: run `uchastok provision init --cec-key FILE`")
     try:
         return signing.load_private_key(paths.device_key)
-    except VerificationError as e:
-        raise ProvisioningError(str(e)) from e
+    except (VerificationError, ValueError, TypeError) as e:   # wrong mode, or not a PEM Ed25519 key
+        raise ProvisioningError(f"{paths.device_key}: unusable device key: {e}") from e
 
 
 def identity(paths: Paths) -> DeviceIdentity:

@@ -194,10 +194,13 @@ def _raw_voter_rows(path: Path):
     """voters.csv rows as lists of text, header checked; validation happens in SQL (see import_voters)."""
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
-        if tuple(header or ()) != VOTER_COLUMNS:
-            raise VoterListError(f"{path.name}:1: header must be {','.join(VOTER_COLUMNS)}")
-        yield from reader
+        try:
+            header = next(reader, None)
+            if tuple(header or ()) != VOTER_COLUMNS:
+                raise VoterListError(f"{path.name}:1: header must be {','.join(VOTER_COLUMNS)}")
+            yield from reader
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise VoterListError(f"{path.name}:{reader.line_num + 1}: not a UTF-8 CSV row: {e}") from e
 
 
 def _row_at(path: Path, line: int) -> list[str]:
@@ -210,15 +213,17 @@ def _row_at(path: Path, line: int) -> list[str]:
 
 # Every rule of station.voters.validate_row, evaluated by SQLite in C over the raw
 # inserted text (DOMAIN.md "The PIN": 14 digits, sex digit 1/2, a real DDMMYYYY date).
-# date(x) IS x holds only for a real calendar date written YYYY-MM-DD.
+# date(x, '+0 days') IS x holds only for a real calendar date written YYYY-MM-DD (without a
+# modifier SQLite returns '1999-02-30' unchanged; with one it normalises it to 1999-03-02).
 _INVALID_ROW_SQL = """
 SELECT rowid FROM voter WHERE NOT coalesce((
     length(pin) = 14 AND pin GLOB '[12][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-    AND birth_date IS date(birth_date)
+    AND birth_date IS date(birth_date, '+0 days') AND birth_date >= '1900-01-01'
     AND substr(pin, 2, 8) IS substr(birth_date, 9, 2) || substr(birth_date, 6, 2) || substr(birth_date, 1, 4)
     AND sex IN ('M', 'F')
     AND (district IS NULL OR district IN (SELECT value FROM json_each(?)))
-    AND (registered_since IS NULL OR registered_since IS date(registered_since))
+    AND (registered_since IS NULL OR (registered_since IS date(registered_since, '+0 days')
+                                      AND registered_since >= '1900-01-01'))
     AND overseas IN (0, 1) AND remote IN (0, 1)
     AND document_number <> '' AND surname <> ''
 ), 0) ORDER BY rowid LIMIT 1
@@ -342,7 +347,10 @@ def load_package(paths: Paths, pkg_dir: str | os.PathLike, *, clock=None,
     try:
         record(sconn, "package-load-init", actor="technician", clock=clock, dir=str(pkg_dir))
         try:
-            pkg = read_package(pkg_dir, pinned_cec_key(paths))
+            # Copy first, then verify the copy and import from it: the bytes imported are the bytes
+            # verified, whatever the source medium serves on a second read.
+            staged = _stage_copy(Path(pkg_dir), paths.package_dir)
+            pkg = read_package(staged, pinned_cec_key(paths))
             _check_certificate(paths, pkg)
             _check_rollback(sconn, pkg)
             state = polls.current(sconn)
@@ -353,7 +361,12 @@ def load_package(paths: Paths, pkg_dir: str | os.PathLike, *, clock=None,
                 voters, templates = import_voters(iconn, pkg, progress=progress)
             finally:
                 iconn.close()
-            _install_copy(pkg, paths.package_dir)
+            _swap_in(staged, paths.package_dir)
+        except OSError as e:
+            e = PackageError(f"cannot copy the package into {paths.state_dir}: {e}")
+            record(sconn, "package-load-refused", "refused", actor="technician", clock=clock,
+                   dir=str(pkg_dir), reason=str(e))
+            raise e from None
         except (PackageError, VerificationError) as e:
             record(sconn, "package-load-refused", "refused", actor="technician", clock=clock,
                    dir=str(pkg_dir), reason=str(e))
@@ -396,22 +409,51 @@ def _check_rollback(sconn: sqlite3.Connection, pkg: Package) -> None:
         raise PackageError(f"a different package with the same version {version} is already loaded: refused")
 
 
-def _install_copy(pkg: Package, target: Path) -> None:
-    """Keep a verified copy under the state directory: temp dir, then swap by rename."""
-    if pkg.dir.resolve() == target.resolve():
-        return
-    tmp = target.with_name(target.name + ".new")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(pkg.dir, tmp)
+def _stage_copy(src: Path, target: Path) -> Path:
+    """A private copy of the package beside ``target`` (``package.new``), replacing any leftover."""
+    staged = target.with_name(target.name + ".new")
+    if staged.is_dir() and not staged.is_symlink():
+        shutil.rmtree(staged)
+    elif staged.exists() or staged.is_symlink():
+        staged.unlink()
+    if not (src / "manifest.json").is_file():
+        raise PackageError(f"{src / 'manifest.json'}: missing (not an election package?)")
+    shutil.copytree(src, staged, symlinks=True)
+    return staged
+
+
+def _swap_in(staged: Path, target: Path) -> None:
+    """Make the verified, imported copy the current one: rename, never a half-written tree."""
     old = target.with_name(target.name + ".old")
-    if target.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-    os.replace(tmp, target)
     if old.exists():
         shutil.rmtree(old)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staged, target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def voter_list_problem(paths: Paths) -> str | None:
+    """Why identify.db's voter list is not the loaded package's (an interrupted load), or None."""
+    mpath = paths.package_dir / "manifest.json"
+    if not mpath.exists() or not paths.identify_db.exists():
+        return None
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True, timeout=10)
+        try:
+            row = conn.execute("SELECT manifest_sha256 FROM voter_list WHERE id = 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        return f"identify.db cannot be read: {e}"
+    want = signing.sha256_file(mpath)
+    if row is None or row[0] != want:
+        return ("the voter list in identify.db is not the loaded package's (an interrupted"
+                " `provision load`?): run `uchastok provision load` again")
+    return None
 
 
 def current_package(paths: Paths) -> Package | None:

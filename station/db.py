@@ -72,15 +72,15 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     savepoints and roll back only their own part.
     """
     if conn.in_transaction:
-        name = f"sp_{id(conn)}_{_depth(conn)}"
-        conn.execute(f"SAVEPOINT {name}")
+        # Savepoint names may repeat: ROLLBACK TO / RELEASE act on the innermost one of that name.
+        conn.execute("SAVEPOINT uchastok_nested")
         try:
             yield conn
         except BaseException:
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
+            conn.execute("ROLLBACK TO uchastok_nested")
+            conn.execute("RELEASE uchastok_nested")
             raise
-        conn.execute(f"RELEASE {name}")
+        conn.execute("RELEASE uchastok_nested")
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -89,14 +89,6 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-_DEPTHS: dict[int, int] = {}
-
-
-def _depth(conn: sqlite3.Connection) -> int:
-    _DEPTHS[id(conn)] = _DEPTHS.get(id(conn), 0) + 1
-    return _DEPTHS[id(conn)]
 
 
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
@@ -124,6 +116,9 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], *, where:
     done = []
     for m in migrations[len(applied):]:
         with atomic(conn):
+            # Re-read under the write lock: another process may have applied it meanwhile.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (m.name,)).fetchone():
+                continue
             if callable(m.apply):
                 m.apply(conn)
             else:

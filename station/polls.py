@@ -160,19 +160,23 @@ def set_member_pin(conn: sqlite3.Connection, member_id: str, name: str, pin: str
 
 
 def authorize(conn: sqlite3.Connection, member_id: str, pin: str, *, clock=None) -> str:
-    """Check a member's PIN; return their role. Locks after repeated failures."""
-    row = conn.execute("SELECT role, pin_salt, pin_hash, failures FROM commission_member WHERE id = ?",
-                       (member_id,)).fetchone()
-    if row is None:
-        raise PollsError(f"no commission member {member_id!r}")
-    if row["failures"] >= MAX_PIN_FAILURES:
-        raise PollsError(f"member {member_id} is locked after {MAX_PIN_FAILURES} wrong PINs: a technician must reset it")
+    """Check a member's PIN; return their role. Locks after repeated failures.
+
+    The attempt is counted first, under the write lock, and only then is the PIN checked: parallel
+    guesses cannot run more checks than the lockout allows.
+    """
+    with atomic(conn):
+        row = conn.execute("SELECT role, pin_salt, pin_hash, failures FROM commission_member WHERE id = ?",
+                           (member_id,)).fetchone()
+        if row is None:
+            raise PollsError(f"no commission member {member_id!r}")
+        if row["failures"] >= MAX_PIN_FAILURES:
+            raise PollsError(f"member {member_id} is locked after {MAX_PIN_FAILURES} wrong PINs:"
+                             " a technician must reset it")
+        conn.execute("UPDATE commission_member SET failures = failures + 1 WHERE id = ?", (member_id,))
     if not hmac.compare_digest(_pin_hash(pin, row["pin_salt"]), row["pin_hash"]):
-        with atomic(conn):
-            conn.execute("UPDATE commission_member SET failures = failures + 1 WHERE id = ?", (member_id,))
-            record(conn, "polls-transition-refused", "refused", actor=f"member:{member_id}", clock=clock,
-                   reason="wrong PIN")
+        record(conn, "polls-transition-refused", "refused", actor=f"member:{member_id}", clock=clock,
+               reason="wrong PIN")
         raise PollsError("wrong PIN")
-    if row["failures"]:
-        conn.execute("UPDATE commission_member SET failures = 0 WHERE id = ?", (member_id,))
+    conn.execute("UPDATE commission_member SET failures = 0 WHERE id = ?", (member_id,))
     return row["role"]

@@ -7,8 +7,6 @@ hash, outbox depth and link state when those parts are present.
 
 from __future__ import annotations
 
-import json
-
 from station import polls
 from station.paths import Paths
 
@@ -30,6 +28,7 @@ def _count(path, sql: str) -> int | None:
 
 def device_status(paths: Paths) -> dict:
     from provisioning.identity import identity, load_certificate
+    from provisioning.package import pinned_cec_key, read_election, voter_list_problem
     from station.errors import StationError
     from station.stationdb import open_station_db
 
@@ -44,7 +43,7 @@ def device_status(paths: Paths) -> dict:
                            "valid_until": cert["signed"]["not_after"]} if cert else None)
     out["package"] = None
     if paths.station_db.exists():
-        conn = open_station_db(paths.station_db)
+        conn = open_station_db(paths.station_db, readonly=True)
         try:
             row = conn.execute("SELECT election_id, package_version, manifest_sha256, station_id, loaded_at"
                                " FROM package WHERE current = 1").fetchone()
@@ -56,12 +55,17 @@ def device_status(paths: Paths) -> dict:
             conn.close()
     else:
         out["polls"] = str(polls.PollsState.PROVISIONED)
-    mpath = paths.package_dir / "manifest.json"
-    if mpath.exists():
-        m = json.loads(mpath.read_bytes())
-        out["election"] = {"id": m["election"]["id"], "name": m["election"]["name"],
-                           "voting_day": m["election"]["voting_day"]}
-        out["station"] = {"id": m["station"]["id"], "number": m["station"]["number"], "name": m["station"]["name"]}
+    if (paths.package_dir / "manifest.json").exists():
+        # Shown only after the manifest's signature verified against the pinned CEC key (invariant 3).
+        try:
+            e = read_election(paths.package_dir, pinned_cec_key(paths))
+            out["election"] = {"id": e.id, "name": e.name.to_json(), "voting_day": e.voting_day.isoformat()}
+            out["station"] = {"id": e.station.id, "number": e.station.number, "name": e.station.name.to_json()}
+        except StationError as err:
+            out.setdefault("errors", []).append(f"loaded package: {err}")
+        problem = voter_list_problem(paths)
+        if problem:
+            out.setdefault("errors", []).append(problem)
     out["voters_on_list"] = _count(paths.identify_db, "SELECT count(*) FROM voter")
     out["voters_identified"] = _count(paths.identify_db, "SELECT count(*) FROM identification")
     out["sheets_read"] = _count(paths.count_db, "SELECT count(*) FROM sheet WHERE mode = 'real'")

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from station.errors import VoterListError
 
-_PIN = re.compile(r"[12]\d{13}")
+_PIN = re.compile(r"[12][0-9]{13}")
 
 
 @lru_cache(maxsize=65536)
@@ -32,7 +32,7 @@ def _ddmmyyyy(s: str) -> dt.date | None:
 
 def pin_problem(pin: str) -> str | None:
     """Why ``pin`` is malformed, or None when it is a valid PIN."""
-    if not isinstance(pin, str) or len(pin) != 14 or not pin.isdigit():
+    if not isinstance(pin, str) or len(pin) != 14 or not (pin.isascii() and pin.isdigit()):
         return "a PIN is 14 digits"
     if not _PIN.fullmatch(pin):
         return "a PIN starts with 1 or 2 (sex)"

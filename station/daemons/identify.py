@@ -338,7 +338,8 @@ def open_identifier(paths, election: Election, *, table: str = "1", clock=None, 
     """An ``Identifier`` on its own connections to identify.db and station.db, signing with the device key."""
     import json
 
-    from station.errors import ProvisioningError
+    from provisioning.package import voter_list_problem
+    from station.errors import PackageError, ProvisioningError
     from station.identifydb import open_identify_db
     from station.stationdb import open_station_db
     from sync import signing
@@ -346,6 +347,9 @@ def open_identifier(paths, election: Election, *, table: str = "1", clock=None, 
     from sync.envelope import DeviceSigner
 
     clock = clock or SystemClock()
+    problem = voter_list_problem(paths)
+    if problem:
+        raise PackageError(problem)
     try:
         key = signing.load_private_key(paths.device_key)
     except Exception as e:  # noqa: BLE001
