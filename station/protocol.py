@@ -258,7 +258,7 @@ def sign_protocol(store: CountStore, station_conn: sqlite3.Connection, election:
     if crash_after_enqueue:
         return signed
     polls.apply(station_conn, "sign-protocol", actor=actor, clock=clock)
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.compact()
     return signed
 
 

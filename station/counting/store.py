@@ -20,9 +20,12 @@ Guarantees (ARCHITECTURE.md invariants 1 and 2; issue "Counting" item 6):
   scan order: the key is 16 random bytes (``os.urandom``) in a ``WITHOUT
   ROWID`` table, so storage order is random; there is no AUTOINCREMENT, no
   rowid. Nothing about voters is in this file, and no per-sheet content goes
-  to the audit log. (Known limit: until a WAL checkpoint, the ``-wal`` file
-  holds pages in commit order; the store checkpoints after each protocol and
-  on close.)
+  to the audit log. The write-ahead log would otherwise keep a copy of the
+  tally page per sheet, in scan order, until a checkpoint (and scan order
+  follows the order voters were identified): so ``forget_order`` truncates it
+  after every sheet, ``secure_delete`` zeroes freed content, and ``compact``
+  (at the protocol's signing and at close) rewrites the file in key order, so
+  no page keeps rows in the order they were inserted.
 - **Modes.** Every tally row and sheet record has a ``mode``: ``real`` (polls
   open) or ``test`` (L&A, polls in test mode). They never mix; the zero report
   and the results protocol read ``real`` only; ``clear_test`` empties ``test``.
@@ -39,6 +42,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from station.ballots.reading import SheetReading
@@ -97,7 +101,10 @@ class CountStore:
 
     @classmethod
     def open(cls, path: str | Path, election: Election, *, clock=None) -> CountStore:
-        return cls(open_db(path, MIGRATIONS), election, clock=clock)
+        conn = open_db(path, MIGRATIONS)
+        conn.execute("PRAGMA secure_delete=ON")       # freed cells are zeroed, not left behind
+        conn.execute("PRAGMA journal_size_limit=0")   # the -wal file never keeps old frames past a reset
+        return cls(conn, election, clock=clock)
 
     def __repr__(self) -> str:
         return f"CountStore({self.election.id}, {self.election.station.id})"
@@ -105,11 +112,29 @@ class CountStore:
     def close(self) -> None:
         if self.conn is not None:
             try:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.compact()
             except sqlite3.Error:
                 pass
             self.conn.close()
             self.conn = None
+
+    def forget_order(self, attempts: int = 50) -> bool:
+        """Checkpoint and truncate the write-ahead log, so it holds no history of sheets.
+
+        A reader (the uploader, ``count status``) can hold the log for a moment: retried; returns
+        False if it stayed busy (the next sheet's call truncates it then).
+        """
+        for _ in range(attempts):
+            busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def compact(self) -> None:
+        """Rewrite the file in key order (VACUUM) and truncate the log: no insertion order survives."""
+        self.conn.execute("VACUUM")
+        self.forget_order()
 
     def __enter__(self) -> CountStore:
         return self
@@ -141,6 +166,8 @@ class CountStore:
                 self.conn.execute("INSERT INTO pending_accept(id, digest) VALUES (1, ?)"
                                   " ON CONFLICT(id) DO UPDATE SET digest = excluded.digest",
                                   (pending_digest,))
+        if pending_digest is None:
+            self.forget_order()         # else after the accept, in clear_pending
 
     def pending(self) -> str | None:
         """The digest of a counted sheet whose accept was not confirmed, if any."""
@@ -149,6 +176,7 @@ class CountStore:
 
     def clear_pending(self) -> None:
         self.conn.execute("DELETE FROM pending_accept")
+        self.forget_order()
 
     # --- tallies -----------------------------------------------------------
 

@@ -303,7 +303,8 @@ class CountDaemon:
         try:
             reading = self.interpreter(image, self.election)
         except Exception as e:  # noqa: BLE001 - an interpreter fault must not stop the box
-            self.log.exception("interpretation failed", extra={"event": "sheet-rejected"})
+            # The kind of fault only: a traceback could name a marked option (secrecy).
+            self.log.error("interpretation failed: %s", type(e).__name__, extra={"event": "sheet-rejected"})
             reading = SheetReading.rejected("unreadable", detail=type(e).__name__)
         if not reading.accepted:
             return self._reject(reading, mode)
@@ -313,7 +314,8 @@ class CountDaemon:
         try:
             self.store.record_sheet(reading, mode=mode, pending_digest=digest if self.holds else None)
         except CountingError as e:
-            return self._reject(SheetReading.rejected("unreadable", detail=str(e)[:80]), mode)
+            self.log.error("the tally refused a reading: %s", type(e).__name__, extra={"event": "sheet-rejected"})
+            return self._reject(SheetReading.rejected("unreadable", detail="tally refused the reading"), mode)
         self.summary.counted += 1
         if self.holds:
             if not self._accept_sheet():
