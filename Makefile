@@ -8,13 +8,14 @@ PYTHON ?= python3
 deps:
 	@scripts/install-debian-packages.sh
 
-$(VENV)/.installed: pyproject.toml
+# Debian packages first (order-only: also under make -j); rebuilt when the dependencies change.
+$(VENV)/.installed: pyproject.toml Makefile | deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $@
 
-venv: deps $(VENV)/.installed
+venv: $(VENV)/.installed
 
 demo: venv
 	$(VENV)/bin/uchastok demo

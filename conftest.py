@@ -33,8 +33,13 @@ def pcscd():
 
     One pcscd per host (FIELD-NOTES "PC/SC and ID cards"): tests using it never run in parallel.
     """
+    import fcntl
+
     from drivers.idcard.base import CardStatus, PcscTransport
 
+    # One pcscd and one vpcd port per host: two test runs on one machine take turns.
+    lock = open(os.path.join("/tmp", "uchastok-pcscd-tests.lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     if shutil.which("pcscd") is None and not Path("/usr/sbin/pcscd").exists():
         pytest.skip("pcscd is not installed (apt-get install pcscd)")
     if not VPCD_CONF.exists():
@@ -51,12 +56,15 @@ def pcscd():
     if probe.status() is CardStatus.NO_READER:
         pytest.skip("pcscd runs without vpcd's 'Virtual PCD' readers")
     # Holding a context keeps --auto-exit from stopping pcscd between tests.
-    yield probe
-    probe.close()
-    if process is not None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    try:
+        yield probe
+    finally:
+        probe.close()
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        lock.close()

@@ -1,4 +1,10 @@
-"""Receipt printer: ``base`` (the seam: PrinterStatus, PrintResult, Printer, and the
-document blocks), ``document`` (rendering to 1-bit rasters, PNG and PDF files),
-``escpos_printer`` (EscposPrinter over serial or USB via python-escpos) and
-``simulator`` (SimulatedPrinter decoding the raster stream back to PNG and PDF)."""
+"""Receipt printers: ESC/POS over serial or USB, documents as 1-bit raster, a simulator."""
+
+import os
+import tempfile
+
+# python-escpos creates a new temporary directory for its capabilities cache on every import
+# unless told where to keep it: one directory, reused.
+_cache = os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR",
+                               os.path.join(tempfile.gettempdir(), "uchastok-escpos-capabilities"))
+os.makedirs(_cache, exist_ok=True)

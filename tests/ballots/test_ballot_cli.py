@@ -63,7 +63,7 @@ def test_signed_package_directory(tmp_path):
     """A real package directory is verified with its CEC key (demo: DIR.cec.pub)."""
     authority = pytest.importorskip("provisioning.authority")
     pkg = tmp_path / "pkg"
-    authority.build_demo_package(pkg, voters=5, seed=1, templates=False)
+    authority.build_demo_package(pkg, voters=5, seed=1, templates=False, signing_key=tmp_path / "cec.key")
     text = _run(tmp_path, "print-ballots", "--package", str(pkg), "--out", str(tmp_path / "b"),
                 "--dpi", "150")
     assert "ballots.pdf" in text
