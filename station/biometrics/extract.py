@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from station.biometrics.gabor import even_gabor
 from station.biometrics.iso19794 import ISO_ANGLE_UNIT, Minutia, MinutiaKind, Template
 
 SENSOR_SHAPE = (288, 256)
@@ -224,10 +225,7 @@ def _gabor_spectra(shape: tuple[int, int], period: float) -> np.ndarray:
         size = int(2 * np.ceil(3 * sigma) + 1)
         spectra = []
         for i in range(ORIENTATION_BINS):
-            k = cv2.getGaborKernel((size, size), sigma, i * np.pi / ORIENTATION_BINS, period,
-                                   1.0, 0, ktype=cv2.CV_32F)
-            k -= k.mean()
-            k /= np.abs(k).sum()
+            k = even_gabor(size, sigma, i * np.pi / ORIENTATION_BINS, period)
             padded = np.zeros(shape, np.float32)
             padded[:size, :size] = k
             padded = np.roll(padded, (-(size // 2), -(size // 2)), axis=(0, 1))

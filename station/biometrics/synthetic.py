@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from station.biometrics.gabor import even_gabor
+
 SENSOR_SHAPE = (288, 256)  # rows, columns (the ZFM sensor's 256 x 288 image)
 MARGIN = 40  # master border around the sensor window, room for displacement
 MASTER_SHAPE = (SENSOR_SHAPE[0] + 2 * MARGIN, SENSOR_SHAPE[1] + 2 * MARGIN)
@@ -256,10 +258,7 @@ def _growth_bank(scale: int) -> list[list[np.ndarray]]:
             size = int(2 * np.ceil(2.2 * sigma) + 1)
             kernels = []
             for i in range(ORIENTATION_BINS):
-                k = cv2.getGaborKernel((size, size), sigma, i * np.pi / ORIENTATION_BINS, lam,
-                                       1.0, 0, ktype=cv2.CV_32F)
-                k -= k.mean()
-                kernels.append(k / np.abs(k).sum())
+                kernels.append(even_gabor(size, sigma, i * np.pi / ORIENTATION_BINS, lam))
             bank.append(kernels)
         _BANKS[scale] = bank
     return _BANKS[scale]

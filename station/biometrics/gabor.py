@@ -1,0 +1,13 @@
+"""The even Gabor kernel both ridge growth (synthetic.py) and enhancement (extract.py) use."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def even_gabor(size: int, sigma: float, theta: float, period: float) -> np.ndarray:
+    """A ``size``×``size`` even (cosine) Gabor kernel across ``theta``, zero-mean and L1-normalised."""
+    k = cv2.getGaborKernel((size, size), sigma, theta, period, 1.0, 0, ktype=cv2.CV_32F)
+    k -= k.mean()
+    return k / np.abs(k).sum()
