@@ -71,11 +71,6 @@ def device_status(paths: Paths) -> dict:
     out["sheets_read"] = _count(paths.count_db, "SELECT count(*) FROM sheet WHERE mode = 'real'")
     out["power"] = power_status()
     out["sync"] = _sync_status(paths)
-    for extra in _EXTRA_SECTIONS:
-        try:
-            out.update(extra(paths))
-        except Exception as e:  # a broken part must not hide the rest of the status
-            out.setdefault("errors", []).append(f"{extra.__module__}: {e}")
     return out
 
 
@@ -127,11 +122,3 @@ def _sync_status(paths: Paths) -> dict | None:
         return link_status(paths.state_dir)
     except Exception as e:
         return {"error": str(e)}
-
-
-# Other roles add sections (e.g. the count role's sheets read) by appending a function of Paths -> dict.
-_EXTRA_SECTIONS: list = []
-
-
-def add_section(fn) -> None:
-    _EXTRA_SECTIONS.append(fn)

@@ -17,10 +17,6 @@ def command() -> None:
     """
 
 
-def _files(paths):
-    return [p for p in (paths.station_db, paths.identify_db, paths.count_db) if p.exists()]
-
-
 @command.command("verify")
 @json_option
 @pass_ctx
