@@ -36,7 +36,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
@@ -379,7 +379,8 @@ def load_package(paths: Paths, pkg_dir: str | os.PathLike, *, clock=None,
                            iso(clock.now())))
             record(sconn, "package-load-complete", actor="technician", clock=clock, election=pkg.election.id,
                    version=pkg.election.package_version, sha256=pkg.hash, voters=voters, templates=templates)
-        return read_package(paths.package_dir, pinned_cec_key(paths))
+        # The installed copy is the one verified above, renamed into place: no need to hash it again.
+        return replace(pkg, dir=paths.package_dir)
     finally:
         sconn.close()
 
