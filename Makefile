@@ -22,6 +22,7 @@ demo: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: venv lint
 	$(VENV)/bin/pytest

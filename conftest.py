@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -9,6 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+
+from drivers.idcard.base import CardStatus, PcscTransport
+
+# Fixtures shared across test areas, kept in tests/support (on pytest's pythonpath).
+pytest_plugins = ["fixtures_device", "fixtures_sync", "fixtures_install"]
 
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
 
@@ -33,9 +39,7 @@ def pcscd():
 
     One pcscd per host (FIELD-NOTES "PC/SC and ID cards"): tests using it never run in parallel.
     """
-    import fcntl
 
-    from drivers.idcard.base import CardStatus, PcscTransport
 
     # One pcscd and one vpcd port per host: two test runs on one machine take turns.
     lock = open(os.path.join("/tmp", "uchastok-pcscd-tests.lock"), "w")

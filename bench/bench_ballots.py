@@ -1,6 +1,6 @@
 """Benchmark of ballot reading on a degraded test deck with known truth.
 
-Generates a deck (station/ballots/deck.py: every validity rule, realistic
+Generates a deck (simulation/deck.py: every validity rule, realistic
 degradation, the bad sheets) at one resolution, writes it to a temporary
 directory (generation runs in worker processes), then reads every sheet in
 this process, one at a time, and prints:
@@ -35,27 +35,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from station.ballots import deck as deckmod  # noqa: E402
-from station.ballots.interpret import (  # noqa: E402
+from count.ballots.interpret import (  # noqa: E402
     FILL_BLANK_MAX,
     FILL_MARK_MIN,
     decode_image,
     interpret_sheet,
 )
-from station.ballots.rules import box_ids  # noqa: E402
+from count.ballots.rules import box_ids  # noqa: E402
+from simulation import deck as deckmod  # noqa: E402
+from simulation.election import demo_manifest  # noqa: E402
 from station.election import Election  # noqa: E402
 
 
 def bench_election() -> Election:
-    try:
-        from provisioning.demo_election import demo_manifest
-
-        return Election.from_manifest(demo_manifest(1))
-    except ImportError:
-        sys.path.insert(0, str(ROOT / "tests" / "ballots"))
-        from sample_manifest import sample_manifest
-
-        return Election.from_manifest(sample_manifest(7))
+    return Election.from_manifest(demo_manifest(1))
 
 
 _E: Election | None = None

@@ -32,16 +32,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from station.biometrics.extract import extract  # noqa: E402
-from station.biometrics.iso19794 import Minutia, Template  # noqa: E402
-from station.biometrics.match import (  # noqa: E402
+from biometrics.extract import extract  # noqa: E402
+from biometrics.iso19794 import Minutia, Template  # noqa: E402
+from biometrics.match import (  # noqa: E402
     Calibration,
     Gallery,
     compare,
     cylinders,
     default_calibration,
 )
-from station.biometrics.synthetic import SyntheticFinger  # noqa: E402
+from biometrics.synthetic import SyntheticFinger  # noqa: E402
 
 
 def error_rates(genuine, impostor):
@@ -88,7 +88,7 @@ def fillers(count, seed_base, rng):
 
 def load_nbis():
     try:
-        import nbis
+        import nbis  # noqa: PLC0415 - lazy: the optional peer (x86-64 wheels only)
     except Exception as e:  # noqa: BLE001 - any import failure means no peer
         return None, f"{type(e).__name__}: {e}"
     try:
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="1000,5000", help="gallery sizes N for 1:N timing")
     ap.add_argument("--no-nbis", action="store_true")
     ap.add_argument("--calibrate", action="store_true",
-                    help="write station/biometrics/calibration.json from this run's impostors")
+                    help="write biometrics/calibration.json from this run's impostors")
     args = ap.parse_args(argv)
     if args.quick:
         args.fingers, args.impressions, args.sizes = 20, 6, "1000"

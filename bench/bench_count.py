@@ -29,22 +29,22 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "ballots"), str(ROOT / "tests" / "count")]
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from countkit import make_home, reading  # noqa: E402
 from sample_manifest import sample_manifest  # noqa: E402
 
+from base.clock import FixedClock  # noqa: E402
+from count.daemon import CountDaemon  # noqa: E402
+from count.paper import protocol_document, save_a4, save_receipt  # noqa: E402
+from count.protocol import device_outbox, sign_protocol  # noqa: E402
+from count.store import CountStore  # noqa: E402
+from drivers.scanner.ballot_box import FolderBallotBox  # noqa: E402
 from drivers.scanner.simulator import SimulatedScanner  # noqa: E402
+from simulation.deck import write_deck  # noqa: E402
 from station import polls  # noqa: E402
-from station.ballots.deck import write_deck  # noqa: E402
-from station.clock import FixedClock  # noqa: E402
-from station.counting.ballot_box import FolderBallotBox  # noqa: E402
-from station.counting.paper import protocol_document, save_a4, save_receipt  # noqa: E402
-from station.counting.store import CountStore  # noqa: E402
-from station.daemons.count import CountDaemon  # noqa: E402
+from station.db import open_station_db  # noqa: E402
 from station.election import Election  # noqa: E402
-from station.protocol import device_outbox, sign_protocol  # noqa: E402
-from station.stationdb import open_station_db  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -31,14 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from biometrics.extract import extract  # noqa: E402
 from drivers.idcard.base import CardReader, DirectTransport  # noqa: E402
-from provisioning.authority import build_demo_package, document_signer, secrets_dir  # noqa: E402
-from provisioning.demo_election import enrolled_templates  # noqa: E402
-from station.biometrics.extract import extract  # noqa: E402
-from station.daemons.identify import open_identifier  # noqa: E402
-from station.identification import Matcher  # noqa: E402
-from station.identify_sim import finger_impression, provision_home, voter_card  # noqa: E402
-from station.voters import Voter  # noqa: E402
+from identify.daemon import open_identifier  # noqa: E402
+from identify.identifier import Matcher  # noqa: E402
+from identify.voters import Voter  # noqa: E402
+from simulation.authority import build_demo_package, document_signer, secrets_dir  # noqa: E402
+from simulation.election import enrolled_templates  # noqa: E402
+from simulation.table import finger_impression, provision_home, voter_card  # noqa: E402
 
 SEED = 11
 

@@ -19,9 +19,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from base.clock import SystemClock  # noqa: E402
 from provisioning.install import install  # noqa: E402
 from station import i18n  # noqa: E402
-from station.clock import SystemClock  # noqa: E402
 from station.health import SaneClock, disk_status  # noqa: E402
 from station.sdnotify import Notifier  # noqa: E402
 

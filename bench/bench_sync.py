@@ -33,16 +33,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "sync"))
+sys.path.insert(0, str(REPO / "tests" / "support"))
 
+from sync_netns import NetnsLink, unavailable  # noqa: E402
+from sync_tls import make_pki  # noqa: E402
 from sync_world import Central, Station, full_protocol_body  # noqa: E402
 
-from station.db import atomic  # noqa: E402
+from base.sqlite import atomic  # noqa: E402
+from central.service import Receiver  # noqa: E402
+from central.storage import Storage  # noqa: E402
+from simulation.faultproxy import FaultPlan, FaultProxy  # noqa: E402
 from sync import signing  # noqa: E402
 from sync.envelope import encode_batch, make_batch, signing_bytes  # noqa: E402
-from sync.faultproxy import FaultPlan, FaultProxy  # noqa: E402
-from sync.receiver.service import Receiver  # noqa: E402
-from sync.receiver.storage import Storage  # noqa: E402
 from sync.uploader import Uploader  # noqa: E402
 
 
@@ -140,8 +142,6 @@ def bench_2g_proxy(tmp: Path, repeats: int) -> dict:
 
 
 def bench_2g_netns(tmp: Path, repeats: int) -> dict:
-    from sync_netns import NetnsLink, unavailable
-    from sync_tls import make_pki
 
     reason = unavailable()
     if reason:
@@ -153,7 +153,7 @@ def bench_2g_netns(tmp: Path, repeats: int) -> dict:
     times, out = [], {}
     with NetnsLink(rate_kbit=40, loss_pct=5) as link:
         pki = make_pki(tmp / "g2pki", ips=(link.ip_b,))
-        rx = link.popen("b", [sys.executable, "-m", "sync.receiver", "--db", str(tmp / "g2.db"),
+        rx = link.popen("b", [sys.executable, "-m", "central", "--db", str(tmp / "g2.db"),
                               "--host", link.ip_b, "--port", "8700", "--key", str(tmp / "g2-ack.key"),
                               "--trust", str(tmp / "g2-prov.pub"), "--tls-cert", str(pki["cert"]),
                               "--tls-key", str(pki["key"])],

@@ -25,11 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from provisioning.authority import load_or_create_key  # noqa: E402
-from provisioning.demo_election import demo_manifest, demo_voters, enrolled_templates  # noqa: E402
-from provisioning.package import build_package, import_voters, read_package  # noqa: E402
-from station.identifydb import MIGRATIONS, open_identify_db  # noqa: E402
-from station.voters import VOTER_COLUMNS, by_pin  # noqa: E402
+from identify.store import MIGRATIONS, open_identify_db  # noqa: E402
+from identify.voters import VOTER_COLUMNS, by_pin  # noqa: E402
+from provisioning.package import build_package, import_voters
+from simulation.authority import load_or_create_key  # noqa: E402
+from simulation.election import demo_manifest, demo_voters, enrolled_templates  # noqa: E402
+from station.package import read_package  # noqa: E402
 from sync import signing  # noqa: E402
 
 
@@ -106,7 +107,7 @@ def bench_station(root: Path, n: int) -> None:
     t = time.perf_counter()
     pkg = read_package(pkg.dir, signing.public_key(key))
     t_verify = time.perf_counter() - t
-    conn = open_identify_db(root / "station.db")
+    conn = open_identify_db(root / "base.sqlite")
     t = time.perf_counter()
     voters, templates = import_voters(conn, pkg)
     t_imp = time.perf_counter() - t

@@ -26,11 +26,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from station.clock import SystemClock, iso
+from base.clock import SystemClock, iso
+from base.paths import Paths
+from station.db import open_station_db
 from station.errors import ProvisioningError
 from station.events import record
-from station.paths import Paths
-from station.stationdb import open_station_db
 from sync import signing
 from sync.certificate import DeviceCertificate, device_id_for, issue_certificate, verify_certificate
 from sync.errors import VerificationError

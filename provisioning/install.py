@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import filecmp
+import json
 import os
 import shutil
 import subprocess
@@ -57,12 +58,13 @@ UNITS = ("uchastok-identify.service", "uchastok-count.service", "uchastok-sync.s
          "uchastok.target")
 SERVICES = UNITS[:3]
 # What the light mode copies: the importable packages and the guides.
-PACKAGES = ("station", "drivers", "sync", "provisioning")
+PACKAGES = ("base", "drivers", "sync", "station", "biometrics", "count", "identify", "provisioning",
+            "simulation", "screens", "cli")
 COPY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache")
 
 ENTRY_POINTS = {
     # wrapper name -> Python statement run with the arguments in sys.argv[1:]
-    "uchastok": "from station.cli import main; main(sys.argv[1:])",
+    "uchastok": "from cli import main; main(sys.argv[1:])",
     "uchastok-sync": "from sync.uploader import main; sys.exit(main())",
 }
 
@@ -344,7 +346,6 @@ def install_command(root: Path, source: Path | None, python: str | None, light: 
     report = install(root, source=source, python=python, light=light, wheelhouse=wheelhouse,
                      apply=apply)
     if as_json:
-        import json
 
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, sort_keys=True))
         return

@@ -1,4 +1,4 @@
-"""The election package: build (CEC side), verify, and import (device side).
+"""The election package: build (CEC side) and import (device side).
 
 Format: docs/election-package.md. A directory::
 
@@ -36,43 +36,26 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 
+from base.clock import SystemClock, iso
+from base.paths import Paths
+from base.sqlite import atomic
+from biometrics.iso19794 import decode
+from identify.store import VOTER_INDEXES, open_identify_db
+from identify.voters import VOTER_COLUMNS, validate_row
 from station import polls
-from station.clock import SystemClock, iso
-from station.db import atomic
-from station.election import Election
+from station.db import open_station_db
 from station.errors import PackageError, VoterListError
 from station.events import record
-from station.identifydb import VOTER_INDEXES, open_identify_db
-from station.paths import Paths
-from station.stationdb import open_station_db
-from station.voters import VOTER_COLUMNS, validate_row
+from station.package import FORMAT, Package, pinned_cec_key, read_package
 from sync import signing
-from sync.canonical import canonical, parse
-from sync.errors import EnvelopeError, VerificationError
+from sync.canonical import canonical
+from sync.errors import VerificationError
 
-FORMAT = "uchastok-election-package/1"
-MAX_MANIFEST_BYTES = 16 << 20
-SIGNED_FILES = ("manifest.json", "manifest.sig")
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Package:
-    dir: Path
-    manifest: dict
-    election: Election
-    hash: str                  # SHA-256 of manifest.json: names this exact package
-
-    def file(self, name: str) -> Path:
-        return self.dir / name
-
-    @property
-    def voter_rows(self) -> int:
-        return int(self.manifest["voters"]["rows"])
 
 
 # --- building (the CEC's side; tests and the demo) ---------------------------
@@ -117,77 +100,6 @@ def build_package(out: Path, manifest: dict, voter_rows: Iterable[list[str]], ce
     return read_package(out, signing.public_key(cec_key))
 
 
-# --- verification -------------------------------------------------------------
-
-def read_package(pkg_dir: str | os.PathLike, cec_pub: signing.PublicKey) -> Package:
-    """Verify everything, then parse the manifest. Raises PackageError naming the file."""
-    d = Path(pkg_dir)
-    manifest, data = _verified_manifest(d, cec_pub)
-    mpath = d / "manifest.json"
-    listed = manifest.get("files")
-    if not isinstance(listed, dict):
-        raise PackageError(f"{mpath}: no files list")
-    present = {p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()} - set(SIGNED_FILES)
-    for name in sorted(set(listed) - present):
-        raise PackageError(f"{d / name}: listed in the manifest but missing")
-    for name in sorted(present - set(listed)):
-        raise PackageError(f"{d / name}: extra file not listed in the manifest")
-    for name in sorted(listed):
-        p, want = d / name, listed[name]
-        if p.is_symlink():
-            raise PackageError(f"{p}: symbolic links are not allowed in a package")
-        if p.stat().st_size != want.get("bytes"):
-            raise PackageError(f"{p}: size {p.stat().st_size} differs from the manifest's {want.get('bytes')}")
-        if signing.sha256_file(p) != want.get("sha256"):
-            raise PackageError(f"{p}: SHA-256 differs from the manifest (file altered)")
-    # Everything verified: now the content may be read.
-    return _parsed(d, manifest, data, listed)
-
-
-def _verified_manifest(d: Path, cec_pub: signing.PublicKey) -> tuple[dict, bytes]:
-    mpath, spath = d / "manifest.json", d / "manifest.sig"
-    for p in (mpath, spath):
-        if not p.is_file():
-            raise PackageError(f"{p}: missing (not an election package?)")
-    if mpath.stat().st_size > MAX_MANIFEST_BYTES:
-        raise PackageError(f"{mpath}: {mpath.stat().st_size} bytes is over the {MAX_MANIFEST_BYTES} limit")
-    data = mpath.read_bytes()
-    try:
-        sig = json.loads(spath.read_text())
-        if sig.get("signer") != signing.key_id(cec_pub):
-            raise VerificationError(f"signed by key {sig.get('signer')!r}, not by the pinned CEC key"
-                                    f" {signing.key_id(cec_pub)!r}")
-        signing.verify(cec_pub, signing.unb64(sig.get("signature", ""), "signature"), data)
-    except (ValueError, AttributeError, VerificationError) as e:
-        raise PackageError(f"{mpath}: refused, its signature in manifest.sig does not hold: {e}") from e
-    try:
-        manifest = parse(data)
-    except EnvelopeError as e:
-        raise PackageError(f"{mpath}: {e}") from e
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise PackageError(f"{mpath}: format is not {FORMAT}")
-    return manifest, data
-
-
-def read_election(pkg_dir: str | os.PathLike, cec_pub: signing.PublicKey) -> Election:
-    """The election of a package, verified by the manifest's signature alone.
-
-    For the count role: the signed manifest is all it needs, so it never opens
-    (nor needs read access to) the voter list and templates (ARCHITECTURE.md invariant 2).
-    """
-    manifest, _ = _verified_manifest(Path(pkg_dir), cec_pub)
-    return Election.from_manifest(manifest)
-
-
-def _parsed(d: Path, manifest: dict, data: bytes, listed: dict) -> Package:
-    mpath = d / "manifest.json"
-    election = Election.from_manifest(manifest)
-    v = manifest.get("voters")
-    if not isinstance(v, dict) or v.get("file") not in listed or not isinstance(v.get("rows"), int):
-        raise PackageError(f"{mpath}: voters entry missing or malformed")
-    return Package(dir=d, manifest=manifest, election=election, hash=signing.sha256_hex(data))
-
-
 # --- import (the device's side) -----------------------------------------------
 
 def _raw_voter_rows(path: Path):
@@ -211,7 +123,7 @@ def _row_at(path: Path, line: int) -> list[str]:
     return []
 
 
-# Every rule of station.voters.validate_row, evaluated by SQLite in C over the raw
+# Every rule of identify.voters.validate_row, evaluated by SQLite in C over the raw
 # inserted text (DOMAIN.md "The PIN": 14 digits, sex digit 1/2, a real DDMMYYYY date).
 # date(x, '+0 days') IS x holds only for a real calendar date written YYYY-MM-DD (without a
 # modifier SQLite returns '1999-02-30' unchanged; with one it normalises it to 1999-03-02).
@@ -247,11 +159,7 @@ def _template_rows(path: Path, validate: Callable[[bytes], None] | None):
                 raise PackageError(f"{path.name}:{line}: corrupted template: {e}") from e
 
 
-def _template_validator() -> Callable[[bytes], None] | None:
-    try:
-        from station.biometrics.iso19794 import decode
-    except ImportError:
-        return None
+def _template_validator() -> Callable[[bytes], None]:
     return lambda rec: (decode(rec), None)[1]
 
 
@@ -327,12 +235,6 @@ def import_voters(conn: sqlite3.Connection, pkg: Package, *, progress: Progress 
                      " voters=excluded.voters, templates=excluded.templates",
                      (pkg.election.id, pkg.election.package_version, pkg.hash, done, n_t))
     return done, n_t
-
-
-def pinned_cec_key(paths: Paths) -> signing.PublicKey:
-    if not paths.cec_pub.exists():
-        raise PackageError("no CEC key is pinned on this device: run `uchastok provision init --cec-key FILE` first")
-    return signing.load_public_key(paths.cec_pub)
 
 
 LOADABLE_STATES = (polls.PollsState.PROVISIONED, polls.PollsState.TEST_MODE, polls.PollsState.ZERO_REPORT)
@@ -435,30 +337,3 @@ def _swap_in(staged: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
-def voter_list_problem(paths: Paths) -> str | None:
-    """Why identify.db's voter list is not the loaded package's (an interrupted load), or None."""
-    mpath = paths.package_dir / "manifest.json"
-    if not mpath.exists() or not paths.identify_db.exists():
-        return None
-    import sqlite3
-
-    try:
-        conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True, timeout=10)
-        try:
-            row = conn.execute("SELECT manifest_sha256 FROM voter_list WHERE id = 1").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error as e:
-        return f"identify.db cannot be read: {e}"
-    want = signing.sha256_file(mpath)
-    if row is None or row[0] != want:
-        return ("the voter list in identify.db is not the loaded package's (an interrupted"
-                " `provision load`?): run `uchastok provision load` again")
-    return None
-
-
-def current_package(paths: Paths) -> Package | None:
-    """The loaded package, re-verified against the pinned key (None if nothing is loaded)."""
-    if not (paths.package_dir / "manifest.json").exists():
-        return None
-    return read_package(paths.package_dir, pinned_cec_key(paths))

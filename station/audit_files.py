@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from station.db import connect
+from base.paths import Paths
+from base.sqlite import connect
 from station.events import verify_chain
-from station.paths import Paths
 
 
 def verify_all(paths: Paths) -> list[dict]:

@@ -1,26 +1,23 @@
 """The station's exception tree.
 
-``StationError`` is the root for the domain; each subsystem has one base.
-Drivers (``drivers.errors``) and sync (``sync.errors``) have their own roots
-because they import nothing of ``station``. The CLI turns any of the three into
-a clear message and a non-zero exit, never a traceback.
+``StationError`` (under ``base.errors.UchastokError``) is the base for the domain;
+each subsystem has one base beneath it. ``DatabaseError`` and ``UnknownSchemaError``
+belong to ``base.errors`` (the SQLite plumbing) and are re-exported here.
 """
 
+from base.errors import DatabaseError, UchastokError, UnknownSchemaError
 
-class StationError(Exception):
+__all__ = ["AuditChainError", "ConfigError", "CountingError", "DatabaseError", "IdentificationError",
+           "PackageError", "PollsError", "ProvisioningError", "StationError", "UnknownSchemaError",
+           "VoterListError"]
+
+
+class StationError(UchastokError):
     """Raised for any failure of the station's domain logic."""
 
 
 class ConfigError(StationError):
     """Raised when configuration or state on disk is missing or inconsistent."""
-
-
-class DatabaseError(StationError):
-    """Raised when a SQLite file cannot be opened or migrated safely."""
-
-
-class UnknownSchemaError(DatabaseError):
-    """Raised when a database carries migrations this software does not know."""
 
 
 class AuditChainError(StationError):

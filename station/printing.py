@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import tomllib
 
-from station.paths import Paths
+from base.paths import Paths
+from drivers.printer.escpos_printer import EscposPrinter
+from drivers.printer.simulator import SimulatedPrinter
 
 
 def role_config(paths: Paths, role: str) -> dict:
@@ -22,10 +24,8 @@ def role_config(paths: Paths, role: str) -> dict:
 def open_printer(paths: Paths, role: str, *, sim: bool = False, sim_dir: str = "printer"):
     """The role's receipt printer (a drivers.printer Printer; use it as a context manager)."""
     if sim:
-        from drivers.printer.simulator import SimulatedPrinter
 
         return SimulatedPrinter(paths.output_dir / sim_dir)
-    from drivers.printer.escpos_printer import EscposPrinter
 
     cfg = role_config(paths, role)
     return EscposPrinter.serial(cfg.get("printer", "/dev/uchastok-printer"),

@@ -157,7 +157,7 @@ class Heartbeat:
 
     ``interval`` defaults to the unit's ``WatchdogSec`` (from the environment);
     without a watchdog, ``beat()`` does nothing. ``monotonic`` is injectable
-    for tests (station.clock.FixedClock().monotonic).
+    for tests (base.clock.FixedClock().monotonic).
     """
 
     def __init__(self, notifier: Notifier, interval: float | None = None, *,

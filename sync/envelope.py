@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import re
 import zlib
 from collections.abc import Sequence
@@ -226,7 +227,6 @@ def make_batch(device: str, stream: str, envelopes: Sequence[dict[str, Any]],
 
 def encode_batch(batch: dict[str, Any], *, compress: bool = True) -> bytes:
     """Compact JSON (not necessarily canonical), gzip-compressed unless told otherwise."""
-    import json
 
     data = json.dumps(batch, ensure_ascii=False, separators=(",", ":")).encode()
     if len(data) > MAX_BATCH_BYTES:

@@ -6,8 +6,10 @@ are separate families; ``VerificationError`` is for anything that fails a
 signature, hash or chain check.
 """
 
+from base.errors import UchastokError
 
-class SyncError(Exception):
+
+class SyncError(UchastokError):
     """Raised for any failure in the trust boundary."""
 
 

@@ -35,12 +35,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import email.utils
+import gzip
 import ipaddress
 import json
 import logging
 import os
 import random
 import shutil
+import signal
 import socket
 import sqlite3
 import tempfile
@@ -58,7 +60,7 @@ from requests.adapters import HTTPAdapter
 
 from sync import signing
 from sync.canonical import parse
-from sync.certificate import verify_certificate
+from sync.certificate import cert_ref, verify_certificate
 from sync.envelope import (
     BATCH_TYPE,
     MAX_BATCH_ENVELOPES,
@@ -365,7 +367,6 @@ class Uploader:
     def _post(self, body: bytes) -> Any:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.compress:
-            import gzip
             body = gzip.compress(body, compresslevel=6, mtime=0)
             headers["Content-Encoding"] = "gzip"
         self.bytes_sent += len(body)
@@ -509,7 +510,7 @@ def _retry_after(value: str | None) -> float | None:
 
 @dataclass(frozen=True)
 class StationFiles:
-    """Where a station keeps what the uploader needs (same layout as station/paths.py)."""
+    """Where a station keeps what the uploader needs (same layout as base/paths.py)."""
 
     config_dir: Path
     state_dir: Path
@@ -576,7 +577,6 @@ def open_station(files: StationFiles, clock=None) -> tuple[list[Outbox], dict[st
         raise VerificationError("the device certificate does not name this device's key")
     if files.provisioning_pub.exists():
         verify_certificate(cert_doc, signing.load_public_key(files.provisioning_pub))
-    from sync.certificate import cert_ref
 
     signer = DeviceSigner(key, signed["device_id"], cert_ref(cert_doc), signed["election_id"],
                           signed["station_id"], clock)
@@ -669,7 +669,6 @@ def main(argv: list[str] | None = None) -> int:
                               "last_error": up.state.last_error}), flush=True)
             return 0 if left == 0 else 1
         stop = threading.Event()
-        import signal
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

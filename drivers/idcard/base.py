@@ -219,7 +219,7 @@ class PcscTransport:
     _GONE = ("SCARD_E_NO_SERVICE", "SCARD_E_SERVICE_STOPPED", "SCARD_E_INVALID_HANDLE")
 
     def __init__(self, reader: str | None = None):
-        from smartcard import scard  # pyscard needs libpcsclite only where this is used
+        from smartcard import scard  # noqa: PLC0415 - lazy: pyscard loads libpcsclite, needed only here
 
         self._scard = scard
         self.reader = reader

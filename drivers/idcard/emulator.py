@@ -43,6 +43,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
@@ -140,6 +141,25 @@ def make_test_pki(country: str = "KG", *, key_type: str = "ec",
                                        False), critical=True)
           .sign(csca_key, hashes.SHA256()))
     return TestPki(csca_key, csca, ds_key, ds)
+
+
+def load_or_make_test_pki(folder: Path) -> TestPki:
+    """The test PKI kept in ``folder`` (card-csca.pem, card-ds.pem, card-ds.key, mode 0600),
+    made there on first use: cards made later chain to the certificates a package already carries."""
+    files = [folder / n for n in ("card-csca.pem", "card-ds.pem", "card-ds.key")]
+    if all(f.exists() for f in files):
+        csca = x509.load_pem_x509_certificate(files[0].read_bytes())
+        ds = x509.load_pem_x509_certificate(files[1].read_bytes())
+        ds_key = serialization.load_pem_private_key(files[2].read_bytes(), password=None)
+        return TestPki(None, csca, ds_key, ds)  # the CSCA key is not needed after issuing
+    pki = make_test_pki()
+    files[0].write_bytes(pki.csca_pem)
+    files[1].write_bytes(pki.ds_pem)
+    fd = os.open(files[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pki.ds_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return pki
 
 
 def build_sod(data_groups: dict[int, bytes], ds_key, ds_cert: x509.Certificate, *,

@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 
+from drivers.idcard.base import CardStatus
 from drivers.idcard.errors import CardRemovedError, ReaderUnavailableError
 
 VPCD_PORT = 35963
@@ -160,7 +161,6 @@ class VpcdLink:
         vpcd re-opens its listening socket after a card leaves; a connection
         made in that gap is never accepted, so reconnect when nothing shows.
         """
-        from drivers.idcard.base import CardStatus
 
         deadline = time.monotonic() + timeout
         retry_at = time.monotonic() + 1.5

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from drivers.device import Device
+from drivers.errors import ProtocolError
 
 
 class ScannerStatus(enum.Enum):
@@ -72,7 +73,6 @@ def parse_pnm(data: bytes) -> tuple[np.ndarray | None, str]:
 
     Raises ``drivers.errors.ProtocolError`` when the header is not PNM at all.
     """
-    from drivers.errors import ProtocolError
 
     fields: list[bytes] = []
     pos = 0

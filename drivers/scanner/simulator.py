@@ -5,7 +5,7 @@ Sheets come from ``SimulatedScanner.from_folder(dir)`` (PNG/JPEG/PNM files in
 name order, decoded grey; an undecodable file is handed over as a short read,
 like a real scanner losing the sheet) or from any iterable of images (NumPy
 arrays or encoded bytes), e.g. the ballot test deck generator
-(station/ballots/deck.py) which the caller injects (drivers import nothing of
+(simulation/deck.py) which the caller injects (drivers import nothing of
 station).
 
 Named failure presets, applied to the sheet at index ``fault_at`` (0-based):
@@ -30,11 +30,13 @@ Example::
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from drivers.scanner.base import Scanner, ScannerStatus, Sheet, parse_pnm
 
@@ -50,9 +52,7 @@ def decode_grey(data: bytes) -> np.ndarray | None:
         except Exception:  # noqa: BLE001 - undecodable is a value here
             return None
         return img
-    import io
 
-    from PIL import Image
 
     try:
         im = Image.open(io.BytesIO(data))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from station.biometrics.extract import extract
-from station.biometrics.synthetic import SyntheticFinger
+from biometrics.extract import extract
+from biometrics.synthetic import SyntheticFinger
 
 SEEDS = [11, 12, 13, 14, 15, 16]
 

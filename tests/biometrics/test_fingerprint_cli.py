@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from station.biometrics.files import write_raw
-from station.cli import cli, main
+from biometrics.files import write_raw
+from cli import cli, main
+from cli.fingerprint import command
 
 
 def run(*args):
@@ -29,7 +30,6 @@ def files(tmp_path_factory):
 
 
 def test_every_command_has_an_example():
-    from station.cli.fingerprint import command
 
     assert "Example:" in command.help
     for sub in command.commands.values():

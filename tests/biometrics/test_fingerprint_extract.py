@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from station.biometrics.extract import MIN_MINUTIAE, extract
-from station.biometrics.iso19794 import ISO_ANGLE_UNIT, decode, encode
-from station.biometrics.synthetic import SyntheticFinger
+from biometrics.extract import MIN_MINUTIAE, extract
+from biometrics.iso19794 import ISO_ANGLE_UNIT, decode, encode
+from biometrics.synthetic import SyntheticFinger
 
 
 def test_good_press_gives_a_template(extractions):

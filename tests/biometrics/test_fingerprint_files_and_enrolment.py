@@ -2,12 +2,13 @@
 
 import base64
 
+import cv2
 import numpy as np
 import pytest
 
-from station.biometrics.enrolment import enrol
-from station.biometrics.errors import GalleryError, ImageError
-from station.biometrics.files import (
+from biometrics.enrolment import enrol
+from biometrics.errors import GalleryError, ImageError
+from biometrics.files import (
     RAW_SIZE,
     load_gallery,
     read_gallery_items,
@@ -15,8 +16,8 @@ from station.biometrics.files import (
     read_raw,
     write_raw,
 )
-from station.biometrics.iso19794 import Template, decode, encode
-from station.biometrics.synthetic import SyntheticFinger
+from biometrics.iso19794 import Template, decode, encode
+from biometrics.synthetic import SyntheticFinger
 
 
 def test_raw_dump_round_trip(fingers):
@@ -39,7 +40,6 @@ def test_raw_of_wrong_size_is_refused(size):
 
 
 def test_read_image_by_suffix_and_content(tmp_path, fingers):
-    import cv2
 
     img = fingers[0].impression(1)
     (tmp_path / "a.raw").write_bytes(write_raw(img))

@@ -4,8 +4,8 @@ import struct
 
 import pytest
 
-from station.biometrics.errors import TemplateError
-from station.biometrics.iso19794 import (
+from biometrics.errors import TemplateError
+from biometrics.iso19794 import (
     Minutia,
     MinutiaKind,
     Template,

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from station.biometrics.iso19794 import Minutia, Template, decode, encode
-from station.biometrics.match import (
+from biometrics.iso19794 import Minutia, Template, decode, encode
+from biometrics.match import (
     Calibration,
     Candidate,
     Gallery,

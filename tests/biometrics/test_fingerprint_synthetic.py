@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from station.biometrics.synthetic import SENSOR_SHAPE, SyntheticFinger, finger_seed
+from biometrics.synthetic import SENSOR_SHAPE, SyntheticFinger, finger_seed
 
 
 def test_impression_is_in_the_sensor_format(fingers):

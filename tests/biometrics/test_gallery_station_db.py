@@ -4,12 +4,12 @@ import sqlite3
 
 import pytest
 
-from station.biometrics.enrolment import enrol
-from station.biometrics.errors import GalleryError
-from station.biometrics.extract import extract
-from station.biometrics.files import load_gallery
-from station.biometrics.synthetic import SyntheticFinger
-from station.identifydb import open_identify_db
+from biometrics.enrolment import enrol
+from biometrics.errors import GalleryError
+from biometrics.extract import extract
+from biometrics.files import load_gallery
+from biometrics.synthetic import SyntheticFinger
+from identify.store import open_identify_db
 
 
 def test_search_a_station_database(tmp_path):

@@ -9,9 +9,15 @@ import pytest
 from click.testing import CliRunner
 from countkit import make_home
 
+from base.sqlite import atomic
+from cli import cli
+from count.protocol import device_outbox
+from count.role import identify_summary, results_protocol
+from identify.store import open_identify_db
 from station import polls
-from station.cli import cli
-from station.stationdb import open_station_db
+from station.db import open_station_db
+from station.errors import PollsError
+from station.package import pinned_cec_key, read_election
 
 
 def invoke(*args):
@@ -69,7 +75,6 @@ def test_election_day_through_the_cli(home, deck, tmp_path):
 
 
 def test_wrong_pin_changes_nothing(home):
-    from station.errors import PollsError
 
     h = str(home.config_dir.parent)
     with pytest.raises(PollsError):
@@ -87,11 +92,6 @@ def test_help_has_an_example(cmd):
 
 
 def test_identify_summary_feeds_the_control_relation(home, tmp_path):
-    from provisioning.package import pinned_cec_key, read_election
-    from station.counting.role import identify_summary, results_protocol
-    from station.db import atomic
-    from station.identifydb import open_identify_db
-    from station.protocol import device_outbox
 
     assert identify_summary(home) is None
     conn = open_identify_db(home.identify_db)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 
@@ -9,17 +10,19 @@ import numpy as np
 import pytest
 from countkit import make_home, reading
 
+from base.clock import FixedClock
+from count.ballots.interpret import interpret_file
+from count.daemon import CountDaemon, image_digest
+from count.store import CountStore
+from count.tally import compare_with_expected, fold
+from count.zero_report import print_zero_report
+from drivers.scanner.ballot_box import FolderBallotBox
 from drivers.scanner.simulator import SimulatedScanner
 from station import polls
-from station.ballots.interpret import interpret_file
-from station.clock import FixedClock
-from station.counting.ballot_box import FolderBallotBox
-from station.counting.store import CountStore
-from station.counting.tally import fold
-from station.daemons.count import CountDaemon, image_digest
+from station.db import open_station_db
 from station.events import verify_chain
+from station.health import DiskPolicy, SaneClock
 from station.polls import PollsState
-from station.stationdb import open_station_db
 
 LOG = logging.getLogger("test.count")
 
@@ -137,7 +140,6 @@ def test_no_scanning_unless_polls_open_or_test_mode(tmp_path, manifest, election
 
 
 def test_test_mode_counts_apart_and_zero_report_still_possible(tmp_path, manifest, election, deck):
-    from station.zero_report import print_zero_report
 
     paths = make_home(tmp_path / "st", manifest, state="test-mode")
     sconn = open_station_db(paths.station_db)
@@ -210,7 +212,6 @@ def test_pending_marker_cleared_by_a_different_sheet(station, election):
 
 
 def test_full_disk_takes_no_sheet_until_there_is_room(station, election, deck):
-    from station.health import DiskPolicy
 
     paths, store, sconn = station
     out, expected = deck
@@ -225,9 +226,7 @@ def test_full_disk_takes_no_sheet_until_there_is_room(station, election, deck):
 
 
 def test_clock_jump_backwards_is_reported_and_times_never_go_back(station, election, deck, caplog):
-    import datetime as dt
 
-    from station.health import SaneClock
 
     paths, store, sconn = station
     wall = FixedClock("2026-11-29T09:00:00+00:00")
@@ -246,7 +245,6 @@ def test_clock_jump_backwards_is_reported_and_times_never_go_back(station, elect
 
 
 def test_lna_deck_in_test_mode_matches_its_truth(tmp_path, manifest, election, deck):
-    from station.counting.tally import compare_with_expected
 
     paths = make_home(tmp_path / "st", manifest, state="test-mode")
     sconn = open_station_db(paths.station_db)

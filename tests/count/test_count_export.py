@@ -7,17 +7,17 @@ import json
 from countkit import device_public, make_home, reading
 from PIL import Image
 
-from station import polls
-from station.clock import FixedClock
-from station.counting.store import CountStore
-from station.protocol import (
+from base.clock import FixedClock
+from count.protocol import (
     device_outbox,
     export_protocol,
     nist_results,
     sign_protocol,
     verify_protocol,
 )
-from station.stationdb import open_station_db
+from count.store import CountStore
+from station import polls
+from station.db import open_station_db
 
 SHEETS = [reading("district-07", choice="c-02"), reading("district-07", choice="against-all"),
           reading("party-list", choice="p-05", preference=7), reading("party-list", "blank")]

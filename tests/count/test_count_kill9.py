@@ -1,6 +1,6 @@
 """Reliability: ``kill -9`` of ``uchastok count run`` at random moments, then restart.
 
-The feeder is the simulated ballot box (station/counting/ballot_box.py): a
+The feeder is the simulated ballot box (drivers/scanner/ballot_box.py): a
 sheet leaves the feeder folder only when the daemon accepts or returns it,
 after its transaction committed, so a killed run leaves the sheet in flight to
 be fed again. Whatever the moments of the kills: no sheet lost (every file
@@ -10,6 +10,7 @@ in box/), and the tally and the protocol equal an uninterrupted run's.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -23,13 +24,14 @@ from pathlib import Path
 import pytest
 from countkit import make_home
 
-from station.clock import FixedClock
-from station.counting.ballot_box import FolderBallotBox
-from station.counting.store import CountStore
-from station.daemons.count import CountDaemon
+from base.clock import FixedClock
+from count.daemon import CountDaemon
+from count.protocol import build_protocol
+from count.store import CountStore
+from drivers.scanner.ballot_box import FolderBallotBox
+from simulation.deck import write_deck
+from station.db import open_station_db
 from station.events import verify_chain
-from station.protocol import build_protocol
-from station.stationdb import open_station_db
 
 CLOSED_AT = "2026-11-29T14:00:00Z"
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +60,7 @@ def _uninterrupted(tmp_path, manifest, election, deck):
 
 
 def _run(home, feeder):
-    cmd = [sys.executable, "-c", "from station.cli import main; main()", "count", "run",
+    cmd = [sys.executable, "-c", "from cli import main; main()", "count", "run",
            "--home", str(home), "--scanner", f"sim:{feeder}", "--until-empty"]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=dict(os.environ, PYTHONPATH=str(REPO)))
@@ -111,9 +113,7 @@ def test_kill9_during_count_then_restart(tmp_path, manifest, election, deck):
 
 @pytest.fixture(scope="module")
 def big_deck(tmp_path_factory, election):
-    import json
 
-    from station.ballots.deck import write_deck
 
     out = tmp_path_factory.mktemp("bigdeck")
     write_deck(election, out, sheets=200, dpi=150, seed=12)

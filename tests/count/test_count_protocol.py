@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from countkit import device_public, reading
+from countkit import device_public, make_home, reading
 
-from station import polls
-from station.clock import FixedClock
-from station.counting.store import CountStore
-from station.counting.tally import Tally, fold
-from station.errors import PollsError
-from station.polls import PollsState
-from station.protocol import (
+from base.clock import FixedClock
+from count.protocol import (
     build_protocol,
     complete_signed_protocol,
     control_relations,
@@ -22,7 +17,12 @@ from station.protocol import (
     sign_protocol,
     verify_protocol,
 )
-from station.stationdb import open_station_db
+from count.store import CountStore
+from count.tally import Tally, fold
+from station import polls
+from station.db import open_station_db
+from station.errors import PollsError
+from station.polls import PollsState
 from sync import signing
 from sync.envelope import verify_envelope
 from sync.errors import VerificationError
@@ -81,7 +81,6 @@ def test_control_detects_inconsistent_counts():
 
 @pytest.fixture
 def closed(tmp_path, manifest, election):
-    from countkit import make_home
     paths = make_home(tmp_path / "st", manifest, state="open")
     store = CountStore.open(paths.count_db, election)
     for r in SHEETS:
@@ -156,7 +155,6 @@ def test_reopened_polls_make_a_new_revision(closed, election):
 
 
 def test_sign_needs_closed_polls(tmp_path, manifest, election):
-    from countkit import make_home
     paths = make_home(tmp_path / "st", manifest, state="open")
     store = CountStore.open(paths.count_db, election)
     sconn = open_station_db(paths.station_db)

@@ -6,9 +6,11 @@ copy of the tally page per sheet until a checkpoint: the store truncates it
 after every sheet, and compacts the file (key order) when it closes.
 """
 
+import sqlite3
+
 from countkit import reading
 
-from station.counting.store import CountStore
+from count.store import CountStore
 
 
 def wal_size(path) -> int:
@@ -39,7 +41,6 @@ def test_closing_compacts_the_file_and_empties_the_log(tmp_path, election):
     for _ in range(200):
         store.record_sheet(reading("party-list", choice="against-all"), mode="real")
     store.close()
-    import sqlite3
 
     assert wal_size(db) == 0
     conn = sqlite3.connect(db)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 
 import pytest
 from countkit import reading
 
-from station.counting.store import CountStore
-from station.counting.tally import fold
+from count.store import CountStore
+from count.tally import fold
 from station.errors import CountingError
 
 
@@ -69,7 +70,7 @@ def test_failure_inside_transaction_rolls_back(store, monkeypatch):
     store.record_sheet(reading("district-07", choice="c-01"), mode="real")
     before = store.tally("real")
     # A sheet record that violates the schema (id of wrong length) aborts the whole transaction.
-    monkeypatch.setattr("station.counting.store.os.urandom", lambda n: b"short")
+    monkeypatch.setattr("count.store.os.urandom", lambda n: b"short")
     with pytest.raises(sqlite3.IntegrityError):
         store.record_sheet(reading("district-07", choice="c-02"), mode="real", pending_digest="x")
     assert store.tally("real") == before and store.sheet_count() == 1 and store.pending() is None
@@ -87,7 +88,6 @@ def test_sheet_records_are_secret(store):
     stored = [o for (o,) in store.conn.execute("SELECT outcomes FROM sheet")]
     ids = [i for (i,) in store.conn.execute("SELECT id FROM sheet")]
     assert ids == sorted(ids) and len(set(ids)) == 40
-    import json
     scanned = [json.dumps([o.to_json() for o in r.outcomes], ensure_ascii=False, sort_keys=True,
                           separators=(",", ":")) for r in rs]
     assert sorted(stored) == sorted(scanned) and stored != scanned

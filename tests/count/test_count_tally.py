@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from countkit import reading
 
-from station.ballots.reading import SheetReading
-from station.counting.tally import Tally, add_reading, fold
+from count.ballots.reading import SheetReading
+from count.tally import Tally, add_reading, fold
 from station.errors import CountingError
 
 # (id, readings, contest, expected counters, expected votes/preferences subset)

@@ -6,16 +6,16 @@ import pytest
 from countkit import make_home, reading
 from PIL import Image
 
+from base.clock import FixedClock
+from count.paper import zero_report_document
+from count.store import CountStore
+from count.tally import Tally
+from count.zero_report import nonzero_counters, print_zero_report
 from drivers.printer.simulator import SimulatedPrinter
 from station import polls
-from station.clock import FixedClock
-from station.counting.paper import zero_report_document
-from station.counting.store import CountStore
-from station.counting.tally import Tally
+from station.db import open_station_db
 from station.errors import PollsError
 from station.polls import PollsState
-from station.stationdb import open_station_db
-from station.zero_report import nonzero_counters, print_zero_report
 
 
 @pytest.fixture

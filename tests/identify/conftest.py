@@ -11,8 +11,8 @@ import datetime as dt
 
 import pytest
 
-from provisioning.authority import build_demo_package, secrets_dir
-from station.identify_sim import MEMBER, SimTable, provision_home
+from simulation.authority import build_demo_package, secrets_dir
+from simulation.table import MEMBER, SimTable, provision_home
 
 SEED = 5
 VOTERS = 12

@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from station.identifydb import open_identify_db
+from cli import cli
+from identify.store import open_identify_db
 
-UCHASTOK = [sys.executable, "-c", "from station.cli import main; main()"]
+UCHASTOK = [sys.executable, "-c", "from cli import main; main()"]
 
 
 def uchastok(home, *args, env=None, check=True) -> subprocess.CompletedProcess:
@@ -106,9 +108,7 @@ def test_cli_voter_manual_summary_reprint(home):
 
 @pytest.mark.parametrize("sub", ["run", "voter", "manual", "summary", "reprint"])
 def test_every_command_has_an_example(sub):
-    from click.testing import CliRunner
 
-    from station.cli import cli
 
     out = CliRunner().invoke(cli, ["identify", sub, "--help"]).output
     assert "Example:" in out and "uchastok" in out.split("Example:")[1]

@@ -9,15 +9,17 @@ import threading
 import numpy as np
 import pytest
 
+import identify.identifier as identification
+from biometrics.extract import extract
 from drivers.idcard.base import CardReader, DirectTransport
+from identify.daemon import open_identifier
+from identify.identifier import counts
+from identify.receipts import pending
+from identify.rules import Status, verification_code
+from simulation.table import finger_impression, outsider, voter_card
 from station import polls
-from station.biometrics.extract import extract
-from station.daemons.identify import open_identifier
 from station.errors import IdentificationError
 from station.events import verify_chain
-from station.identification import Status
-from station.identify_sim import finger_impression, outsider, voter_card
-from station.receipts import pending, verification_code
 from sync.canonical import parse
 from sync.errors import OutboxFullError
 from sync.outbox import Outbox
@@ -131,7 +133,6 @@ def test_fingerprint_search_then_commission_confirms(table):
 
 
 def test_manual_identifications_are_counted_separately_with_their_reason(table):
-    from station.identification import counts
 
     ident = table.identifier
     v0, v1 = table.voters[0], table.voters[1]
@@ -197,7 +198,6 @@ def test_the_unique_constraint_holds_without_the_check(table):
 
 def test_a_race_lost_at_commit_becomes_already_identified(table, home, monkeypatch):
     """The loser passed its check before the winner committed: the UNIQUE pin stops it at commit."""
-    import station.identification as identification
 
     v = table.voters[0]
     second = open_identifier(home, table.election, table="2")

@@ -6,9 +6,9 @@ import pytest
 
 from drivers.fingerprint.simulator import PRESETS as SENSOR_PRESETS
 from drivers.indicators import Signal
+from simulation.table import SimTable, Visit, script
 from station import polls
 from station.health import RetryPolicy
-from station.identify_sim import Visit, script
 
 
 def identifications(table) -> int:
@@ -119,7 +119,6 @@ def test_devices_missing_at_start_give_a_clear_status_and_retries(table):
                                            ("garbled", "mrz-keys-wrong"), ("truncated", "mrz-keys-wrong")],
                          ids=["scanned", "scanned-in-pieces", "garbled-check-digit", "truncated"])
 def test_keys_from_the_mrz_scanner(home, package, preset, status):
-    from station.identify_sim import SimTable
 
     with SimTable(home, package["secrets"], mrz="scanner") as t:
         r = t.visit(Visit(t.voters[0].pin, mrz_preset=preset))

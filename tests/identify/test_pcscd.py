@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.idcard.base import CardStatus
-from station.identify_sim import SimTable, Visit
+from simulation.table import SimTable, Visit
 
 pytestmark = pytest.mark.pcscd
 

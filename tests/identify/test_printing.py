@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from station.events import tail
-from station.identify_sim import Visit
-from station.receipts import (
+from identify.daemon import open_identifier
+from identify.receipts import (
     pending,
     print_pending,
     receipt_document,
     summary_body,
     summary_document,
 )
+from simulation.table import Visit
+from station.events import tail
 
 
 def identify(table, k: int):
@@ -71,7 +72,6 @@ def test_receipt_and_summary_documents_are_bilingual(table):
 
 
 def test_each_table_prints_its_own_receipts(table, home):
-    from station.daemons.identify import open_identifier
 
     second = open_identifier(home, table.election, table="2")
     try:

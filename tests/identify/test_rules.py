@@ -1,4 +1,4 @@
-"""The pure rules of station/identification.py: every refusal reason and its order."""
+"""The pure rules of identify/identifier.py: every refusal reason and its order."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from provisioning.demo_election import demo_manifest
+from identify.rules import Fingerprint, Identified, Reason, Status, decide
+from identify.voters import Voter
+from simulation.election import demo_manifest
 from station.election import Election
 from station.errors import IdentificationError
-from station.identification import Fingerprint, Identified, Reason, Status, decide
 from station.polls import PollsState
-from station.voters import Voter
 
 ELECTION = Election.from_manifest(demo_manifest(5))
 ADULT = Voter("21710197800208", "ID1902107", "Асанов", "Азамат", "Бакыт уулу", dt.date(1978, 10, 17), "M",

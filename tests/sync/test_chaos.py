@@ -8,7 +8,7 @@ import pytest
 from sync_checks import assert_exactly_once
 from sync_world import Central, Station
 
-from sync.faultproxy import PRESETS, Fault, FaultPlan, FaultProxy
+from simulation.faultproxy import PRESETS, Fault, FaultPlan, FaultProxy
 from sync.uploader import Uploader
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from sync import signing
@@ -69,7 +71,6 @@ def test_batch_roundtrip_and_gzip_bomb(device):
     raw = encode_batch(make_batch(device.id, "count", [s.envelope], device.cert))
     b = parse_batch(decompress(raw, "gzip"))
     assert b["envelopes"][0] == s.envelope
-    import gzip
     bomb = gzip.compress(b"[" * (8 * 1024 * 1024))
     with pytest.raises(EnvelopeError):
         decompress(bomb, "gzip")

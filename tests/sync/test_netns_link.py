@@ -28,7 +28,7 @@ REASON = unavailable()
 def start_receiver(link, tmp, pki, ack_key, authority, port=8700):
     signing.save_private_key(ack_key, tmp / "ack.key")
     signing.save_public_key(authority.public_key(), tmp / "prov.pub")
-    p = link.popen("b", [sys.executable, "-m", "sync.receiver", "--db", str(tmp / "central.db"),
+    p = link.popen("b", [sys.executable, "-m", "central", "--db", str(tmp / "central.db"),
                          "--host", link.ip_b, "--port", str(port), "--key", str(tmp / "ack.key"),
                          "--trust", str(tmp / "prov.pub"), "--tls-cert", str(pki["cert"]),
                          "--tls-key", str(pki["key"])],

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from station.db import Migration, atomic, open_db
+from base.sqlite import Migration, atomic, open_db
 from sync import signing
 from sync.envelope import ZERO_HASH, envelope_hash, sign_ack, verify_envelope
 from sync.errors import (

@@ -15,8 +15,8 @@ import pytest
 from sync_checks import assert_exactly_once
 from sync_world import Station
 
+from simulation.faultproxy import Fault, FaultPlan, FaultProxy
 from sync import signing
-from sync.faultproxy import Fault, FaultPlan, FaultProxy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ class Procs:
 
     def start_receiver(self):
         self.receiver = subprocess.Popen(
-            [sys.executable, "-m", "sync.receiver", "--db", str(self.tmp / "central.db"),
+            [sys.executable, "-m", "central", "--db", str(self.tmp / "central.db"),
              "--port", str(self.port), "--key", str(self.tmp / "ack.key"),
              "--trust", str(self.tmp / "prov.pub"), "--election", "kg-2025-parl"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

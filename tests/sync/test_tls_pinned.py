@@ -8,9 +8,9 @@ import threading
 from sync_tls import make_pki
 from sync_world import Station
 
-from sync.receiver.server import make_server, tls_context
-from sync.receiver.service import Receiver
-from sync.receiver.storage import Storage
+from central.server import make_server, tls_context
+from central.service import Receiver
+from central.storage import Storage
 from sync.uploader import Uploader
 
 

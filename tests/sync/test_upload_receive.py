@@ -9,8 +9,9 @@ import pytest
 import requests
 from sync_world import Central, Station, station_entry
 
+from central import aggregate
 from sync import signing
-from sync.receiver import aggregate
+from sync.errors import SyncError
 from sync.uploader import Uploader, link_status, main
 
 
@@ -86,7 +87,6 @@ def test_openapi_and_endpoints(world, ack_key):
 
 def test_https_requires_pinned_ca_and_plain_http_only_on_loopback(world, ack_key):
     st, central = world
-    from sync.errors import SyncError
     with pytest.raises(SyncError):
         Uploader(list(st.outboxes.values()), "https://cec.example", ack_key.public_key())
     with pytest.raises(SyncError):

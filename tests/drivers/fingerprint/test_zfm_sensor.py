@@ -3,10 +3,12 @@
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 
+from drivers.errors import ProtocolError
 from drivers.fingerprint.base import IMAGE_SHAPE, Capture, SensorStatus
 from drivers.fingerprint.packets import CHAR_FILE_BYTES, Command
 from drivers.fingerprint.serial_sensor import SensorRefusedError, ZfmSensor
@@ -242,7 +244,6 @@ def test_simulator_runs_standalone():
 
 
 def test_status_probe_from_another_thread_waits_for_the_capture(sim, sensor):
-    import threading
 
     results = []
     worker = threading.Thread(target=lambda: results.append(sensor.capture(deadline_s=5.0)))
@@ -256,7 +257,6 @@ def test_status_probe_from_another_thread_waits_for_the_capture(sim, sensor):
 
 
 def test_a_broken_exchange_does_not_poison_the_next_command(sim, sensor):
-    from drivers.errors import ProtocolError
 
     sim.place_finger(ridge_pattern())
     assert sensor.gen_img()

@@ -1,7 +1,10 @@
 """Passive authentication: EF.SOD chains to a trusted CSCA, its signature and hashes hold."""
 
+import datetime as dt
+
 import pytest
 from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 
 from drivers.idcard.apdu import encode_tlv, read_tlv
@@ -49,7 +52,6 @@ def _resign_signature(sod: bytes) -> bytes:
 
 
 def _swap_certificate(sod: bytes, other) -> bytes:
-    from asn1crypto import x509 as asn1_x509
 
     _, value, _ = read_tlv(sod)
     info = cms.ContentInfo.load(value)
@@ -79,7 +81,6 @@ def test_reasons_for_documents_that_are_not_authentic(pki, rsa_pki):
 
 
 def test_ds_expired_at_the_given_time(pki):
-    import datetime as dt
 
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=12 * 365)
     result = passive_authentication(_sod(pki), DGS, [pki.csca_pem], at=later)

@@ -6,6 +6,7 @@ already running) and must not run in parallel with other pcscd users.
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,6 @@ def test_mute_chip_through_pcscd(transport, insert, make_chip, pki):
 
 def test_no_pcsc_service_is_disconnected(tmp_path):
     """With no pcscd behind the socket, status is DISCONNECTED and a read says why."""
-    import sys
 
     code = ("from drivers.idcard.base import CardReader, PcscTransport\n"
             "from drivers.idcard.errors import ReaderUnavailableError\n"

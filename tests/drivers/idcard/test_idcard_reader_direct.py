@@ -1,12 +1,13 @@
 """The reader seam against the in-process emulator: a full read and every fault preset."""
 
+import datetime as dt
 import io
 
 import pytest
 from PIL import Image
 
 from drivers.idcard.base import CardReader, CardStatus, DirectTransport, bac_key_of
-from drivers.idcard.emulator import PRESETS, EmrtdEmulator
+from drivers.idcard.emulator import PRESETS, EmrtdEmulator, make_test_pki
 from drivers.idcard.errors import (
     BacFailedError,
     CardAbsentError,
@@ -14,7 +15,7 @@ from drivers.idcard.errors import (
     ChipSilentError,
     SecureMessagingError,
 )
-from drivers.idcard.mrz import BacKey, parse_mrz
+from drivers.idcard.mrz import BacKey, format_td1, parse_mrz
 
 
 def _read(chip, keys=None, trust=None, **kwargs):
@@ -100,7 +101,6 @@ def test_bad_sod_is_a_value_not_an_exception(make_chip, pki):
 
 
 def test_untrusted_signer_is_not_authentic(make_chip, pki):
-    from drivers.idcard.emulator import make_test_pki
 
     doc = _read(make_chip(), trust=[make_test_pki("KZ").csca_pem])
     assert not doc.passive_auth.ok
@@ -142,9 +142,7 @@ def test_jpeg2000_face(td1_lines, pki):
 
 
 def test_pin_from_dg11_when_the_mrz_has_none(pki, face_jpeg):
-    import datetime as dt
 
-    from drivers.idcard.mrz import format_td1
 
     lines = format_td1(document_type="ID", issuing_state="KGZ", document_number="ID7654321",
                        optional_data="", birth_date=dt.date(1979, 4, 2), sex="M",

@@ -1,5 +1,8 @@
 """EscposPrinter: the bytes it sends, DLE EOT status, serial over a pty, missing devices."""
 
+import subprocess
+import sys
+
 import pytest
 from escpos.escpos import Escpos
 from escpos.printer import Dummy
@@ -123,8 +126,6 @@ def test_absent_usb_printer_is_disconnected():
 
 
 def test_simulator_runs_standalone(tmp_path):
-    import subprocess
-    import sys
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "drivers.printer.simulator", str(tmp_path)],

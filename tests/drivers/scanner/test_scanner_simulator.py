@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from drivers.errors import ProtocolError
 from drivers.scanner.base import ScannerStatus, Sheet, parse_pnm
@@ -33,7 +34,6 @@ def test_feeds_sheets_in_order_then_empty():
 
 
 def test_from_folder_decodes_files_in_name_order(tmp_path):
-    from PIL import Image
 
     for i in range(3):
         Image.fromarray(np.full((20, 10), 50 + i, np.uint8)).save(tmp_path / f"s{i}.png")

@@ -1,0 +1,83 @@
+"""Where configuration and state live.
+
+On an appliance: configuration in ``/etc/uchastok`` and state in
+``/var/lib/uchastok``. Given ``--home DIR`` or ``UCHASTOK_HOME=DIR``, both move
+under that one directory (``DIR/etc`` and ``DIR/var``), so tests, the demo and
+several simulated devices run side by side without root.
+
+Example::
+
+    paths = Paths.from_env(home="/tmp/station-1")
+    paths.station_db   # /tmp/station-1/var/base.sqlite
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_HOME = "UCHASTOK_HOME"
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    state_dir: Path
+
+    @classmethod
+    def from_env(cls, home: str | os.PathLike | None = None) -> Paths:
+        home = home or os.environ.get(ENV_HOME)
+        if home:
+            root = Path(home).absolute()
+            return cls(config_dir=root / "etc", state_dir=root / "var")
+        return cls(config_dir=Path("/etc/uchastok"), state_dir=Path("/var/lib/uchastok"))
+
+    def ensure(self) -> Paths:
+        """Create both directories (state 0750: voters and keys live there)."""
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        return self
+
+    # State files: one SQLite file per role plus base.sqlite (ARCHITECTURE.md).
+    @property
+    def station_db(self) -> Path:
+        return self.state_dir / "base.sqlite"
+
+    @property
+    def identify_db(self) -> Path:
+        return self.state_dir / "identify.db"
+
+    @property
+    def count_db(self) -> Path:
+        return self.state_dir / "count.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.state_dir / "keys"
+
+    @property
+    def device_key(self) -> Path:
+        return self.keys_dir / "device.key"
+
+    @property
+    def device_cert(self) -> Path:
+        return self.config_dir / "device-cert.json"
+
+    @property
+    def cec_pub(self) -> Path:
+        return self.config_dir / "cec.pub"
+
+    @property
+    def package_dir(self) -> Path:
+        """The verified copy of the loaded election package."""
+        return self.state_dir / "package"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "uchastok.toml"
+
+    @property
+    def output_dir(self) -> Path:
+        """Printed documents from simulated printers, exports."""
+        return self.state_dir / "out"

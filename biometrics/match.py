@@ -1,0 +1,474 @@
+"""Minutiae matching: Minutia Cylinder-Code (Cappelli, Ferrara, Maltoni 2010), 1:1 and 1:N.
+
+A live capture is compared with the templates the population register
+enrolled. This module guarantees:
+
+* ``score(probe, enrolled)`` is a similarity in [0, 1], symmetric in spirit
+  (not bit for bit), deterministic, and 0 when either template cannot be
+  matched (no minutiae, too few to build a valid cylinder): a bad template
+  can never produce a false accept.
+* ``Gallery.build(items).search(probe, top)`` returns the best keys (e.g.
+  voters' PINs; a key may own several templates) with exactly the score that
+  ``score`` gives for the key's best template, best first.
+* ``decide(score)`` compares a score with the threshold chosen for a target
+  false-match rate (``calibration.json`` beside this file, measured on
+  synthetic impostor scores by ``bench/bench_biometrics.py --calibrate``), and
+  returns the threshold and rate with the verdict, so every decision records
+  the operating point it was taken at.
+
+How: each minutia gets a *cylinder*, a 3-D histogram of its neighbours in its
+own rotated frame (``NS x NS`` spatial cells of radius ``R`` times ``ND``
+direction cells), binarised (the bit version of MCC). Cells outside the
+convex hull of the minutiae (enlarged by ``omega``) are invalid; a cylinder
+with too few valid cells or neighbours is dropped. Two cylinders compare by
+the normalised Hamming distance over the cells valid in both, computed for
+all pairs at once with four matrix products. The global score consolidates
+the local similarities with Local Similarity Sort and Relaxation (LSSR):
+the best pairs are re-weighted by the geometric compatibility of distances,
+direction differences and radial angles with the other pairs.
+
+1:N search runs in two stages: (1) every probe cylinder against every
+gallery cylinder, with a compact pooled cylinder (2x2 spatial and 2 direction
+cells summed: 108 numbers)
+and one BLAS matrix product over the whole gallery (multi-threaded by the
+BLAS library, the GIL released), each template scored by its best cylinder
+matches; (2) the exact LSSR score for the ``shortlist`` best templates.
+
+Example::
+
+    s = score(live.template, enrolled)        # 0.0 .. 1.0
+    verdict = decide(s)                       # Decision(match=..., threshold=..., target_fmr=...)
+    gallery = Gallery.build([("21234567890123", enrolled), ...])
+    best = gallery.search(live.template, top=5)   # [Candidate(key, score), ...]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from biometrics.iso19794 import Template
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+
+@dataclass(frozen=True)
+class MccParams:
+    """Cylinder and consolidation parameters (the paper's, scaled to a small 500-dpi sensor)."""
+
+    radius: float = 65.0
+    ns: int = 12
+    nd: int = 6
+    sigma_s: float = 28.0 / 3.0
+    sigma_d: float = 2.0 * math.pi / 9.0
+    mu_psi: float = 0.01
+    omega: float = 20.0
+    min_vc: float = 0.70
+    min_m: int = 2
+    min_me: float = 0.60
+    delta_theta: float = math.pi / 2
+    min_np: int = 4
+    max_np: int = 12
+    mu_p: float = 20.0
+    tau_p: float = 0.4
+    n_rel: int = 5
+    w_r: float = 0.5
+    mu1: float = 5.0
+    tau1: float = -1.6
+    mu2: float = math.pi / 12
+    tau2: float = -30.0
+    mu3: float = math.pi / 12
+    tau3: float = -30.0
+    pool: int = 2  # spatial cells (pool x pool) summed for the search stage
+    pool_d: int = 2  # direction cells summed for the search stage
+    full_overlap: int = 16  # cylinders needed for an undamped score
+
+
+PARAMS = MccParams()
+
+
+def _sigmoid(v, mu: float, tau: float):
+    return 1.0 / (1.0 + np.exp(np.clip(-tau * (v - mu), -60.0, 60.0)))
+
+
+def _wrap(d):
+    """An angle difference wrapped to [-pi, pi] (rint is much cheaper than mod)."""
+    return d - (2 * np.pi) * np.rint(d / (2 * np.pi))
+
+
+def _angle_diff(a, b):
+    """b - a wrapped to [-pi, pi]."""
+    return _wrap(b - a)
+
+
+@dataclass(frozen=True)
+class Cylinders:
+    """A template prepared for matching: its valid cylinders (bit-packed) and their minutiae."""
+
+    xy: np.ndarray  # (n, 2) float32, y up
+    theta: np.ndarray  # (n,) radians, counter-clockwise
+    bits: np.ndarray  # (n, words) uint64: cell bits, zero where invalid
+    valid: np.ndarray  # (n, words) uint64: valid cells (spatial validity repeated per direction)
+    cells: np.ndarray  # (n, words) uint64: valid spatial cells
+    pooled: np.ndarray  # (n, d) float32, unit length (search stage)
+
+    def __len__(self) -> int:
+        return len(self.theta)
+
+
+def _pack(flags: np.ndarray) -> np.ndarray:
+    """Rows of booleans as rows of uint64 words (zero padded)."""
+    packed = np.packbits(flags.astype(bool), axis=1)
+    pad = (-packed.shape[1]) % 8
+    if pad:
+        packed = np.pad(packed, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+if hasattr(np, "bitwise_count"):
+    def _popcount(words: np.ndarray) -> np.ndarray:
+        return np.bitwise_count(words).sum(-1, dtype=np.int32)
+else:  # NumPy < 2: count bytes through a table
+    _BYTE_COUNTS = np.array([bin(i).count("1") for i in range(256)], np.int32)
+
+    def _popcount(words: np.ndarray) -> np.ndarray:
+        b = np.ascontiguousarray(words).view(np.uint8)
+        return _BYTE_COUNTS[b].sum(-1)
+
+
+def _pair_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """popcount(a_i AND b_j) for all pairs of rows: (len(a), len(b)) int32."""
+    return _popcount(a[:, None, :] & b[None, :, :])
+
+
+def _cell_offsets(p: MccParams) -> tuple[np.ndarray, np.ndarray]:
+    step = 2 * p.radius / p.ns
+    idx = (np.arange(p.ns) - (p.ns - 1) / 2) * step
+    u, v = np.meshgrid(idx, idx, indexing="xy")
+    offsets = np.stack([u.ravel(), v.ravel()], 1)
+    inside = np.hypot(offsets[:, 0], offsets[:, 1]) <= p.radius
+    return offsets.astype(np.float32), inside
+
+
+_OFFSETS, _INSIDE = _cell_offsets(PARAMS)
+_DPHI = (-np.pi + (np.arange(PARAMS.nd) + 0.5) * 2 * np.pi / PARAMS.nd).astype(np.float32)
+EMPTY_DIM = (-(-PARAMS.ns // PARAMS.pool)) ** 2 * (PARAMS.nd // PARAMS.pool_d)
+
+
+def _empty_cylinders() -> Cylinders:
+    p = PARAMS
+    words = _pack(np.zeros((0, p.ns * p.ns * p.nd), bool))
+    return Cylinders(np.zeros((0, 2), np.float32), np.zeros(0, np.float32), words, words,
+                     _pack(np.zeros((0, p.ns * p.ns), bool)), np.zeros((0, EMPTY_DIM), np.float32))
+
+
+def cylinders(template: Template, p: MccParams = PARAMS) -> Cylinders:
+    """The MCC cylinders of a template (empty when it cannot be matched)."""
+    ms = template.minutiae
+    n = len(ms)
+    if n < 3:
+        return _empty_cylinders()
+    x = np.array([m.x for m in ms], np.float32)
+    y_img = np.array([m.y for m in ms], np.float32)
+    theta = np.radians(np.array([m.angle_deg for m in ms], np.float32))
+    xy = np.stack([x, -y_img], 1)
+    # Cell centres in each minutia's rotated frame: (n, cells, 2), y up.
+    c, s = np.cos(theta), np.sin(theta)
+    ox, oy = _OFFSETS[:, 0], _OFFSETS[:, 1]
+    cx = x[:, None] + c[:, None] * ox[None] - s[:, None] * oy[None]
+    cy = xy[:, 1][:, None] + s[:, None] * ox[None] + c[:, None] * oy[None]
+    # Validity: inside the radius, inside the image and the enlarged convex hull.
+    valid = _hull_validity(template, x, y_img, cx, -cy, p) & _INSIDE[None]
+    # Spatial contribution of every minutia t to every cell of cylinder m.
+    dx = cx[:, :, None] - x[None, None, :]
+    dy = cy[:, :, None] - xy[:, 1][None, None, :]
+    spatial = np.exp(-(dx * dx + dy * dy) / (2 * p.sigma_s ** 2)) / (p.sigma_s * math.sqrt(2 * math.pi))
+    spatial *= (1 - np.eye(n, dtype=np.float32))[:, None, :]  # m does not count itself
+    # Directional contribution: the neighbour's direction relative to m's, per direction cell.
+    rel = _angle_diff(theta[:, None], theta[None, :])  # (n, n)
+    dd = _angle_diff(_DPHI[None, None, :], rel[:, :, None])  # (n, n, nd)
+    step_d = 2 * math.pi / p.nd
+    directional = np.exp(-dd * dd / (2 * p.sigma_d ** 2)) * (
+        step_d / (p.sigma_d * math.sqrt(2 * math.pi)))
+    values = np.matmul(spatial, directional.astype(np.float32))  # (n, cells, nd)
+    bits = (values > p.mu_psi) & valid[:, :, None]
+    # Cylinder validity: enough valid cells and enough neighbours.
+    capacity = int(_INSIDE.sum())
+    dist = np.hypot(x[:, None] - x[None, :], xy[:, 1][:, None] - xy[:, 1][None, :])
+    neighbours = (dist <= p.radius + 3 * p.sigma_s).sum(1) - 1
+    keep = (valid.sum(1) >= p.min_vc * capacity) & (neighbours >= p.min_m)
+    if not keep.any():
+        return _empty_cylinders()
+    n_keep = int(keep.sum())
+    bits = bits[keep].reshape(n_keep, -1)
+    valid = valid[keep]
+    full = np.repeat(valid, p.nd, axis=1)
+    return Cylinders(xy[keep], theta[keep], _pack(bits), _pack(full), _pack(valid),
+                     _pool(bits.astype(np.float32), p))
+
+
+def _hull_validity(template: Template, x, y_img, cx, cy_img, p: MccParams) -> np.ndarray:
+    w, h = template.width, template.height
+    pts = np.stack([x, y_img], 1).astype(np.int32)
+    hull = cv2.convexHull(pts)
+    area = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(area, hull, 1)
+    outside = cv2.distanceTransform(1 - area, cv2.DIST_L2, 3)
+    allowed = outside <= p.omega
+    ix = np.rint(cx).astype(np.intp)
+    iy = np.rint(cy_img).astype(np.intp)
+    in_img = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+    ok = np.zeros(ix.shape, bool)
+    ok[in_img] = allowed[iy[in_img], ix[in_img]]
+    return ok
+
+
+def _pool(bits: np.ndarray, p: MccParams) -> np.ndarray:
+    n = bits.shape[0]
+    cube = bits.reshape(n, p.ns, p.ns, p.nd)
+    pad = (-p.ns) % p.pool
+    if pad:
+        cube = np.pad(cube, ((0, 0), (0, pad), (0, pad), (0, 0)))
+    m = cube.shape[1] // p.pool
+    pooled = cube.reshape(n, m, p.pool, m, p.pool, p.nd // p.pool_d, p.pool_d).sum(
+        (2, 4, 6)).reshape(n, -1)
+    norm = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norm, 1e-6)).astype(np.float32)
+
+
+def local_similarity(a: Cylinders, b: Cylinders, p: MccParams = PARAMS) -> np.ndarray:
+    """The (len(a), len(b)) matrix of normalised bit-cylinder similarities (0 if not comparable)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    # Bit counts restricted to the cells valid in both cylinders (a's bits are
+    # already zero where a is invalid), by AND and popcount of packed words.
+    ab = _pair_counts(a.bits, b.bits)
+    a_in_b = _pair_counts(a.bits, b.valid)
+    b_in_a = _pair_counts(a.valid, b.bits)
+    common = _pair_counts(a.cells, b.cells)
+    xor = a_in_b + b_in_a - 2 * ab
+    denom = np.sqrt(a_in_b) + np.sqrt(b_in_a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gamma = np.where(denom > 0, 1 - np.sqrt(xor) / denom, 0.0)
+    ok = common >= p.min_me * int(_INSIDE.sum())
+    # |direction difference| <= delta_theta, as a cosine test (no angle wrapping).
+    ca, sa, cb, sb = np.cos(a.theta), np.sin(a.theta), np.cos(b.theta), np.sin(b.theta)
+    ok &= (np.outer(ca, cb) + np.outer(sa, sb)) >= math.cos(p.delta_theta) - 1e-6
+    return np.where(ok, gamma, 0.0).astype(np.float32)
+
+
+def _n_pairs(na: int, nb: int, p: MccParams) -> int:
+    z = 1 / (1 + math.exp(-p.tau_p * (min(na, nb) - p.mu_p)))
+    return p.min_np + round(z * (p.max_np - p.min_np))
+
+
+def compare(a: Cylinders, b: Cylinders, p: MccParams = PARAMS) -> float:
+    """The LSSR global score of two prepared templates, in [0, 1]."""
+    na, nb = len(a), len(b)
+    if na == 0 or nb == 0:
+        return 0.0
+    gamma = local_similarity(a, b, p)
+    n_p = _n_pairs(na, nb, p)
+    n_r = min(na, nb)
+    flat = gamma.ravel()
+    top = np.argpartition(-flat, n_r - 1)[:n_r] if n_r < flat.size else np.arange(flat.size)
+    lam0 = flat[top].astype(np.float64)
+    if not np.any(lam0 > 0):
+        return 0.0
+    ia, ib = np.divmod(top, nb)
+    # Compatibility of each pair of selected pairs (distances, directions, radial angles).
+    pa, pb = a.xy[ia], b.xy[ib]
+    # delta: the rotation each selected pair implies; consistent pairs agree.
+    delta = a.theta[ia] - b.theta[ib]
+    va = pa[None, :, :] - pa[:, None, :]
+    vb = pb[None, :, :] - pb[:, None, :]
+    d1 = np.abs(np.hypot(va[..., 0], va[..., 1]) - np.hypot(vb[..., 0], vb[..., 1]))
+    d2 = np.abs(_wrap(delta[None, :] - delta[:, None]))
+    ra = np.arctan2(va[..., 1], va[..., 0])
+    rb = np.arctan2(vb[..., 1], vb[..., 0])
+    d3 = np.abs(_wrap(ra - rb - delta[:, None]))
+    rho = (_sigmoid(d1, p.mu1, p.tau1) * _sigmoid(d2, p.mu2, p.tau2)
+           * _sigmoid(d3, p.mu3, p.tau3))
+    np.fill_diagonal(rho, 0.0)
+    # The same minutia used twice cannot support itself.
+    rho[(ia[:, None] == ia[None, :]) | (ib[:, None] == ib[None, :])] = 0.0
+    lam = lam0.copy()
+    k = max(len(lam) - 1, 1)
+    for _ in range(p.n_rel):
+        lam = p.w_r * lam + (1 - p.w_r) * (rho @ lam) / k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        efficiency = np.where(lam0 > 0, lam / lam0, 0.0)
+    n_p = min(n_p, len(lam))
+    best = np.argsort(-efficiency, kind="stable")[:n_p]
+    # Few comparable cylinders (a partial press) make a few lucky pairs look
+    # good: damp the score until the overlap has ``full_overlap`` cylinders.
+    overlap = math.sqrt(min(1.0, min(na, nb) / p.full_overlap))
+    return float(np.clip(lam[best].mean() * overlap, 0.0, 1.0))
+
+
+def score(probe: Template, enrolled: Template) -> float:
+    """Similarity of a live template and an enrolled one, 0..1 (0: cannot match)."""
+    return compare(cylinders(probe), cylinders(enrolled))
+
+
+def can_match(template: Template) -> bool:
+    """Whether a template has enough minutiae to build at least one valid cylinder."""
+    return len(cylinders(template)) > 0
+
+
+# -- calibrated decisions -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verdict with the operating point it was taken at."""
+
+    match: bool
+    score: float
+    threshold: float
+    target_fmr: float
+    reason: str = ""  # "", "below-threshold", "cannot-match"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Score thresholds chosen for target false-match rates."""
+
+    thresholds: dict[float, float]
+    target_fmr: float
+    impostor_scores: int = 0
+    source: str = ""
+
+    @classmethod
+    def load(cls, path: Path | str = CALIBRATION_FILE) -> Calibration:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(thresholds={float(k): float(v) for k, v in data["thresholds"].items()},
+                   target_fmr=float(data["target_fmr"]),
+                   impostor_scores=int(data.get("impostor_scores", 0)),
+                   source=str(data.get("source", "")))
+
+    def save(self, path: Path | str = CALIBRATION_FILE) -> None:
+        data = {"thresholds": {repr(k): v for k, v in sorted(self.thresholds.items())},
+                "target_fmr": self.target_fmr, "impostor_scores": self.impostor_scores,
+                "source": self.source}
+        Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_impostor_scores(cls, scores, fmrs=(0.001, 0.0001), target_fmr: float = 0.0001,
+                             source: str = "") -> Calibration:
+        """Thresholds such that at most ``fmr`` of these impostor scores reach them."""
+        s = np.sort(np.asarray(scores, np.float64))[::-1]
+        thresholds = {}
+        for fmr in fmrs:
+            k = int(math.floor(fmr * len(s)))  # impostors allowed at or above the threshold
+            above = s[k] if k < len(s) else 0.0
+            # Strictly above the (k+1)-th highest impostor: at most k impostors pass.
+            thresholds[float(fmr)] = float(math.nextafter(above, 2.0))
+        return cls(thresholds, float(target_fmr), len(s), source)
+
+    def threshold(self, fmr: float | None = None) -> float:
+        return self.thresholds[float(self.target_fmr if fmr is None else fmr)]
+
+    def decide(self, value: float, fmr: float | None = None) -> Decision:
+        fmr = float(self.target_fmr if fmr is None else fmr)
+        return decide(value, self.thresholds[fmr], fmr)
+
+
+def decide(value: float, threshold: float | None = None, target_fmr: float | None = None,
+           ) -> Decision:
+    """Match if ``value`` reaches the threshold (default: the calibrated one)."""
+    if threshold is None:
+        cal = default_calibration()
+        fmr = cal.target_fmr if target_fmr is None else float(target_fmr)
+        threshold = cal.thresholds[fmr]
+        target_fmr = fmr
+    if value <= 0.0:
+        return Decision(False, 0.0, threshold, target_fmr or 0.0, "cannot-match")
+    ok = value >= threshold
+    return Decision(ok, float(value), float(threshold), float(target_fmr or 0.0),
+                    "" if ok else "below-threshold")
+
+
+_DEFAULT: list[Calibration] = []
+
+
+def default_calibration() -> Calibration:
+    """The calibration shipped beside this module (read once)."""
+    if not _DEFAULT:
+        _DEFAULT.append(Calibration.load())
+    return _DEFAULT[0]
+
+
+# -- 1:N search -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str
+    score: float
+
+
+class Gallery:
+    """The enrolled templates of a station, prepared for 1:N search."""
+
+    def __init__(self, keys: list[str], prepared: list[Cylinders], shortlist: int = 32) -> None:
+        self.keys = keys
+        self.prepared = prepared
+        self.shortlist = shortlist
+        sizes = np.array([len(c) for c in prepared], np.intp)
+        self._usable = np.flatnonzero(sizes > 0)
+        usable = [prepared[i] for i in self._usable]
+        used = sizes[self._usable]
+        self._starts = (np.cumsum(used) - used).astype(np.intp)
+        self._pooled = (np.concatenate([c.pooled for c in usable]) if usable
+                        else np.zeros((0, EMPTY_DIM), np.float32))
+        # Each template's pooled rows become a view of the big array (no second copy).
+        for i, start in zip(self._usable, self._starts, strict=True):
+            c = prepared[i]
+            prepared[i] = replace(c, pooled=self._pooled[start:start + len(c)])
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the prepared templates (arrays only)."""
+        per = sum(c.xy.nbytes + c.theta.nbytes + c.bits.nbytes + c.valid.nbytes + c.cells.nbytes
+                  for c in self.prepared)
+        return per + self._pooled.nbytes
+
+    @classmethod
+    def build(cls, items: list[tuple[str, Template]], shortlist: int = 32) -> Gallery:
+        """Prepare ``(key, template)`` pairs; templates that cannot match are kept but never found."""
+        return cls([k for k, _ in items], [cylinders(t) for _, t in items], shortlist)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __repr__(self) -> str:
+        return f"Gallery({len(self.keys)} templates, {len(set(self.keys))} keys)"
+
+    def search(self, probe: Template | Cylinders, top: int = 5) -> list[Candidate]:
+        """The ``top`` keys most similar to the probe, best first (scores as ``score``)."""
+        pc = probe if isinstance(probe, Cylinders) else cylinders(probe)
+        if len(pc) == 0 or self._usable.size == 0:
+            return []
+        # Stage 1: pooled cylinders, one matrix product over the whole gallery.
+        sims = pc.pooled @ self._pooled.T  # (n_probe, total)
+        best = np.maximum.reduceat(sims, self._starts, axis=1)  # (n_probe, usable templates)
+        k = min(8, best.shape[0])
+        coarse = -np.partition(-best, k - 1, axis=0)[:k].mean(0)
+        m = min(self.shortlist, coarse.size)
+        shortlist = np.argpartition(-coarse, m - 1)[:m] if m < coarse.size else np.arange(m)
+        # Stage 2: the exact LSSR score of the shortlisted templates.
+        by_key: dict[str, float] = {}
+        for t in shortlist:
+            idx = int(self._usable[t])
+            s = compare(pc, self.prepared[idx])
+            key = self.keys[idx]
+            if s > by_key.get(key, -1.0):
+                by_key[key] = s
+        ranked = sorted(by_key.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        return [Candidate(k, s) for k, s in ranked if s > 0]

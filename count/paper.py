@@ -1,0 +1,217 @@
+"""Paper documents of the count role: the zero report and the results protocol.
+
+Both are ``drivers.printer.document.Document`` values (rendered to a 1-bit
+raster with DejaVu Sans, so the Kyrgyz letters Ң Ө Ү print on any printer:
+FIELD-NOTES "Receipt printers and Kyrgyz letters"), every label in Kyrgyz and
+Russian (DOMAIN.md "Languages"). The same document renders as a 58 mm
+receipt (``save_receipt``) or as an A4 page (``save_a4``, PNG and PDF).
+
+They are pure functions of values (election, tally or protocol body, hash):
+printing the same protocol twice gives the same pixels.
+
+Example::
+
+    doc = protocol_document(election, signed.body, signed.hash, revision=1)
+    save_a4(doc, out_dir / "protocol")   # protocol.png, protocol.pdf
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from base.clock import local
+from count.tally import Tally
+from drivers.printer.document import (
+    Align,
+    Cut,
+    Document,
+    Heading,
+    QrCode,
+    Row,
+    Rule,
+    Space,
+    Text,
+    render_pages,
+    save_pages_pdf,
+    save_png,
+)
+from station.election import Contest, Election
+
+A4_DPI = 150
+A4_WIDTH = 1240          # 210 mm at 150 dpi
+A4_HEIGHT = 1754         # 297 mm at 150 dpi
+A4_SCALE = 1.5
+
+AGAINST_ALL = ("Баарына каршы", "Против всех")
+LABELS = {
+    "ballots_read": ("Окулган бюллетендер", "Прочитано бюллетеней"),
+    "valid": ("Жарактуу", "Действительных"),
+    "invalid": ("Жараксыз", "Недействительных"),
+    "blank": ("Белгисиз (бош)", "Без отметок (пустых)"),
+    "marginal_sheets": ("Так эмес белгилүү", "С нечёткими отметками"),
+    "voters_on_list": ("Тизмедеги шайлоочулар", "Избирателей в списке"),
+    "voters_identified": ("Идентификацияланган", "Идентифицировано"),
+    "closed_at": ("Добуш берүү жабылды", "Голосование закрыто"),
+}
+RELATIONS = {
+    "ballots<=identified": ("бюллетендер ≤ идентификацияланган", "бюллетеней ≤ идентифицировано"),
+    "ballots<=voters-on-list": ("бюллетендер ≤ тизмедеги", "бюллетеней ≤ в списке"),
+    "identified<=voters-on-list": ("идентификацияланган ≤ тизмедеги", "идентифицировано ≤ в списке"),
+    "statuses=ballots": ("жарактуу+жараксыз+бош = окулган", "действ.+недейств.+пустые = прочитано"),
+    "votes=valid": ("добуштар = жарактуу", "голоса = действительные"),
+    "preferences<=party-votes": ("артыкчылык ≤ партиянын добушу", "предпочтения ≤ голоса партии"),
+}
+
+
+def bi(pair: tuple[str, str]) -> str:
+    return f"{pair[0]} / {pair[1]}"
+
+
+def option_label(contest: Contest, option: str) -> str:
+    """How an option reads on paper: candidate name and year, party name, "against all"."""
+    if option == "against-all":
+        return bi(AGAINST_ALL)
+    for c in contest.candidates:
+        if c.id == option:
+            mark = " (чыгып кеткен / выбыл)" if c.withdrawn else ""
+            return f"{c.full_name}, {c.birth_year}{mark}"
+    for p in contest.parties:
+        if p.id == option:
+            return p.name.ky if p.name.ky == p.name.ru else f"{p.name.ky} / {p.name.ru}"
+    return option
+
+
+def _header(election: Election, title: tuple[str, str]) -> list:
+    st = election.station
+    return [Heading(title[0], size=26), Heading(title[1], size=26),
+            Text(f"{election.name.ky}\n{election.name.ru}", size=20, align=Align.CENTER),
+            Text(f"{st.name.ky}\n{st.name.ru}", size=20, bold=True, align=Align.CENTER),
+            Text(f"{st.oik.name.ky} · {st.tik.name.ky} · {st.region.name.ky}", size=18,
+                 align=Align.CENTER),
+            Rule()]
+
+
+def zero_report_document(election: Election, tally: Tally, *, at: str, device_id: str | None = None) -> Document:
+    """Every counter of the real tally, per contest (all zero before polls open)."""
+    doc = Document(title=f"zero report {election.station.id}")
+    doc.add(*_header(election, ("НӨЛДҮК ОТЧЁТ", "НУЛЕВОЙ ОТЧЁТ")))
+    doc.add(Row("Убакыт / Время", _when(at, election), size=20))
+    if device_id:
+        doc.add(Row("Түзмөк / Устройство", device_id, size=18))
+    for ct in tally.contests:
+        contest = election.contest(ct.contest)
+        doc.add(Space(8), Text(f"{contest.title.ky}\n{contest.title.ru}", size=20, bold=True))
+        for k in ("ballots_read", "valid", "invalid", "blank", "marginal_sheets"):
+            doc.add(Row(bi(LABELS[k]), str(getattr(ct, k)), size=18))
+        for o, n in ct.votes.items():
+            doc.add(Row(option_label(contest, o), str(n), size=18))
+        prefs = sum(n for p in ct.preferences.values() for n in p.values())
+        if contest.kind == "party-list":
+            doc.add(Row("Артыкчылык добуштар / Голоса за кандидатов списков", str(prefs), size=18))
+        doc.add(Rule(dashed=True))
+    zero = tally.is_zero()
+    doc.add(Space(8), Heading("БАРДЫК ЭСЕПТЕГИЧТЕР НӨЛДӨ" if zero else "ЭСЕПТЕГИЧТЕР НӨЛ ЭМЕС", size=22),
+            Heading("ВСЕ СЧЁТЧИКИ НА НУЛЕ" if zero else "СЧЁТЧИКИ НЕ НА НУЛЕ", size=22),
+            Space(24), Text("Комиссия мүчөлөрүнүн колдору / Подписи членов комиссии:", size=18),
+            Space(60), Rule(), Cut())
+    return doc
+
+
+def _when(at: str, election: Election) -> str:
+
+    t = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return local(t, election.time_zone).strftime("%Y-%m-%d %H:%M")
+
+
+def protocol_document(election: Election, body: dict[str, Any], protocol_hash: str, *,
+                      revision: int = 1, signer: str | None = None) -> Document:
+    """The results protocol on paper: counts, control relations, the hash to check it by."""
+    test = body.get("test_mode")
+    title = ("ЖЫЙЫНТЫК ПРОТОКОЛУ", "ПРОТОКОЛ ОБ ИТОГАХ ГОЛОСОВАНИЯ")
+    doc = Document(title=f"results protocol {body['station']} r{revision}")
+    doc.add(*_header(election, title))
+    if test:
+        doc.add(Heading("СЫНОО / ТЕСТ", size=30))
+    doc.add(Text("Алдын ала маалымат (автоматтык эсеп) / Предварительные данные (автоматический подсчёт)",
+                 size=18, align=Align.CENTER))
+    doc.add(Row(bi(LABELS["closed_at"]), _when(body["closed_at"], election), size=18))
+    doc.add(Row(bi(LABELS["voters_on_list"]), str(body["voters_on_list"]), size=20))
+    vi = body["voters_identified"]
+    doc.add(Row(bi(LABELS["voters_identified"]), "—" if vi is None else str(vi), size=20))
+    for c in body["contests"]:
+        contest = election.contest(c["contest"])
+        doc.add(Rule(), Text(f"{contest.title.ky}\n{contest.title.ru}", size=22, bold=True))
+        for k in ("ballots_read", "valid", "invalid", "blank", "marginal_sheets"):
+            doc.add(Row(bi(LABELS[k]), str(c[k]), size=20))
+        doc.add(Text("Добуштар / Голоса:", size=20, bold=True))
+        for o, n in c["votes"].items():
+            doc.add(Row(option_label(contest, o), str(n), size=20))
+        if c["preferences"]:
+            doc.add(Text("Тизмедеги номерлер боюнча добуштар / Голоса по номерам кандидатов"
+                         " (башкалары 0 / остальные 0):", size=18, bold=True))
+            for p in contest.parties:
+                nums = c["preferences"].get(p.id, {})
+                nz = [(int(k), v) for k, v in nums.items() if v]
+                if nz:
+                    doc.add(Text(f"{p.short}: " + ", ".join(f"№{k} — {v}" for k, v in sorted(nz)), size=18))
+    doc.add(Rule(), Text("Текшерүү / Контрольные соотношения:", size=20, bold=True))
+    for r in body["control"]:
+        label = bi(RELATIONS.get(r["relation"], (r["relation"], r["relation"])))
+        where = f" [{r['contest']}]" if r.get("contest") else ""
+        left, right = r.get("values") or ("?", "?")
+        op = "≤" if "<=" in r["relation"] else "="
+        verdict = "✔" if r["ok"] else "✘ ТУУРА ЭМЕС / НЕ СХОДИТСЯ:"
+        doc.add(Text(f"{verdict} {label}{where}: {left} {op} {right}", size=16))
+    doc.add(Rule(), Text("Протоколдун хэши (SHA-256) / Хэш протокола (SHA-256):", size=18, bold=True))
+    doc.add(Text("\n".join(protocol_hash[i:i + 16] for i in range(0, 64, 16)), size=24, bold=True,
+                 align=Align.CENTER))
+    doc.add(QrCode(f"uchastok-protocol:{body['station']}:{revision}:{protocol_hash}", module_dots=3))
+    if signer:
+        doc.add(Row("Кол койгон ачкыч / Ключ подписи", signer, size=16))
+    doc.add(Row("Редакция / Редакция", str(revision), size=16),
+            Space(24), Text("Комиссия мүчөлөрүнүн колдору / Подписи членов комиссии:", size=18),
+            Space(80), Rule(), Cut())
+    return doc
+
+
+def save_receipt(doc: Document, path: str | Path) -> Path:
+    """The 58 mm receipt rendering as a PNG (what the simulated printer would print)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_png(doc, path)
+
+
+def a4_pages(doc: Document) -> list:
+    """The document laid out on A4 pages at 150 dpi (long documents continue on further pages)."""
+
+    (strip, *_rest) = render_pages(Document([b for b in doc.blocks if not isinstance(b, Cut)]),
+                                   A4_WIDTH, margin_dots=90, scale=A4_SCALE)
+    pages, top, usable = [], 0, A4_HEIGHT - 160
+    ink = (np.asarray(strip.convert("L")) < 128).any(axis=1)
+    while top < strip.height:
+        end = min(top + usable, strip.height)
+        if end < strip.height:
+            # Break the page on a blank row, never through a line of text.
+            blank = [y for y in range(end - 1, max(top, end - 120), -1) if not ink[y]]
+            end = blank[0] + 1 if blank else end
+        page = Image.new("1", (A4_WIDTH, A4_HEIGHT), 1)
+        page.paste(strip.crop((0, top, A4_WIDTH, end)), (0, 80))
+        pages.append(page)
+        top = end
+    return pages
+
+
+def save_a4(doc: Document, stem: str | Path) -> tuple[Path, Path]:
+    """``stem.png`` (first page) and ``stem.pdf`` (all pages) on A4."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    pages = a4_pages(doc)
+    png = stem.with_suffix(".png")
+    pages[0].save(png)
+    pdf = save_pages_pdf(pages, stem.with_suffix(".pdf"), dpi=A4_DPI, title=doc.title)
+    return png, pdf

@@ -1,0 +1,549 @@
+"""The identify daemon: the identification table's loop, from a voter's card to a printed receipt.
+
+One voter (``IdentifyDaemon.serve_voter``), in this order:
+
+1. **Card** (drivers/idcard/base.py): the reader's ``status()`` is a value;
+   no card → nothing to do. The MRZ keys for Basic Access Control come from
+   the MRZ reader or are typed by the commission (``mrz_input.read_mrz``).
+   ``read_document`` faults are conditions with a clear message, audited as
+   ``card-read-failed``, never an acceptance: card pulled mid-read, MRZ keys
+   that do not open the chip (BAC refused), a silent or broken chip. A card
+   that the rules already refuse (polls not open, EF.SOD not verified, not on
+   the list, already identified) is refused before the finger is asked for.
+2. **Finger** (drivers/fingerprint/base.py): ``capture(deadline)`` is a
+   value; NO_FINGER / DISCONNECTED / ERROR show their detail and the RETRY
+   light; a capture the extractor finds poor is a retry too. After
+   ``max_captures`` tries the commission is offered the manual route.
+3. **Identification** (identify/identifier.py ``Identifier``): the rules
+   and the one transaction (identification + receipt + print queue + outbox
+   envelope + audit record).
+4. **Light and sound** (drivers/indicators.py ``Signal``): ACCEPTED,
+   REFUSED, RETRY; FAULT while a device is missing.
+5. **Print** (identify/receipts.py ``print_pending``): after the commit. Out of
+   paper: the identification stands, the receipt stays queued and prints
+   when the printer is READY again (each turn of ``run`` and at start, so a
+   crash between commit and print is healed by the restart).
+
+Devices missing at start or later are conditions: the status line says which
+(systemd ``STATUS=``), the FAULT light shows, and the daemon probes again with
+capped exponential backoff (station/health.py ``RetryPolicy``); it does not
+exit, so systemd never sees a crash loop.
+
+Example::
+
+    identifier = open_identifier(paths, election)
+    daemon = IdentifyDaemon(sensor, reader, printer, lights, identifier, election,
+                            trust=[pem], mrz_input=mrz_reader)
+    daemon.run()                 # until stop()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from base.clock import SystemClock
+from drivers.errors import DriverError
+from drivers.fingerprint.serial_sensor import ZfmSensor
+from drivers.idcard.base import CardReader, PcscTransport
+from drivers.idcard.mrz_reader import MrzReader
+from drivers.indicators import Indicators, Signal
+from identify import eligibility, receipts, voters
+from identify.identifier import Identifier, identified
+from identify.receipts import print_pending
+from identify.rules import Outcome, Status, receipt_label
+from identify.store import open_identify_db
+from station import polls
+from station.db import open_station_db
+from station.election import Election
+from station.errors import ConfigError, IdentificationError, PackageError, ProvisioningError
+from station.events import record
+from station.health import RetryPolicy
+from station.package import current_package, voter_list_problem
+from station.printing import open_printer as role_printer
+from station.printing import role_config
+from station.sdnotify import Heartbeat, Notifier
+from sync import signing
+from sync.certificate import cert_ref, device_id_for
+from sync.envelope import DeviceSigner
+
+CARD_FAULTS = {
+    # exception class name -> (reason code, ky, ru)
+    "CardRemovedError": ("card-pulled", "Карта окуу учурунда алынды: кайра салыңыз",
+                         "Карту вынули во время чтения: вставьте снова"),
+    "CardAbsentError": ("card-pulled", "Карта окуу учурунда алынды: кайра салыңыз",
+                        "Карту вынули во время чтения: вставьте снова"),
+    "BacFailedError": ("mrz-keys-wrong", "MRZ ачкычтары чипти ачкан жок: MRZ кайра окутуңуз же текшериңиз",
+                       "Ключи MRZ не открыли чип: отсканируйте MRZ снова или проверьте введённые данные"),
+    "MrzReaderUnpluggedError": ("mrz-reader-disconnected", "MRZ окугуч туташкан эмес: маалыматты колго териңиз",
+                                "Считыватель MRZ не подключён: введите данные вручную"),
+    "InvalidMrzError": ("mrz-keys-wrong", "MRZ туура эмес окулду: кайра окутуңуз",
+                        "MRZ прочитана с ошибкой: отсканируйте снова"),
+}
+CARD_UNREADABLE = ("card-unreadable", "Картанын чиби окулбайт: документтин номерин териңиз",
+                   "Чип карты не читается: введите номер документа")
+SENSOR_TEXT = {
+    "no-finger": ("Манжаңызды сканерге коюңуз", "Приложите палец к сканеру"),
+    "disconnected": ("Манжа изи сканери туташкан эмес", "Сканер отпечатков не подключён"),
+    "error": ("Манжа изи сканеринин катасы: кайра аракет", "Ошибка сканера отпечатков: повторите"),
+}
+
+
+@dataclass
+class TableResult:
+    """What one turn at the table came to (shown to the commission)."""
+
+    outcome: Outcome | None
+    status: str                      # "accepted", "refused", "retry", "confirm", or a condition code
+    message_ky: str = ""
+    message_ru: str = ""
+    printed: list = field(default_factory=list)   # [(receipt number, PrintResult)]
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "message_ky": self.message_ky, "message_ru": self.message_ru,
+                "detail": self.detail, "outcome": self.outcome.to_json() if self.outcome else None,
+                "printed": [{"receipt": n, "printed": r.printed, "printer": r.status.value}
+                            for n, r in self.printed]}
+
+
+def _signal(name: str):
+
+    return Signal[name]
+
+
+class IdentifyDaemon:
+    def __init__(self, sensor, card_reader, printer, indicators, identifier: Identifier, election: Election, *,
+                 trust: list[bytes], mrz_input=None, clock=None, logger: logging.Logger | None = None,
+                 notifier=None, heartbeat=None, retry: RetryPolicy = RetryPolicy(base_s=0.5, cap_s=30.0),
+                 capture_deadline_s: float = 5.0, max_captures: int = 3,
+                 after_commit: Callable[[Outcome], None] | None = None, poll_s: float = 0.1):
+        self.sensor = sensor
+        self.card_reader = card_reader
+        self.printer = printer
+        self.indicators = indicators
+        self.identifier = identifier
+        self.election = election
+        self.trust = trust
+        self.mrz_input = mrz_input
+        self.clock = clock or SystemClock()
+        self.log = logger or logging.getLogger("uchastok.identify")
+        self.notifier = notifier
+        self.heartbeat = heartbeat
+        self.retry = retry
+        self.capture_deadline_s = capture_deadline_s
+        self.max_captures = max_captures
+        self.after_commit = after_commit
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._device_status: dict[str, str] = {}
+        self._missing_attempts = 0
+        self.served = 0
+
+    def __repr__(self) -> str:
+        return f"IdentifyDaemon(table={self.identifier.table}, served={self.served})"
+
+    @property
+    def conn(self):
+        return self.identifier.conn
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- devices ---------------------------------------------------------------------
+
+    def device_status(self) -> dict[str, str]:
+        """The condition of each device now (values, never exceptions)."""
+        out = {}
+        for name, dev in (("sensor", self.sensor), ("card-reader", self.card_reader), ("printer", self.printer)):
+            try:
+                st = dev.status()
+                out[name] = getattr(st, "value", str(st))
+            except Exception as e:  # noqa: BLE001 - a half-plugged device may raise: it is "not there"
+                out[name] = f"error: {e}"
+        for name, st in out.items():
+            if self._device_status.get(name) != st:
+                record(self.conn, "identify-device-status", "success" if st in ("ready", "no-card") else "failure",
+                       clock=self.clock, device=name, status=st)
+        self._device_status = out
+        return out
+
+    @staticmethod
+    def devices_ready(status: dict[str, str]) -> bool:
+        return (status.get("sensor") == "ready" and status.get("card-reader") in ("ready", "no-card"))
+
+    def _say(self, text: str) -> None:
+        self.log.info(text)
+        if self.notifier is not None:
+            self.notifier.status(text)
+
+    def _show(self, name: str) -> None:
+        if self.indicators is not None:
+            try:
+                self.indicators.show(_signal(name))
+            except Exception as e:  # noqa: BLE001 - a light must never stop an identification
+                self.log.warning("indicators: %s", e)
+
+    def _beat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
+
+    # -- printing ------------------------------------------------------------------------
+
+    def print_pending(self) -> list:
+
+        try:
+            return print_pending(self.conn, self.printer, self.election, table=self.identifier.table,
+                                 clock=self.clock, logger=self.log)
+        except DriverError as e:
+            self.log.error("printer: %s (receipts stay queued)", e)
+            return []
+
+    # -- one voter -------------------------------------------------------------------------
+
+    def _capture_and(self, identify: Callable[[Any], Outcome]) -> TableResult:
+        """Capture a finger (with retries) and run ``identify(image)``; signal and print the result."""
+        last = None
+        for _attempt in range(self.max_captures):
+            self._beat()
+            cap = self.sensor.capture(self.capture_deadline_s)
+            if cap.status.value != "ready":
+                ky, ru = SENSOR_TEXT.get(cap.status.value, SENSOR_TEXT["error"])
+                last = TableResult(None, f"sensor-{cap.status.value}", ky, ru, detail=cap.detail)
+                self._show("RETRY")
+                self._say(f"sensor: {cap.status.value}: {cap.detail}")
+                continue
+            out = identify(cap.image)
+            if out.status is Status.RETRY:
+                last = TableResult(out, "retry", out.message_ky, out.message_ru)
+                self._show("RETRY")
+                continue
+            return self._finish(out)
+        assert last is not None
+        last.detail = (last.detail + "; " if last.detail else "") + "manual identification is offered"
+        if last.outcome is not None:
+
+            last.outcome = replace(last.outcome, offer_manual=True)
+        return last
+
+    def _finish(self, out: Outcome) -> TableResult:
+        result = TableResult(out, str(out.status), out.message_ky, out.message_ru)
+        if out.accepted:
+            self.served += 1
+            if self.after_commit is not None:
+                self.after_commit(out)
+            self._show("ACCEPTED")
+            result.printed = self.print_pending()
+        elif out.status is Status.CONFIRM:
+            self._show("BUSY")
+        else:
+            self._show("REFUSED")
+        self._say(f"table {self.identifier.table}: {out.status} {out.reason or ''}".strip())
+        return result
+
+    def serve_voter(self, mrz_keys=None, *, mrz_timeout: float = 0.0) -> TableResult:
+        """One voter with an ID card in the reader: read it, capture the finger, identify, signal, print."""
+        status = self.card_reader.status()
+        if status.value != "ready":
+            return TableResult(None, f"card-{status.value}", "ID картаны окугучка салыңыз",
+                               "Вставьте ID-карту в считыватель")
+        keys = mrz_keys
+        if keys is None and self.mrz_input is not None:
+            try:
+                keys = self.mrz_input.read_mrz(mrz_timeout)
+            except DriverError as e:
+                return self._card_fault(e)
+        if keys is None:
+            return TableResult(None, "mrz-needed", "MRZды окутуңуз же документтин маалыматын териңиз",
+                               "Отсканируйте MRZ или введите данные документа")
+        self._show("BUSY")
+        try:
+            document = self.card_reader.read_document(keys, self.trust, at=self.clock.now())
+        except DriverError as e:
+            return self._card_fault(e)
+        early = self.identifier.check_card(document)     # no finger needed to say no
+        if early is not None:
+            return self._finish(early)
+        return self._capture_and(lambda image: self.identifier.by_card(document, image))
+
+    def _card_fault(self, e: Exception) -> TableResult:
+        code, ky, ru = CARD_FAULTS.get(type(e).__name__, CARD_UNREADABLE)
+        record(self.conn, "card-read-failed", "failure", clock=self.clock, reason=code, error=type(e).__name__)
+        self._show("RETRY")
+        self._say(f"card: {code}: {e}")
+        return TableResult(None, code, ky, ru, detail=str(e))
+
+    def serve_typed(self, document_number: str) -> TableResult:
+        """The commission typed the voter's document number (no readable card)."""
+        return self._capture_and(lambda image: self.identifier.by_document_number(document_number, image))
+
+    def serve_search(self) -> TableResult:
+        """No document: 1:N search, candidates for the commission to confirm on screen."""
+        return self._capture_and(lambda image: self.identifier.by_fingerprint(image))
+
+    def confirm(self, pin: str, member: str) -> TableResult:
+        return self._finish(self.identifier.confirm_candidate(pin, member))
+
+    def manual(self, pin: str, member: str, reason: str) -> TableResult:
+        return self._finish(self.identifier.manual(pin, member, reason))
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        pending = len(receipts.pending(self.conn, self.identifier.table))
+        record(self.conn, "identify-daemon-started", clock=self.clock, table=self.identifier.table,
+               receipts_waiting=pending)
+        if pending:
+            self.print_pending()
+
+    def run(self, *, max_turns: int | None = None) -> int:
+        """Serve voters until ``stop()``; returns the number identified in this run."""
+        self.start()
+        turns = 0
+        while not self._stop.is_set() and (max_turns is None or turns < max_turns):
+            turns += 1
+            self._beat()
+            status = self.device_status()
+            if not self.devices_ready(status):
+                self._missing_attempts += 1
+                missing = ", ".join(f"{k}: {v}" for k, v in status.items() if v not in ("ready", "no-card"))
+                self._show("FAULT")
+                self._say(f"waiting for devices ({missing}); retry {self._missing_attempts}")
+                self._wait(self.retry.delay(self._missing_attempts))
+                continue
+            self._missing_attempts = 0
+            self.print_pending()
+            if status.get("card-reader") == "ready":
+                result = self.serve_voter(mrz_timeout=self.poll_s)
+                if result.status != "mrz-needed":
+                    self._wait_card_removed()
+                continue
+            self._wait(self.poll_s)
+        record(self.conn, "identify-daemon-stopped", clock=self.clock, identified=self.served)
+        return self.served
+
+    def _wait_card_removed(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.card_reader.status().value != "ready":
+                    return
+            except Exception:  # noqa: BLE001
+                return
+            self._wait(self.poll_s)
+
+    def _wait(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self._stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self._stop.wait(min(left, 1.0))
+            self._beat()
+
+
+# --- opening the role's files -------------------------------------------------------------
+
+def open_identifier(paths, election: Election, *, table: str = "1", clock=None, logger=None) -> Identifier:
+    """An ``Identifier`` on its own connections to identify.db and base.sqlite, signing with the device key."""
+
+
+    clock = clock or SystemClock()
+    problem = voter_list_problem(paths)
+    if problem:
+        raise PackageError(problem)
+    try:
+        key = signing.load_private_key(paths.device_key)
+    except Exception as e:  # noqa: BLE001
+        raise ProvisioningError(f"cannot load the device key: {e}") from e
+    if not paths.device_cert.exists():
+        raise ProvisioningError("this device has no certificate: enrol it (`uchastok provision enroll`)")
+    cert = json.loads(paths.device_cert.read_text())
+    signer = DeviceSigner(key, device_id_for(signing.public_key(key)), cert_ref(cert), election.id,
+                          election.station.id, clock)
+    conn = open_identify_db(paths.identify_db)
+    sconn = open_station_db(paths.station_db)
+    ident = Identifier(conn, sconn, election, signer=signer, clock=clock, logger=logger, table=table)
+
+    def close_connections() -> None:
+        conn.close()
+        sconn.close()
+
+    ident.close_connections = close_connections  # type: ignore[attr-defined]
+    return ident
+
+
+# --- what the CLI calls -------------------------------------------------------------------
+
+def _election(paths) -> Election:
+
+    pkg = current_package(paths)
+    if pkg is None:
+        raise ConfigError("no election package is loaded (`uchastok package load DIR`)")
+    return pkg.election
+
+
+def _config(paths) -> dict:
+
+    return role_config(paths, "identify")
+
+
+def open_printer(paths, *, sim: bool = False):
+    """The table's receipt printer (station/printing.py); ``sim`` writes into var/out/receipts."""
+
+    return role_printer(paths, "identify", sim=sim, sim_dir="receipts")
+
+
+def voter_report(paths, query: str) -> dict[str, Any]:
+    """`identify voter`: lookup by PIN or document number, eligibility, identified or not."""
+
+    election = _election(paths)
+    conn = open_identify_db(paths.identify_db)
+    try:
+        q = query.strip().upper()
+        v = voters.by_pin(conn, q) if q.isdigit() else voters.by_document(conn, q)
+        if v is None:
+            return {"query": query, "on_list": False}
+        e = eligibility.decide(v, election)
+        earlier = identified(conn, v.pin)
+        return {"query": query, "on_list": True, "pin": v.pin, "document_number": v.document_number,
+                "name": v.full_name, "birth_date": v.birth_date.isoformat(),
+                "ballots": list(e.contests), "refused_contests": e.refused,
+                "templates": len(voters.templates_for(conn, v.pin)),
+                "identified": None if earlier is None else {
+                    "at": earlier.at.isoformat(), "method": earlier.method,
+                    "receipt": receipt_label(earlier.receipt), "table": earlier.table}}
+    finally:
+        conn.close()
+
+
+def manual_identification(paths, pin: str, member: str, member_pin: str, reason: str, *,
+                          table: str = "1", sim_printer: bool = False, clock=None) -> TableResult:
+    """`identify manual`: the member's PIN is checked (polls.authorize), then the identification
+    is recorded and its receipt printed (or queued)."""
+
+    election = _election(paths)
+    ident = open_identifier(paths, election, table=table, clock=clock)
+    try:
+        polls.authorize(ident.station_conn, member, member_pin, clock=clock)
+        out = ident.manual(pin, member, reason)
+        result = TableResult(out, str(out.status), out.message_ky, out.message_ru)
+        if out.accepted:
+
+            try:
+                with open_printer(paths, sim=sim_printer) as printer:
+                    result.printed = print_pending(ident.conn, printer, election, table=table, clock=clock)
+            except Exception as e:  # noqa: BLE001 - the identification stands; the receipt stays queued
+                result.detail = f"receipt queued: {e}"
+        return result
+    finally:
+        ident.close_connections()
+
+
+def identification_summary(paths, *, print_it: bool = False, send: bool = False,
+                           sim_printer: bool = False, clock=None) -> dict[str, Any]:
+    """`identify summary`: the figures; ``print_it`` prints the summary document; ``send``
+    queues the ``identification-summary`` envelope (polls must be closed)."""
+
+    election = _election(paths)
+    if send:
+        ident = open_identifier(paths, election, clock=clock)
+        try:
+            polls.require(ident.station_conn, polls.PollsState.CLOSED, polls.PollsState.PROTOCOL_SIGNED)
+            body = receipts.enqueue_summary(ident.conn, ident.outbox, clock=clock)
+        finally:
+            ident.close_connections()
+    else:
+        conn = open_identify_db(paths.identify_db)
+        try:
+            body = receipts.summary_body(conn, clock=clock)
+        finally:
+            conn.close()
+    out = dict(body, sent=send)
+    if print_it:
+        with open_printer(paths, sim=sim_printer) as printer:
+            r = printer.print_document(receipts.summary_document(election, body))
+        out["printed"] = r.printed
+        out["printer"] = r.status.value
+    return out
+
+
+def reprint_receipts(paths, *, number: int | None = None, member: str | None = None,
+                     sim_printer: bool = False, clock=None) -> list[dict[str, Any]]:
+    """`identify reprint`: print the queued receipts, or a marked duplicate of receipt ``number``."""
+
+    election = _election(paths)
+    conn = open_identify_db(paths.identify_db)
+    try:
+        with open_printer(paths, sim=sim_printer) as printer:
+            if number is None:
+                done = receipts.print_pending(conn, printer, election, clock=clock)
+            else:
+                if not member:
+                    raise IdentificationError("a duplicate needs the commission member (--member)")
+                done = [(number, receipts.reprint(conn, printer, election, number, member=member, clock=clock))]
+        return [{"receipt": receipt_label(n), "printed": r.printed, "printer": r.status.value} for n, r in done]
+    finally:
+        conn.close()
+
+
+def run_table(paths, *, table: str = "1", stop_after_commit: bool = False) -> dict[str, Any]:
+    """`identify run`: the daemon on the devices configured in uchastok.toml, until SIGTERM.
+
+    ``stop_after_commit`` (tests of crash recovery) stops the process with SIGSTOP right after
+    an identification commits, before its receipt prints. The simulated table is
+    ``simulation.table.run_sim_table``.
+    """
+    log = logging.getLogger("uchastok.identify")
+    notifier = Notifier.from_env()
+    daemon = _real_daemon(paths, table, log, notifier)
+    if stop_after_commit:
+        daemon.after_commit = stop_after_commit_hook
+    daemon.heartbeat = Heartbeat(notifier)
+    notifier.ready(f"table {table}")
+    serve_until_signal(daemon)
+    return {"identified": daemon.served}
+
+
+def stop_after_commit_hook(_out) -> None:
+    """Stop this process (SIGSTOP) right after a commit: crash-recovery tests kill it there."""
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def serve_until_signal(daemon: IdentifyDaemon) -> None:
+    previous = {s: signal.signal(s, lambda *_: daemon.stop()) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        daemon.run()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _real_daemon(paths, table: str, log, notifier) -> IdentifyDaemon:
+    """The daemon on the devices named in uchastok.toml ``[identify]``: sensor, mrz_reader,
+    card_reader (PC/SC reader name part), printer."""
+
+    cfg = _config(paths)
+    election = _election(paths)
+
+    pkg = current_package(paths)
+    trust = [(pkg.dir / "trust" / "document-signers.pem").read_bytes()]
+    indicators = None
+    try:
+        from gpiozero.pins.lgpio import LGPIOFactory  # noqa: PLC0415 - lazy: lgpio exists only on a Pi
+
+        indicators = Indicators(LGPIOFactory())
+    except Exception as e:  # noqa: BLE001 - no GPIO on this machine: run without lights
+        log.warning("indicators unavailable: %s", e)
+    return IdentifyDaemon(ZfmSensor(cfg.get("sensor", "/dev/uchastok-fingerprint")),
+                          CardReader(PcscTransport(cfg.get("card_reader") or None)),
+                          open_printer(paths), indicators, open_identifier(paths, election, table=table),
+                          election, trust=trust,
+                          mrz_input=MrzReader(cfg.get("mrz_reader", "/dev/uchastok-mrz")),
+                          logger=log, notifier=notifier)

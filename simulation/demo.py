@@ -1,0 +1,487 @@
+"""The simulated election day: every part of the appliance, end to end, with no hardware.
+
+``make demo`` runs ``uchastok demo``. In a scratch directory it:
+
+1. builds a signed synthetic election package (voters with enrolled fingerprints);
+2. provisions a device: key, certificate from the provisioning authority, package
+   loaded, commission PINs set;
+3. starts the reference central receiver on loopback and enrols the device there;
+4. runs the logic-and-accuracy test: test mode, a marked test deck through the
+   scanner, the test tally compared with the deck's truth; then prints the zero
+   report (all counters zero) — only then can polls open;
+5. opens the polls;
+6. identifies voters through the real drivers talking to their simulators (ZFM
+   sensor on a pty, eMRTD chip emulator, ESC/POS printer): accepted voters, and the
+   refusals a commission meets (not on this list, already identified, fingerprint
+   mismatch followed by manual identification, card not authentic);
+7. puts every accepted voter's ballots into the box, shuffled as a real box mixes
+   them, and feeds them through the simulated scanner to the count daemon;
+8. closes the polls, signs the results protocol and the identification summary;
+9. uploads both outboxes to the receiver;
+10. shows the receiver's aggregated results and checks.
+
+The day runs on a simulated clock (08:00-20:00 Asia/Bishkek, today), so the
+receipts and the turnout picture look like a real day. It ends by printing where
+every artefact is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from base.paths import Paths
+from count.role import count_status, results_protocol, run_count, zero_report
+from drivers.printer.simulator import SimulatedPrinter
+from identify.daemon import identification_summary
+from provisioning.identity import enroll, init_device, issue_for_request
+from provisioning.package import load_package
+from simulation.authority import build_demo_package, cec_pub_path, load_or_create_key, secrets_dir
+from simulation.ballots import demo_ballot
+from simulation.deck import write_deck
+from simulation.table import SimTable, Visit
+from station import polls
+from station.db import open_station_db
+from station.members import polls_action
+from sync import signing
+from sync.uploader import StationFiles, Uploader, open_station
+
+TZ = ZoneInfo("Asia/Bishkek")
+CHAIR = ("1", "Асанова Бермет", "2580")        # demo commission chair (id, name, PIN)
+MEMBER = ("2", "Петров Сергей", "1397")
+STAGES = 10
+
+
+@dataclass
+class DemoOptions:
+    out: Path
+    voters: int = 300
+    turnout: float = 0.62
+    seed: int = 1
+    lna_sheets: int = 24
+    dpi: int = 150
+    echo: Callable[[str], None] = print
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    artefacts: dict[str, str] = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+
+
+class Progress:
+    """Stage lines for people: what is happening, and how long it took."""
+
+    def __init__(self, echo: Callable[[str], None]):
+        self.echo = echo
+        self.n = 0
+        self.t0 = time.monotonic()
+
+    @contextlib.contextmanager
+    def stage(self, ky: str, ru: str, en: str):
+        self.n += 1
+        self.echo(f"\n[{self.n}/{STAGES}] {en}  ·  {ru}  ·  {ky}")
+        t = time.monotonic()
+        yield
+        self.echo(f"      done in {time.monotonic() - t:.1f} s")
+
+    def info(self, text: str) -> None:
+        self.echo(f"      {text}")
+
+    def bar(self, label: str, done: int, total: int) -> None:
+        """A progress bar on a terminal; every 25% as a plain line otherwise (logs, CI)."""
+        width = 30
+        filled = int(width * done / max(total, 1))
+        if sys.stdout.isatty():
+            end = "\n" if done >= total else ""
+            sys.stdout.write(f"\r      {label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
+            sys.stdout.flush()
+        elif done == total or (4 * done) // max(total, 1) != (4 * (done - 1)) // max(total, 1):
+            self.echo(f"      {label}: {done}/{total}")
+
+
+class DayClock:
+    """The simulated day's clock: starts at 07:30 local today, moves only when told."""
+
+    def __init__(self, day: dt.date):
+        self._now = dt.datetime.combine(day, dt.time(7, 30), TZ).astimezone(dt.UTC)
+
+    def now(self) -> dt.datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._now.timestamp()
+
+    def set_local(self, hh: int, mm: int = 0) -> None:
+        local = self._now.astimezone(TZ)
+        self._now = local.replace(hour=hh, minute=mm, second=0).astimezone(dt.UTC)
+
+    def advance(self, seconds: float) -> None:
+        self._now += dt.timedelta(seconds=seconds)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cli", *args]
+
+
+def run_demo(opts: DemoOptions) -> DemoResult:
+
+    out = opts.out.absolute()
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    res = DemoResult(out)
+    p = Progress(opts.echo)
+    today = dt.datetime.now(TZ).date()
+    clock = DayClock(today)
+    rng = random.Random(opts.seed)
+
+    # 1 -------------------------------------------------------------------------------------
+    with p.stage("Шайлоо пакети", "Пакет выборов", "Election package"):
+        authority_key_file = out / "authority" / "cec.key"
+        pkg = build_demo_package(out / "package", voters=opts.voters, seed=opts.seed,
+                                 signing_key=authority_key_file, voting_day=today,
+                                 progress=lambda s, d, t: p.bar("enrolling fingerprints", d, t))
+        e = pkg.election
+        p.info(f"{e.name.ru}, voting day {e.voting_day}, station {e.station.id} ({e.station.name.ru})")
+        p.info(f"{pkg.voter_rows} voters, {pkg.manifest['voters']['templates']} fingerprint templates,"
+               f" contests: {', '.join(c.id for c in e.contests)}; signed, sha256 {pkg.hash[:16]}…")
+        res.artefacts["election package"] = str(pkg.dir)
+
+    # 2 -------------------------------------------------------------------------------------
+    with p.stage("Түзмөктү даярдоо", "Подготовка устройства", "Provisioning the device"):
+        paths = Paths.from_env(out / "station").ensure()
+        authority = load_or_create_key(authority_key_file)
+        ident = init_device(paths, cec_pub_path(pkg.dir), clock=clock)
+        cert = issue_for_request(paths.config_dir / "enrolment-request.json", authority, e.station.id, e.id)
+        cert_file = out / "authority" / "device-cert.json"
+        cert_file.write_text(json.dumps(cert, indent=2))
+        enroll(paths, cert_file, signing.public_key(authority), clock=clock)
+        load_package(paths, pkg.dir, clock=clock)
+        conn = open_station_db(paths.station_db)
+        try:
+            for mid, name, pin in (CHAIR, MEMBER):
+                polls.set_member_pin(conn, mid, name, pin, role="chair" if mid == "1" else "member", clock=clock)
+        finally:
+            conn.close()
+        p.info(f"device {ident.device_id}, certificate for {e.station.id}; package loaded and re-verified")
+        p.info(f"commission PINs set: chair {CHAIR[0]} ({CHAIR[1]}), member {MEMBER[0]} ({MEMBER[1]})")
+        res.artefacts["station home (state, logs, keys)"] = str(paths.state_dir.parent)
+
+    # 3 -------------------------------------------------------------------------------------
+    with contextlib.ExitStack() as stack:
+        with p.stage("Борбордук сервер", "Центральный сервер", "Central receiver on loopback"):
+            url = _start_receiver(stack, out / "central", pkg, cert_file)
+            p.info(f"listening on {url}; device enrolled")
+            res.artefacts["central database"] = str(out / "central" / "central.db")
+        _day(opts, p, res, paths, pkg, clock, rng, url, polls_action, e)
+    return res
+
+
+def _start_receiver(stack: contextlib.ExitStack, central: Path, pkg, cert_file: Path) -> str:
+    """The reference receiver as its own process on a free loopback port; stopped with ``stack``."""
+
+    central.mkdir()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = stack.enter_context(open(central / "receiver.log", "w"))
+    receiver = subprocess.Popen(
+        _cli("receiver", "serve", "--db", str(central / "central.db"), "--port", str(port),
+             "--key", str(secrets_dir(pkg.dir) / "ack-server.key"),
+             "--trust", str(cec_pub_path(pkg.dir)), "--package-dir", str(pkg.dir)),
+        stdout=log, stderr=subprocess.STDOUT)
+
+    def stop():
+        receiver.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            receiver.wait(timeout=5)
+
+    stack.callback(stop)
+    _wait_http(url + "/openapi.json")
+    subprocess.run(_cli("receiver", "enroll", "--db", str(central / "central.db"),
+                        "--trust", str(cec_pub_path(pkg.dir)), str(cert_file)),
+                   check=True, stdout=subprocess.DEVNULL)
+    return url
+
+
+def _wait_http(url: str, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            _get_json(url)
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+
+
+def _day(opts, p, res, paths, pkg, clock, rng, url, polls_action, e) -> None:
+
+    chair_id, _, chair_pin = CHAIR
+
+    # 4 -------------------------------------------------------------------------------------
+    with p.stage("Сыноо жана нөлдүк отчёт", "Тестирование и нулевой отчёт",
+                 "Logic-and-accuracy test, zero report"):
+        clock.set_local(7, 30)
+        polls_action(paths, "enter-test-mode", chair_id, chair_pin, clock=clock)
+        deck_dir = opts.out / "lna-deck"
+        expected = write_deck(e, deck_dir, sheets=opts.lna_sheets, dpi=opts.dpi, seed=opts.seed)
+        shutil.copyfile(expected, opts.out / "lna-expected.json")
+        run_count(paths, f"sim:{deck_dir}", until_empty=True, idle_s=0.05)
+        st = count_status(paths, lna_expected=opts.out / "lna-expected.json")
+        differences = st.get("lna") or []
+        p.info(f"test deck: {opts.lna_sheets} sheets (every validity rule and bad sheet);"
+               f" differences from the truth: {len(differences)}")
+        if differences:
+            raise RuntimeError(f"logic-and-accuracy test failed: {differences[:5]}")
+        clock.set_local(7, 50)
+        zr = zero_report(paths, member=chair_id, pin=chair_pin, clock=clock)
+        p.info("zero report printed: every counter at zero")
+        for f in zr.get("files") or []:
+            res.artefacts[f"zero report ({Path(f).suffix[1:]})"] = str(f)
+
+    # 5 -------------------------------------------------------------------------------------
+    with p.stage("Добуш берүү ачылды", "Открытие голосования", "Opening the polls"):
+        clock.set_local(8, 0)
+        st = polls_action(paths, "open", chair_id, chair_pin, clock=clock)
+        p.info(f"polls {st} at 08:00")
+
+    # 6 -------------------------------------------------------------------------------------
+    with p.stage("Шайлоочуларды идентификациялоо", "Идентификация избирателей", "Identifying voters"):
+        ballots, id_figures = _identify(opts, p, paths, pkg, clock, rng, e)
+        res.figures["identification"] = id_figures
+        res.artefacts["receipts (PNG/PDF)"] = str(paths.output_dir / "receipts")
+
+    # 7 -------------------------------------------------------------------------------------
+    with p.stage("Бюллетендерди саноо", "Подсчёт бюллетеней", "Ballots through the scanner"):
+        box = opts.out / "ballot-box"
+        _fill_box(box, ballots, e, rng, opts.dpi, p)
+        t = time.monotonic()
+        summary = run_count(paths, f"sim:{box}", until_empty=True, idle_s=0.05)
+        took = time.monotonic() - t
+        n = summary.get("sheets_real", 0)
+        p.info(f"{n} sheets counted in {took:.1f} s ({1000 * took / max(n, 1):.0f} ms per sheet)"
+               f"; returned to the voter: {summary.get('returned', summary.get('rejected', 0))}")
+        res.figures["sheets"] = n
+
+    # 8 -------------------------------------------------------------------------------------
+    with p.stage("Добуш берүү жабылды, протокол", "Закрытие, протокол", "Closing the polls, the protocol"):
+        clock.set_local(20, 0)
+        polls_action(paths, "close", chair_id, chair_pin, clock=clock)
+        summary = _identification_summary(paths, clock, e)
+        clock.set_local(21, 30)
+
+        with SimulatedPrinter(paths.output_dir / "printer") as printer:   # the count role's receipt printer
+            signed = results_protocol(paths, sign=True, member=chair_id, pin=chair_pin, clock=clock,
+                                      printer=printer)
+        p.info(f"protocol signed by the device key, hash {signed['hash'][:16]}…; identification summary:"
+               f" {summary.get('identified')} of {summary.get('voters_on_list')} voters")
+        files = signed.get("files") or {}
+        for k, v in (files.items() if isinstance(files, dict) else ((Path(f).name, f) for f in files)):
+            if k == "printed":
+                res.artefacts["protocol printed on the receipt printer"] = str(paths.output_dir / "printer")
+                p.info(f"protocol printed on the station's receipt printer: {v}")
+            else:
+                res.artefacts[f"protocol ({k})"] = str(v)
+        res.figures["protocol_hash"] = signed["hash"]
+        res.figures["protocol"] = signed["body"]
+
+    # 9 -------------------------------------------------------------------------------------
+    with p.stage("Жөнөтүү", "Передача", "Uploading to the central server"):
+        sent = _upload(paths, url)
+        p.info(f"delivered and acknowledged: {sent}")
+
+    # 10 ------------------------------------------------------------------------------------
+    with p.stage("Борбордо", "В центре", "Results at the central server"):
+        _central_results(p, url, e, res)
+
+    _finish(opts, p, res, paths)
+
+
+# --- identification --------------------------------------------------------------------
+
+def _identify(opts, p, paths, pkg, clock, rng, e):
+    """Voters arrive through the day; returns each accepted voter's ballots (contest ids)."""
+
+    with SimTable(paths, secrets_dir(pkg.dir), clock=clock) as table:
+        voters = list(table.voters)
+        rng.shuffle(voters)
+        coming = voters[: int(len(voters) * opts.turnout)]
+        others = voters[len(coming):]
+        script: list[Visit] = [Visit(v.pin) for v in coming]
+        # The refusals a commission meets in a day: a card from another station; a card whose
+        # chip does not verify; fingers that do not match (then manual identification with a
+        # reason); and voters who come back after voting (already identified, with the time).
+        odd = [Visit(others[0].pin, "not-on-list"), Visit(others[1].pin, "bad-sod"),
+               Visit(others[2].pin, "mismatch", manual_reason="fingerprint-unreadable"),
+               Visit(others[3].pin, "mismatch", manual_reason="fingerprint-unreadable")]
+        for k, v in enumerate(odd):
+            script.insert((k + 1) * len(script) // (len(odd) + 1), v)
+        for first in (5, len(coming) // 2):        # come back later in the day
+            at = next(i for i, v in enumerate(script) if v.pin == coming[first].pin)
+            script.insert(min(len(script), at + 12), Visit(coming[first].pin))
+        # Arrivals: a morning rush, a quiet afternoon, an evening rush (08:00-19:50).
+        minutes = sorted(_arrival_minutes(rng, len(script)))
+        results: Counter = Counter()
+        ballots: list[tuple[str, ...]] = []
+        latencies = []
+        for i, (visit, minute) in enumerate(zip(script, minutes, strict=True)):
+            clock.set_local(8 + minute // 60, minute % 60)
+            t = time.perf_counter()
+            r = table.visit(visit)
+            latencies.append((time.perf_counter() - t) * 1000)
+            first = r.table.outcome
+            if visit.kind == "accept" and first.reason == "fingerprint-mismatch" and r.manual is None:
+                # A genuine voter the matcher did not recognise: the commission identifies them by
+                # hand, with the reason recorded (counted apart in the summary).
+                r = table.visit(Visit(visit.pin, "mismatch", manual_reason="fingerprint-unreadable"))
+            results["accepted" if first.accepted else (first.reason or "refused")] += 1
+            if r.manual is not None:
+                results["then manual identification (reason recorded)"] += 1
+            if r.outcome.accepted:
+                ballots.append(tuple(r.outcome.ballots))
+            p.bar("voters at the table", i + 1, len(script))
+        latencies.sort()
+    for k, v in sorted(results.items(), key=lambda kv: -kv[1]):
+        p.info(f"{k:<46} {v:>4}")
+    fig = {"visits": len(script), "outcomes": dict(results),
+           "table_ms_p50": round(latencies[len(latencies) // 2], 1),
+           "table_ms_p95": round(latencies[int(len(latencies) * 0.95)], 1)}
+    p.info(f"time at the table (card read + finger upload + match + commit + receipt):"
+           f" p50 {fig['table_ms_p50']} ms, p95 {fig['table_ms_p95']} ms")
+    return ballots, fig
+
+
+def _arrival_minutes(rng: random.Random, n: int) -> list[int]:
+    out = []
+    while len(out) < n:
+        m = int(rng.triangular(0, 710, 120) if rng.random() < 0.6 else rng.triangular(0, 710, 600))
+        out.append(max(0, min(709, m)))
+    return out
+
+
+def _identification_summary(paths, clock, e) -> dict:
+
+    # Printed for the commission and queued (signed) for the CEC; counts only, never a voter.
+    return identification_summary(paths, print_it=True, send=True, sim_printer=True, clock=clock)
+
+
+# --- the ballot box ----------------------------------------------------------------------
+
+def _fill_box(box: Path, ballots: list[tuple[str, ...]], e, rng: random.Random, dpi: int, p) -> None:
+    """Each accepted voter marks their ballots; the box mixes them (no order follows the voters)."""
+
+    sheets = []
+    for contests in ballots:
+        for cid in contests:
+            sheets.append(cid)
+    rng.shuffle(sheets)                       # a ballot box mixes: no link to the order of voters
+    box.mkdir(parents=True, exist_ok=True)
+    for i, cid in enumerate(sheets):
+        data, name = demo_ballot(e, cid, rng.getrandbits(32), dpi)
+        (box / f"{i:05d}-{name}").write_bytes(data)
+        p.bar("ballots marked and dropped in the box", i + 1, len(sheets))
+
+
+# --- upload and the central view ---------------------------------------------------------
+
+def _upload(paths, url: str) -> dict:
+
+    files = StationFiles.from_home(paths.state_dir.parent)
+    outboxes, cert_doc, ack_pub = open_station(files)
+    try:
+        with Uploader(outboxes, url, ack_pub, certificate=cert_doc, state_path=files.link_state,
+                      batch_size=500) as up:
+            up.drain(max_attempts=20)
+        return {o.stream: f"{o.status().to_json().get('acked_seq')} envelopes" for o in outboxes}
+    finally:
+        for o in outboxes:
+            o.conn.close()
+
+
+def _central_results(p, url: str, e, res) -> None:
+    stations = _get_json(url + "/v1/stations")
+    results = _get_json(url + "/v1/results?level=tik")
+    turnout = _get_json(url + "/v1/turnout?bucket=hour")
+    anomalies = _get_json(url + "/v1/anomalies")
+    res.figures["central"] = {"stations": stations["counts"], "held": results["held"]}
+    c = stations["counts"]
+    p.info(f"stations reported {c['reported']}, with a verified protocol {c['verified']}, missing {c['missing']}"
+           f"; held for checks: {len(results['held'])}")
+    for g in results["groups"]:
+        name = (g.get("name") or {}).get("ru") if isinstance(g.get("name"), dict) else g.get("name")
+        p.info(f"{g['code']} {name or ''}: turnout {100 * (g['turnout'] or 0):.1f}%"
+               f" ({g['voters_identified']} of {g['voters_on_list']})")
+        for contest in e.contests:
+            t = g["contests"].get(contest.id)
+            if not t:
+                continue
+            p.info(f"  {contest.title.ru}: valid {t['valid']}, invalid {t['invalid']}, blank {t['blank']}")
+            for label, votes in _ranked(t["votes"], contest)[:5]:
+                share = 100 * votes / t["valid"] if t["valid"] else 0
+                p.info(f"     {votes:>4}  {share:5.1f}%  {label}")
+    n_anom = sum(len(v) for v in anomalies.values() if isinstance(v, list))
+    p.info(f"anomalies recorded centrally: {n_anom}")
+    res.figures["central"]["turnout_total"] = turnout.get("total")
+
+
+def _ranked(votes: dict, contest) -> list[tuple[str, int]]:
+    names = {c.id: c.full_name for c in contest.candidates} | {x.id: x.name.ru for x in contest.parties}
+    names["against-all"] = "Против всех / Баарына каршы"
+    return sorted(((names.get(k, k), v) for k, v in votes.items()), key=lambda kv: -kv[1])
+
+
+def _finish(opts, p, res, paths) -> None:
+    p.echo("\nTurnout by hour · Явка по часам · Саат боюнча катышуу")
+    for hour, n in _turnout_by_hour(paths):
+        p.echo(f"  {hour:02d}:00  {'█' * max(1, n // 2) if n else ''} {n}")
+    p.echo("\nArtefacts · Файлы:")
+    width = max(len(k) for k in res.artefacts)
+    for k, v in res.artefacts.items():
+        p.echo(f"  {k:<{width}}  {v}")
+    p.echo(f"\nDemo finished in {time.monotonic() - p.t0:.0f} s. Inspect the station with:\n"
+           f"  .venv/bin/uchastok --home {paths.state_dir.parent} status\n"
+           f"  .venv/bin/uchastok --home {paths.state_dir.parent} log verify")
+
+
+def _turnout_by_hour(paths) -> list[tuple[int, int]]:
+
+    conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT identified_at FROM identification").fetchall()
+    finally:
+        conn.close()
+    hours = Counter(dt.datetime.fromisoformat(r[0].replace("Z", "+00:00")).astimezone(TZ).hour for r in rows)
+    return [(h, hours.get(h, 0)) for h in range(8, 20)]
+
+
+def default_out() -> Path:
+    return Path(os.environ.get("UCHASTOK_DEMO_OUT", "demo-out"))

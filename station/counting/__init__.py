@@ -1,1 +1,0 @@
-"""The count role's domain: the tally (pure) and its store in count.db."""

@@ -1,1 +1,0 @@
-"""The role daemons (one process per role under systemd): identify, count."""

@@ -1,0 +1,264 @@
+"""The units verify cleanly and are hardened (issue 7 "Scope" 1; FIELD-NOTES "systemd").
+
+``systemd-analyze verify`` exits 0 on many problems, so any output at all is
+a failure; it also needs each ``ExecStart`` binary to exist, which the
+scratch root provides (light install: wrapper scripts at the unit's paths).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEMD = REPO / "systemd"
+SERVICES = ["uchastok-identify.service", "uchastok-count.service", "uchastok-sync.service"]
+UNITS = [*SERVICES, "uchastok.target"]
+MAX_EXPOSURE = 3.0
+
+
+def need_root(what: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip(f"{what} needs root (chown)")
+
+
+def need(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} not installed")
+
+
+def parse_unit(path: Path) -> dict[str, list[str]]:
+    """`Section.Key` -> values (keys repeat: DeviceAllow=, SystemCallFilter=)."""
+    out: dict[str, list[str]] = {}
+    section = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        out.setdefault(f"{section}.{key}", []).append(value)
+    return out
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_verify_prints_nothing(installed_root, unit):
+    need("systemd-analyze")
+    r = subprocess.run(["systemd-analyze", "verify", "--recursive-errors=yes",
+                        f"--root={installed_root}", unit], capture_output=True, text=True)
+    assert (r.returncode, r.stdout + r.stderr) == (0, "")
+
+
+def test_verify_would_catch_a_missing_executable(installed_root, tmp_path):
+    """The check above is not vacuous: a unit naming a missing binary is reported."""
+    need("systemd-analyze")
+    unit = installed_root / "etc/systemd/system/uchastok-broken.service"
+    unit.write_text("[Service]\nType=notify\nExecStart=/opt/uchastok/venv/bin/nothing-here\n")
+    try:
+        r = subprocess.run(["systemd-analyze", "verify", "--recursive-errors=yes",
+                            f"--root={installed_root}", unit.name], capture_output=True, text=True)
+    finally:
+        unit.unlink()
+    assert "nothing-here" in r.stdout + r.stderr and r.returncode != 0
+
+
+@pytest.mark.parametrize("unit", SERVICES)
+def test_security_exposure_at_most_3(installed_root, unit):
+    need("systemd-analyze")
+    r = subprocess.run(["systemd-analyze", "security", "--offline=yes",
+                        f"--root={installed_root}", "--no-pager", unit],
+                       capture_output=True, text=True)
+    m = re.search(rf"Overall exposure level for {re.escape(unit)}: ([0-9.]+)", r.stdout)
+    assert m, r.stdout + r.stderr
+    exposure = float(m.group(1))
+    print(f"{unit}: exposure {exposure}")
+    assert exposure <= MAX_EXPOSURE
+
+
+@pytest.mark.parametrize("unit", SERVICES)
+def test_service_contract(unit):
+    u = parse_unit(SYSTEMD / unit)
+    assert u["Service.Type"] == ["notify"]
+    assert u["Service.NotifyAccess"] == ["main"]
+    assert u["Service.WatchdogSec"] == ["30s"]
+    assert u["Service.Restart"] == ["on-failure"]
+    assert u["Unit.StartLimitBurst"] and u["Unit.StartLimitIntervalSec"]
+    assert u["Service.ExecStart"][0].startswith("/opt/uchastok/venv/bin/uchastok")
+    assert u["Service.ProtectSystem"] == ["strict"]
+    assert u["Service.NoNewPrivileges"] == ["yes"]
+    assert u["Service.CapabilityBoundingSet"] == [""]
+    assert u["Service.DevicePolicy"] == ["closed"]
+    assert u["Service.MemoryDenyWriteExecute"] == ["yes"]
+    assert "@system-service" in u["Service.SystemCallFilter"]
+    assert u["Service.UMask"] == ["0007"]
+    assert u["Service.Group"] == ["uchastok"]
+    assert u["Service.User"] == [unit.removesuffix(".service")]
+    # A shared StateDirectory= would be chowned to each unit's user in turn.
+    assert "Service.StateDirectory" not in u
+    assert u["Service.ReadWritePaths"] == ["/var/lib/uchastok"]
+    assert u["Install.WantedBy"] == ["uchastok.target"]
+
+
+@pytest.mark.parametrize(("unit", "families", "other_db"), [
+    ("uchastok-identify.service", "AF_UNIX", "count.db"),
+    ("uchastok-count.service", "AF_UNIX", "identify.db"),
+], ids=["identify", "count"])
+def test_roles_without_network_and_without_each_others_data(unit, families, other_db):
+    u = parse_unit(SYSTEMD / unit)
+    assert u["Service.RestrictAddressFamilies"] == [families]
+    assert u["Service.IPAddressDeny"] == ["any"]
+    assert u["Service.PrivateNetwork"] == ["yes"]
+    hidden = " ".join(u["Service.InaccessiblePaths"]).split()
+    assert f"-/var/lib/uchastok/{other_db}" in hidden
+    # Not the package's voter list: every role re-verifies the whole package
+    # (provisioning/package.py read_package hashes every file it lists).
+    assert not any("/package/" in p for p in hidden)
+
+
+def test_identify_waits_for_pcscd():
+    u = parse_unit(SYSTEMD / "uchastok-identify.service")
+    assert "pcscd.socket" in u["Unit.Wants"][0] and "pcscd.socket" in u["Unit.After"][0]
+
+
+def test_sync_has_network_and_no_devices():
+    u = parse_unit(SYSTEMD / "uchastok-sync.service")
+    assert set(u["Service.RestrictAddressFamilies"][0].split()) >= {"AF_INET", "AF_INET6"}
+    assert u["Service.PrivateDevices"] == ["yes"]
+    assert "Service.DeviceAllow" not in u
+
+
+def test_systemd_252_options_only():
+    """RestartSteps=/RestartMaxDelaySec= came in 254; bookworm has 252."""
+    for unit in UNITS:
+        text = (SYSTEMD / unit).read_text()
+        assert not re.search(r"^Restart(Steps|MaxDelaySec)=", text, re.M), unit
+
+
+# -- sysusers, tmpfiles, udev ----------------------------------------------------
+
+def _passwd(root: Path, name: str) -> dict[str, list[str]]:
+    return {line.split(":")[0]: line.split(":") for line in
+            (root / "etc" / name).read_text().splitlines() if line}
+
+
+def test_sysusers_creates_role_users_and_groups(installed_root):
+    users = _passwd(installed_root, "passwd")
+    groups = _passwd(installed_root, "group")
+    gid = groups["uchastok"][2]
+    for role in ("identify", "count", "sync"):
+        entry = users[f"uchastok-{role}"]
+        assert entry[3] == gid and entry[6].endswith("nologin")
+    members = {g: set(filter(None, groups[g][3].split(","))) for g in groups}
+    assert {"uchastok-identify", "uchastok-count"} <= members["gpio"]
+    assert "uchastok-identify" in members["dialout"]
+    assert "uchastok-count" in members["scanner"]
+    assert "uchastok-count" in members["dialout"]       # the printer's serial line
+    assert "uchastok-sync" not in members["gpio"] | members["dialout"] | members["scanner"]
+
+
+@pytest.mark.parametrize(("rel", "mode", "owner"), [
+    ("var/lib/uchastok", 0o2770, "root"),
+    ("var/lib/uchastok/keys", 0o2750, "root"),
+    ("etc/uchastok", 0o750, "root"),
+    ("etc/uchastok/uchastok.toml", 0o640, "root"),
+], ids=lambda v: v if isinstance(v, str) and "/" in v else None)
+def test_tmpfiles_modes_and_owners(installed_root, rel, mode, owner):
+    need_root("systemd-tmpfiles")
+    st = (installed_root / rel).stat()
+    users = {int(e[2]): n for n, e in _passwd(installed_root, "passwd").items()}
+    groups = _passwd(installed_root, "group")
+    assert oct(st.st_mode & 0o7777) == oct(mode)
+    assert users.get(st.st_uid, "root" if st.st_uid == 0 else st.st_uid) == owner
+    assert str(st.st_gid) == groups["uchastok"][2]
+
+
+def test_tmpfiles_puts_back_modes_of_existing_files_and_creates_none(installed_root):
+    """Provisioning as root leaves files 0600/0644; tmpfiles makes them the roles' again."""
+    need_root("systemd-tmpfiles")
+    state = installed_root / "var/lib/uchastok"
+    assert not list(state.glob("*.db"))             # an empty file is not a database
+    made = {"base.sqlite": 0o644, "identify.db": 0o600, "count.db": 0o600,
+            "keys/device.key": 0o600}
+    try:
+        for name, mode in made.items():
+            (state / name).write_bytes(b"")
+            (state / name).chmod(mode)
+        subprocess.run(["systemd-tmpfiles", "--create", f"--root={installed_root}"], check=True,
+                       capture_output=True)
+        users = {int(e[2]): n for n, e in _passwd(installed_root, "passwd").items()}
+        got = {name: (oct((state / name).stat().st_mode & 0o777),
+                      users.get((state / name).stat().st_uid, "root")) for name in made}
+    finally:
+        for name in made:
+            (state / name).unlink()
+    assert got == {"base.sqlite": ("0o660", "root"), "identify.db": ("0o660", "uchastok-identify"),
+                   "count.db": ("0o660", "uchastok-count"), "keys/device.key": ("0o640", "root")}
+
+
+UDEV_KEYS = re.compile(
+    r'^(SUBSYSTEM|KERNEL|DEVPATH|ACTION|ATTRS?\{\w+\}|ENV\{\w+\}|SYMLINK|GROUP|MODE|TAG)'
+    r'(==|!=|\+=|=)"[^"]*"$')
+
+
+def test_udev_rules_are_well_formed_and_name_the_devices():
+    rules = (SYSTEMD / "udev/99-uchastok.rules").read_text()
+    lines = [ln for ln in rules.splitlines() if ln.strip() and not ln.startswith("#")]
+    for line in lines:
+        for part in (p.strip() for p in line.split(", ")):
+            assert UDEV_KEYS.match(part), f"bad udev clause {part!r} in {line!r}"
+        assert any(op in line for op in ("==", "!=")), f"rule without a match: {line}"
+    for name in ("uchastok-fingerprint", "uchastok-printer", "uchastok-mrz"):
+        assert f'SYMLINK+="{name}"' in rules
+    # The ids the comments promise are the ids the rules match.
+    assert 'ATTRS{idVendor}=="10c4", ATTRS{idProduct}=="ea60"' in rules
+    assert 'ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="7523"' in rules
+    # The printer's rules come before the MRZ catch-all for ttyACM ports.
+    assert rules.index('SYMLINK+="uchastok-printer"') < rules.index('SYMLINK+="uchastok-mrz"')
+
+
+# -- MemoryDenyWriteExecute= --------------------------------------------------------
+
+MDWE_PROBE = textwrap.dedent("""
+    import ctypes, sys
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(65, 1, 0, 0, 0) != 0:        # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+        sys.exit(77)
+    import mmap
+    try:
+        mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        sys.exit("W+X mapping was allowed: the probe proves nothing")
+    except OSError:
+        pass
+    import numpy as np, cv2, zxingcpp, PIL.Image, serial, smartcard, sqlite3, gpiozero
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    img = (np.random.default_rng(1).random((120, 120)) * 255).astype(np.uint8)
+    cv2.threshold(cv2.GaussianBlur(img, (5, 5), 0), 0, 255, cv2.THRESH_OTSU)
+    zxingcpp.read_barcodes(img)
+    Ed25519PrivateKey.generate().sign(b"x")
+    assert ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda x: x + 1)(41) == 42
+""")
+
+
+def test_libraries_work_without_writable_executable_memory():
+    """MemoryDenyWriteExecute=yes must not break NumPy, OpenCV, zxing, ctypes callbacks.
+
+    The kernel's PR_SET_MDWE (Linux 6.3+) refuses the same mappings as the
+    unit's seccomp filter; skipped on older kernels.
+    """
+    if not hasattr(ctypes, "CDLL"):
+        pytest.skip("no ctypes")
+    r = subprocess.run([sys.executable, "-c", MDWE_PROBE], capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode == 77:
+        pytest.skip("kernel without PR_SET_MDWE")
+    assert r.returncode == 0, r.stderr
