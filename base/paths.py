@@ -8,7 +8,7 @@ several simulated devices run side by side without root.
 Example::
 
     paths = Paths.from_env(home="/tmp/station-1")
-    paths.station_db   # /tmp/station-1/var/base.sqlite
+    paths.station_db   # /tmp/station-1/var/station.db
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ class Paths:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         return self
 
-    # State files: one SQLite file per role plus base.sqlite (ARCHITECTURE.md).
+    # State files: one SQLite file per role plus station.db (ARCHITECTURE.md).
     @property
     def station_db(self) -> Path:
-        return self.state_dir / "base.sqlite"
+        return self.state_dir / "station.db"
 
     @property
     def identify_db(self) -> Path:

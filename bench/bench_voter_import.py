@@ -107,7 +107,7 @@ def bench_station(root: Path, n: int) -> None:
     t = time.perf_counter()
     pkg = read_package(pkg.dir, signing.public_key(key))
     t_verify = time.perf_counter() - t
-    conn = open_identify_db(root / "base.sqlite")
+    conn = open_identify_db(root / "station.db")
     t = time.perf_counter()
     voters, templates = import_voters(conn, pkg)
     t_imp = time.perf_counter() - t

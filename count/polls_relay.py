@@ -1,6 +1,6 @@
-"""Polls events to the central server: base.sqlite's history, relayed exactly once.
+"""Polls events to the central server: station.db's history, relayed exactly once.
 
-The polls state lives in base.sqlite, which has no outbox (the streams are the
+The polls state lives in station.db, which has no outbox (the streams are the
 roles' files), and a transaction never spans two files (ARCHITECTURE.md
 invariant 1). So the polls history is the durable source, and the count role
 relays it: for each history row not yet relayed, ONE count.db transaction

@@ -24,7 +24,7 @@ them (ARCHITECTURE.md invariant 1):
 1. in count.db, one transaction: the protocol row (body, hash, the device's
    signed document) + the outbox entry (stream "count", kind
    "results-protocol") + the ``protocol-signed`` audit record;
-2. in base.sqlite: polls action ``sign-protocol`` (closed -> protocol-signed).
+2. in station.db: polls action ``sign-protocol`` (closed -> protocol-signed).
 
 A crash between 1 and 2 leaves a signed row while polls are still closed;
 ``complete_signed_protocol`` (run by the count daemon at start and by

@@ -5,7 +5,7 @@ Each function takes the device's ``Paths`` and does one thing the CLI asks
 election from the loaded package's signed manifest alone (provisioning.package
 ``read_election``, re-verified against the pinned CEC key before anything is
 read: the count role never opens, nor needs read access to, the voter list),
-count.db and base.sqlite, calls the library, and closes them.
+count.db and station.db, calls the library, and closes them.
 
 Example::
 

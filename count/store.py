@@ -87,7 +87,7 @@ CREATE TABLE protocol (
 );
 """),
     Migration("outbox-v1", OUTBOX_SCHEMA),    # stream "count": results protocols (sync/outbox.py)
-    RELAY_MIGRATION,                          # polls events relayed from base.sqlite (count/polls_relay.py)
+    RELAY_MIGRATION,                          # polls events relayed from station.db (count/polls_relay.py)
 ]
 
 

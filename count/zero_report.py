@@ -11,7 +11,7 @@
 4. the report is printed (receipt printer when one is given; otherwise the
    simulated printer's PNG + PDF in ``out_dir``), Kyrgyz and Russian;
 5. only after a successful print the polls action ``print-zero-report`` is
-   applied with ``counters_zero=True`` (base.sqlite), then
+   applied with ``counters_zero=True`` (station.db), then
    ``zero-report-printed`` is audited in count.db.
 
 A crash between 4 and 5 leaves polls in test mode: the commission prints the

@@ -351,7 +351,7 @@ class IdentifyDaemon:
 # --- opening the role's files -------------------------------------------------------------
 
 def open_identifier(paths, election: Election, *, table: str = "1", clock=None, logger=None) -> Identifier:
-    """An ``Identifier`` on its own connections to identify.db and base.sqlite, signing with the device key."""
+    """An ``Identifier`` on its own connections to identify.db and station.db, signing with the device key."""
 
 
     clock = clock or SystemClock()

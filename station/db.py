@@ -1,4 +1,4 @@
-"""``base.sqlite``: what the whole station shares (ARCHITECTURE.md "Files on the device").
+"""``station.db``: what the whole station shares (ARCHITECTURE.md "Files on the device").
 
 Holds the loaded package's record (for rollback refusal), the polls state and
 its history, the commission members' PIN hashes, and its own audit log.

@@ -5,7 +5,7 @@ description, in ``station/event_catalogue/<area>.toml``; ``docs/events.md`` is
 generated from it (``uchastok log catalogue --markdown``) and a test fails when
 it is stale. Recording an id that is not in the catalogue raises.
 
-Log: each SQLite file of the station (base.sqlite, identify.db, count.db) has
+Log: each SQLite file of the station (station.db, identify.db, count.db) has
 its own ``audit_log`` table, appended to inside the caller's transaction, so an
 action and its record commit together. Each record carries the SHA-256 of the
 previous record (``prev``) and its own hash over its canonical content, so

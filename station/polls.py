@@ -1,4 +1,4 @@
-"""The polls state machine: data, persisted in base.sqlite, every transition audited.
+"""The polls state machine: data, persisted in station.db, every transition audited.
 
 States and actions (ARCHITECTURE.md invariant 6; issue "Counting" item 5)::
 
@@ -17,7 +17,7 @@ Guards, as pure functions of values (``next_state``):
 - a closed poll reopens only by an audited technician action with a reason.
 
 Persistence and audit (``apply``): one transaction updates the state, appends
-the history row and records ``polls-transition`` in base.sqlite's audit log.
+the history row and records ``polls-transition`` in station.db's audit log.
 Refusals are recorded too (``polls-transition-refused``) and raise PollsError.
 """
 
@@ -138,7 +138,7 @@ def history(conn: sqlite3.Connection) -> list[dict]:
 
 # --- commission members' PIN codes ------------------------------------------
 # Operations that change the polls state need a member's PIN (issue "Operations" item 3).
-# scrypt from the standard library: slow enough to resist guessing from a stolen base.sqlite.
+# scrypt from the standard library: slow enough to resist guessing from a stolen station.db.
 MAX_PIN_FAILURES = 5
 
 

@@ -16,7 +16,7 @@ from sync.outbox import DeviceSigner, Outbox
 
 @pytest.fixture
 def files(tmp_path):
-    sconn = open_station_db(tmp_path / "base.sqlite")
+    sconn = open_station_db(tmp_path / "station.db")
     cconn = open_db(tmp_path / "count.db", COUNT_MIGRATIONS)
     key = signing.generate_key()
     signer = DeviceSigner(key, "dev-x", "0" * 64, "kg-test", "UIK-1", FixedClock())

@@ -126,7 +126,7 @@ def _guess(db, pin):
 
 
 def test_parallel_wrong_pins_cannot_exceed_the_lockout(tmp_path):
-    db = tmp_path / "base.sqlite"
+    db = tmp_path / "station.db"
     conn = open_station_db(db)
     polls.set_member_pin(conn, "1", "Асанова Б.", "4821")
     conn.close()
@@ -142,7 +142,7 @@ def _open_fresh(db):
 
 
 def test_several_processes_migrating_one_fresh_file(tmp_path):
-    db = tmp_path / "base.sqlite"
+    db = tmp_path / "station.db"
     ctx = multiprocessing.get_context("fork")
     with cf.ProcessPoolExecutor(4, mp_context=ctx) as pool:
         assert all(pool.map(_open_fresh, [db] * 4))

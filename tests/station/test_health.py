@@ -119,7 +119,7 @@ def _fill(conn, n_rows_ok: list[int], guard=None) -> BaseException:
 
 
 def test_full_disk_loses_no_committed_record(tiny_fs):
-    path = tiny_fs / "base.sqlite"
+    path = tiny_fs / "station.db"
     conn = db.connect(path)
     conn.execute("CREATE TABLE record (n INTEGER PRIMARY KEY, payload BLOB)")
     committed: list[int] = []

@@ -43,14 +43,14 @@ def test_refused(state, action, kw, words):
 
 
 def test_persisted_and_audited(tmp_path):
-    conn = open_station_db(tmp_path / "base.sqlite")
+    conn = open_station_db(tmp_path / "station.db")
     polls.apply(conn, "enter-test-mode", actor="technician")
     polls.apply(conn, "print-zero-report", counters_zero=True)
     polls.apply(conn, "open", actor="member:1")
     with pytest.raises(PollsError):
         polls.apply(conn, "sign-protocol")
     conn.close()
-    conn = open_station_db(tmp_path / "base.sqlite")
+    conn = open_station_db(tmp_path / "station.db")
     assert polls.current(conn) == S.OPEN
     assert [h["action"] for h in polls.history(conn)] == ["enter-test-mode", "print-zero-report", "open"]
     log = events.tail(conn, 10)
@@ -61,7 +61,7 @@ def test_persisted_and_audited(tmp_path):
 
 
 def test_member_pin(tmp_path):
-    conn = open_station_db(tmp_path / "base.sqlite")
+    conn = open_station_db(tmp_path / "station.db")
     polls.set_member_pin(conn, "1", "Асанова Б.", "4821", role="chair")
     assert polls.authorize(conn, "1", "4821") == "chair"
     with pytest.raises(PollsError, match="wrong PIN"):

@@ -187,7 +187,7 @@ def test_tmpfiles_puts_back_modes_of_existing_files_and_creates_none(installed_r
     need_root("systemd-tmpfiles")
     state = installed_root / "var/lib/uchastok"
     assert not list(state.glob("*.db"))             # an empty file is not a database
-    made = {"base.sqlite": 0o644, "identify.db": 0o600, "count.db": 0o600,
+    made = {"station.db": 0o644, "identify.db": 0o600, "count.db": 0o600,
             "keys/device.key": 0o600}
     try:
         for name, mode in made.items():
@@ -201,7 +201,7 @@ def test_tmpfiles_puts_back_modes_of_existing_files_and_creates_none(installed_r
     finally:
         for name in made:
             (state / name).unlink()
-    assert got == {"base.sqlite": ("0o660", "root"), "identify.db": ("0o660", "uchastok-identify"),
+    assert got == {"station.db": ("0o660", "root"), "identify.db": ("0o660", "uchastok-identify"),
                    "count.db": ("0o660", "uchastok-count"), "keys/device.key": ("0o640", "root")}
 
 
