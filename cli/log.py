@@ -6,7 +6,7 @@ import click
 
 from base.sqlite import connect
 from cli.common import echo_json, json_option, pass_ctx
-from station.audit_files import verify_all
+from station.state_files import inspect_all, verify_all
 from station.events import catalogue, catalogue_markdown, tail
 
 
@@ -66,6 +66,31 @@ def tail_cmd(ctx, n, which, as_json):
     else:
         for r in rows:
             click.echo(f"{r['seq']:>6} {r['at']} {r['event']:<28} {r['outcome']:<8} {r['actor']:<14} {r['details']}")
+
+
+@command.command("files")
+@json_option
+@pass_ctx
+def files_cmd(ctx, as_json):
+    """Inspect each state file: size, journal mode, quick_check, migrations, row counts.
+
+    \b
+    Example:
+      uchastok --home /tmp/st1 log files --json
+    """
+    files = inspect_all(ctx.paths)
+    if as_json:
+        echo_json(files)
+        return
+    if not files:
+        click.echo("no state files here yet")
+    for f in files:
+        click.echo(f"{f['file']}: {f['bytes']:,} bytes, journal {f['journal_mode']}, check {f['check']},"
+                   f" {len(f['migrations'])} migrations")
+        for table, n in f["tables"].items():
+            click.echo(f"    {table:<28} {n:>10,}")
+    if any(f["check"] != "ok" for f in files):
+        raise SystemExit(1)
 
 
 @command.command("catalogue")

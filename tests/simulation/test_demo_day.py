@@ -9,7 +9,7 @@ from count.role import results_protocol
 from drivers.printer.simulator import SimulatedPrinter
 from simulation.authority import cec_pub_path
 from simulation.demo import DemoOptions, run_demo
-from station.audit_files import verify_all
+from station.state_files import verify_all
 from sync import signing
 from sync.export import verify_export
 
