@@ -44,6 +44,8 @@ from dataclasses import dataclass, field, replace
 from gpiozero import LED, Button, Buzzer
 from gpiozero.pins import Factory
 
+from drivers.device import Device
+
 LIGHTS = ("green", "red", "amber")
 
 
@@ -108,7 +110,12 @@ def scaled_patterns(
     }
 
 
-class Indicators:
+class Indicators(Device):
+    """The table's lights, buzzer and buttons on one pin factory (see the module docstring).
+
+    A context manager; ``close()`` turns everything off and releases the pins, once.
+    """
+
     def __init__(
         self,
         pin_factory: Factory,
@@ -223,9 +230,3 @@ class Indicators:
         for device in reversed(self._devices):
             device.close()
         self._devices.clear()
-
-    def __enter__(self) -> Indicators:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

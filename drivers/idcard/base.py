@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from drivers.device import Device
 from drivers.idcard.errors import (
     CardAbsentError,
     CardRemovedError,
@@ -106,8 +107,11 @@ def bac_key_of(mrz_keys: str | MRZ | BacKey) -> BacKey:
     return BacKey.from_information(compact)
 
 
-class CardReader:
-    """Reads eMRTDs through one transport (see the module docstring)."""
+class CardReader(Device):
+    """Reads eMRTDs through one transport (see the module docstring).
+
+    A context manager; ``close()`` closes the transport once, however often it is called.
+    """
 
     def __init__(self, transport: Transport, *, timer: Callable[[], float] = time.perf_counter,
                  rng: Callable[[int], bytes] = os.urandom, chunk: int = 0xDF,
@@ -120,13 +124,7 @@ class CardReader:
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"CardReader({self.transport!r})"
-
-    def __enter__(self) -> CardReader:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        return f"CardReader({self.transport!r}{', closed' if self._closed else ''})"
 
     def close(self) -> None:
         if not self._closed:

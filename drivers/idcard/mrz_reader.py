@@ -39,6 +39,7 @@ from collections.abc import Callable
 
 import serial
 
+from drivers.device import Device
 from drivers.errors import TransportError
 from drivers.idcard.base import CardStatus
 from drivers.idcard.errors import InvalidMrzError
@@ -51,8 +52,11 @@ class MrzReaderUnpluggedError(TransportError):
     """Raised when the MRZ reader's serial port fails (unplugged, closed)."""
 
 
-class MrzReader:
-    """An MRZ reader on a pyserial URL (``/dev/ttyACM0``, ``socket://``, a pty)."""
+class MrzReader(Device):
+    """An MRZ reader on a pyserial URL (``/dev/ttyACM0``, ``socket://``, a pty).
+
+    A context manager; ``close()`` releases the port and may be called twice.
+    """
 
     def __init__(self, url: str, *, baudrate: int = 9600,
                  serial_for_url: Callable[..., serial.SerialBase] = serial.serial_for_url,
@@ -74,10 +78,11 @@ class MrzReader:
         self._open()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def close(self) -> None:
+        self._drop_port()
+
+    def _drop_port(self) -> None:
+        """Forget the port; the next call opens it again (a replugged reader)."""
         port, self._port = self._port, None
         if port is not None:
             try:
@@ -111,7 +116,7 @@ class MrzReader:
             try:
                 chunk = port.read(256)
             except (OSError, serial.SerialException) as exc:
-                self.close()
+                self._drop_port()
                 raise MrzReaderUnpluggedError(f"MRZ reader {self.url} failed: {exc}") from exc
             if not chunk:
                 continue
