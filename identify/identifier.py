@@ -45,7 +45,7 @@ Example::
     if out.accepted:
         print_pending(conn, printer, election)
     else:
-        show(out.message_ky, out.message_ru)
+        show(out.message.ky, out.message.ru)
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ from biometrics.match import Gallery, compare, cylinders, default_calibration
 from identify import voters
 from identify.rules import (
     MANUAL_REASONS,
+    MESSAGES,
     METHODS,
     STREAM,
     Candidate,
@@ -76,7 +77,6 @@ from identify.rules import (
     Reason,
     Receipt,
     Status,
-    _message,
     decide,
     receipt_body,
     receipt_label,
@@ -265,8 +265,7 @@ class Identifier:
                 self._search[pin] = fp
                 cands.append(Candidate(pin, v.full_name, v.birth_date.isoformat(), fp.score,
                                        identified(self.conn, pin) is not None))
-        ky, ru = _message("confirm")
-        return Outcome(Status.CONFIRM, None, ky, ru, method="finger-search", candidates=tuple(cands),
+        return Outcome(Status.CONFIRM, None, MESSAGES["confirm"], method="finger-search", candidates=tuple(cands),
                        offer_manual=True)
 
     def confirm_candidate(self, pin: str, member: str) -> Outcome:

@@ -45,12 +45,13 @@ from identify.voters import count
 from station.election import Election
 from station.errors import IdentificationError
 from station.events import record
+from station.text import Text as Bilingual  # ``Text`` here is the printer's text element
 
-METHOD_TEXT = {
-    "card+finger": ("Карта + манжа изи", "Карта + отпечаток"),
-    "document+finger": ("Документ + манжа изи", "Документ + отпечаток"),
-    "finger-search": ("Манжа изи боюнча издөө", "Поиск по отпечатку"),
-    "manual": ("Комиссия кол менен", "Вручную комиссией"),
+METHOD_TEXT: dict[str, Bilingual] = {
+    "card+finger": Bilingual("Карта + манжа изи", "Карта + отпечаток"),
+    "document+finger": Bilingual("Документ + манжа изи", "Документ + отпечаток"),
+    "finger-search": Bilingual("Манжа изи боюнча издөө", "Поиск по отпечатку"),
+    "manual": Bilingual("Комиссия кол менен", "Вручную комиссией"),
 }
 
 
@@ -189,8 +190,8 @@ def summary_document(election: Election, body: dict[str, Any]) -> Document:
             Row("Идентификацияланды / Идентифицировано", str(body["identified"])),
             Rule())
     for method, n in body["by_method"].items():
-        ky, ru = METHOD_TEXT.get(method, (method, method))
-        doc.add(Row(f"{ky} / {ru}", str(n)))
+        name = METHOD_TEXT.get(method, Bilingual(method, method))
+        doc.add(Row(f"{name.ky} / {name.ru}", str(n)))
     for reason, n in sorted(body.get("manual_by_reason", {}).items()):
         doc.add(Row(f"  {reason}", str(n), size=18))
     doc.add(Space(24), Cut())

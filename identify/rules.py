@@ -4,7 +4,7 @@
 finger is asked for) take values (the polls state, the voter found, an earlier
 identification, the fingerprint verdict) and return an ``Outcome``: accepted
 with the contests to hand out, or refused with a reason code and its Kyrgyz and
-Russian text (DOMAIN.md "Identification"). No I/O here: ``identify.identifier``
+Russian text (a ``station.text.Text``; DOMAIN.md "Identification"). No I/O here: ``identify.identifier``
 does the lookups, the one transaction and the audit record.
 
 ``receipt_body`` and ``verification_code`` define the ``identification-receipt``
@@ -31,20 +31,21 @@ from identify.voters import Voter
 from station import polls
 from station.election import Election
 from station.errors import IdentificationError
+from station.text import Text
 from sync.canonical import canonical
 
 METHODS = ("card+finger", "document+finger", "finger-search", "manual")
 STREAM = "identify"
 
-# Manual identification reasons (counted separately, each recorded): code -> (ky, ru).
-MANUAL_REASONS: dict[str, tuple[str, str]] = {
-    "fingerprint-unreadable": ("Манжа изи окулбайт", "Отпечаток не читается"),
-    "no-fingerprint-enrolled": ("Манжа изи катталган эмес", "Отпечаток не зарегистрирован"),
-    "injury-or-disability": ("Жаракат же майыптык", "Травма или инвалидность"),
-    "sensor-failure": ("Сканер иштебей калды", "Сканер отпечатков неисправен"),
-    "card-unreadable": ("Картанын чиби окулбайт", "Чип карты не читается"),
+# Manual identification reasons (counted separately, each recorded): the one list
+# the commission chooses from, code -> what it means.
+MANUAL_REASONS: dict[str, Text] = {
+    "fingerprint-unreadable": Text("Манжа изи окулбайт", "Отпечаток не читается"),
+    "no-fingerprint-enrolled": Text("Манжа изи катталган эмес", "Отпечаток не зарегистрирован"),
+    "injury-or-disability": Text("Жаракат же майыптык", "Травма или инвалидность"),
+    "sensor-failure": Text("Сканер иштебей калды", "Сканер отпечатков неисправен"),
+    "card-unreadable": Text("Картанын чиби окулбайт", "Чип карты не читается"),
 }
-
 
 
 class Status(enum.StrEnum):
@@ -66,31 +67,31 @@ class Reason(enum.StrEnum):
     POOR_CAPTURE = "poor-capture"
 
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    "accepted": ("Идентификация ийгиликтүү", "Идентификация успешна"),
-    Reason.POLLS_NOT_OPEN: ("Добуш берүү ачык эмес", "Голосование не открыто"),
-    Reason.CARD_NOT_AUTHENTIC: ("Картанын аныктыгы тастыкталган жок (SOD текшерилген жок)",
-                                "Подлинность карты не подтверждена (SOD не прошёл проверку)"),
-    Reason.NOT_ON_LIST: ("Шайлоочу бул участоктун тизмесинде жок",
-                         "Избирателя нет в списке этого участка"),
-    Reason.ALREADY_IDENTIFIED: ("Шайлоочу бул жерде саат {time} мурда идентификацияланган",
-                                "Избиратель уже идентифицирован здесь в {time}"),
-    Reason.NO_FINGERPRINT_ENROLLED: ("Шайлоочунун манжа изи катталган эмес: комиссия кол менен"
-                                     " идентификациялай алат",
-                                     "Отпечаток избирателя не зарегистрирован: комиссия может"
-                                     " идентифицировать вручную"),
-    Reason.FINGERPRINT_MISMATCH: ("Манжа изи дал келген жок: комиссия кол менен идентификациялай алат",
-                                  "Отпечаток пальца не совпадает: комиссия может идентифицировать"
-                                  " вручную"),
-    Reason.NO_CANDIDATE: ("Манжа изи боюнча шайлоочу табылган жок: документ же кол менен текшерүү",
-                          "По отпечатку избиратель не найден: предъявите документ или"
-                          " идентифицируйте вручную"),
-    Reason.NOT_ELIGIBLE: ("Шайлоочунун бир дагы шайлоодо добуш берүү укугу жок",
-                          "Избиратель не имеет права голоса ни по одному голосованию"),
-    Reason.POOR_CAPTURE: ("Манжаңызды кайра басыңыз ({detail})",
-                          "Приложите палец ещё раз ({detail})"),
-    "confirm": ("Комиссия экрандагы шайлоочуну тастыктасын",
-                "Комиссия должна подтвердить избирателя на экране"),
+MESSAGES: dict[str, Text] = {
+    "accepted": Text("Идентификация ийгиликтүү", "Идентификация успешна"),
+    Reason.POLLS_NOT_OPEN: Text("Добуш берүү ачык эмес", "Голосование не открыто"),
+    Reason.CARD_NOT_AUTHENTIC: Text("Картанын аныктыгы тастыкталган жок (SOD текшерилген жок)",
+                                    "Подлинность карты не подтверждена (SOD не прошёл проверку)"),
+    Reason.NOT_ON_LIST: Text("Шайлоочу бул участоктун тизмесинде жок",
+                             "Избирателя нет в списке этого участка"),
+    Reason.ALREADY_IDENTIFIED: Text("Шайлоочу бул жерде саат {time} мурда идентификацияланган",
+                                    "Избиратель уже идентифицирован здесь в {time}"),
+    Reason.NO_FINGERPRINT_ENROLLED: Text("Шайлоочунун манжа изи катталган эмес: комиссия кол менен"
+                                         " идентификациялай алат",
+                                         "Отпечаток избирателя не зарегистрирован: комиссия может"
+                                         " идентифицировать вручную"),
+    Reason.FINGERPRINT_MISMATCH: Text("Манжа изи дал келген жок: комиссия кол менен идентификациялай алат",
+                                      "Отпечаток пальца не совпадает: комиссия может идентифицировать"
+                                      " вручную"),
+    Reason.NO_CANDIDATE: Text("Манжа изи боюнча шайлоочу табылган жок: документ же кол менен текшерүү",
+                              "По отпечатку избиратель не найден: предъявите документ или"
+                              " идентифицируйте вручную"),
+    Reason.NOT_ELIGIBLE: Text("Шайлоочунун бир дагы шайлоодо добуш берүү укугу жок",
+                              "Избиратель не имеет права голоса ни по одному голосованию"),
+    Reason.POOR_CAPTURE: Text("Манжаңызды кайра басыңыз ({detail})",
+                              "Приложите палец ещё раз ({detail})"),
+    "confirm": Text("Комиссия экрандагы шайлоочуну тастыктасын",
+                    "Комиссия должна подтвердить избирателя на экране"),
 }
 
 _OFFER_MANUAL = {Reason.NO_FINGERPRINT_ENROLLED, Reason.FINGERPRINT_MISMATCH, Reason.NO_CANDIDATE}
@@ -147,8 +148,7 @@ class Receipt:
 class Outcome:
     status: Status
     reason: str | None
-    message_ky: str
-    message_ru: str
+    message: Text
     method: str | None = None
     pin: str | None = None
     voter: Voter | None = None
@@ -163,6 +163,14 @@ class Outcome:
     @property
     def accepted(self) -> bool:
         return self.status is Status.ACCEPTED
+
+    @property
+    def message_ky(self) -> str:
+        return self.message.ky
+
+    @property
+    def message_ru(self) -> str:
+        return self.message.ru
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -195,11 +203,6 @@ def receipt_label(number: int) -> str:
     return f"R-{number:06d}"
 
 
-def _message(key: str, **fmt: str) -> tuple[str, str]:
-    ky, ru = MESSAGES[key]
-    return ky.format(**fmt), ru.format(**fmt)
-
-
 def refusal(reason: Reason, *, method: str | None = None, voter: Voter | None = None,
             tz: str = "Asia/Bishkek", **extra: Any) -> Outcome:
     """A refusal (or retry) outcome with its bilingual message."""
@@ -209,11 +212,10 @@ def refusal(reason: Reason, *, method: str | None = None, voter: Voter | None = 
         fmt["time"] = local(earlier.at, tz).strftime("%H:%M")
     if reason is Reason.POOR_CAPTURE:
         fmt["detail"] = extra.pop("detail", "")
-    ky, ru = _message(reason, **fmt)
     status = Status.RETRY if reason is Reason.POOR_CAPTURE else Status.REFUSED
     pin = extra.pop("pin", None)
-    return Outcome(status, str(reason), ky, ru, method=method, pin=voter.pin if voter else pin,
-                   voter=voter, offer_manual=reason in _OFFER_MANUAL, **extra)
+    return Outcome(status, str(reason), MESSAGES[reason].format(**fmt), method=method,
+                   pin=voter.pin if voter else pin, voter=voter, offer_manual=reason in _OFFER_MANUAL, **extra)
 
 
 # --- the rules -------------------------------------------------------------
@@ -256,8 +258,7 @@ def decide(*, polls_state: polls.PollsState, voter: Voter | None, earlier: Ident
     if not elig.any:
         return refusal(Reason.NOT_ELIGIBLE, method=method, voter=voter,
                        refused_contests=dict(elig.refused), fingerprint=fingerprint)
-    ky, ru = _message("accepted")
-    return Outcome(Status.ACCEPTED, None, ky, ru, method=method, pin=voter.pin, voter=voter,
+    return Outcome(Status.ACCEPTED, None, MESSAGES["accepted"], method=method, pin=voter.pin, voter=voter,
                    ballots=elig.contests, refused_contests=dict(elig.refused), fingerprint=fingerprint)
 
 

@@ -21,25 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from station.errors import PackageError
+from station.text import Text
 
 CONTEST_KINDS = ("candidate", "party-list")
-
-
-@dataclass(frozen=True)
-class Text:
-    """A text in both languages printed for people (DOMAIN.md "Languages")."""
-
-    ky: str
-    ru: str
-
-    @classmethod
-    def parse(cls, v: Any, where: str) -> Text:
-        if isinstance(v, dict) and isinstance(v.get("ky"), str) and isinstance(v.get("ru"), str):
-            return cls(ky=v["ky"], ru=v["ru"])
-        raise PackageError(f"{where}: expected {{'ky': ..., 'ru': ...}}")
-
-    def to_json(self) -> dict:
-        return {"ky": self.ky, "ru": self.ru}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 ``interpret_sheet`` (count/ballots/interpret.py) returns a ``SheetReading``;
 the count daemon adds an accepted reading to the tally in one transaction and
 returns a rejected sheet to the voter with ``message_ky`` / ``message_ru``
-shown to the commission (DOMAIN.md "Languages": both languages, always).
+(from the ``station.text.Text`` of ``REJECTIONS``) shown to the commission
+(DOMAIN.md "Languages": both languages, always).
 
 Guarantees:
 - ``accepted`` is True only when the sheet was located, its code verified as
@@ -35,6 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from station.text import Text
+
 VALID = "valid"
 INVALID = "invalid"
 BLANK = "blank"
@@ -43,58 +46,58 @@ STATUSES = (VALID, INVALID, BLANK)
 AGAINST_ALL = "against-all"
 
 # Rejection codes with what the commission is told (Kyrgyz, Russian).
-REJECTIONS: dict[str, tuple[str, str]] = {
-    "unreadable": (
+REJECTIONS: dict[str, Text] = {
+    "unreadable": Text(
         "Барак окулбай калды: бюллетень табылган жок. Кайра салыңыз же комиссияга кайрылыңыз.",
         "Лист не прочитан: бюллетень не найден. Вставьте снова или обратитесь в комиссию.",
     ),
-    "blank-paper": (
+    "blank-paper": Text(
         "Таза барак: бул бюллетень эмес.",
         "Чистый лист: это не бюллетень.",
     ),
-    "missing-fiducial": (
+    "missing-fiducial": Text(
         "Бюллетендин бурчундагы белги жок (айрылган же бүктөлгөн). Комиссияга кайрылыңыз.",
         "Нет угловой метки бюллетеня (оторван или загнут угол). Обратитесь в комиссию.",
     ),
-    "no-code": (
+    "no-code": Text(
         "Бюллетендин коду окулган жок. Кайра салыңыз.",
         "Код бюллетеня не прочитан. Вставьте снова.",
     ),
-    "bad-code": (
+    "bad-code": Text(
         "Бюллетендин коду туура эмес (текшерүү суммасы дал келбейт).",
         "Код бюллетеня неверен (не сходится контрольная сумма).",
     ),
-    "wrong-election": (
+    "wrong-election": Text(
         "Бул бюллетень башка шайлоого таандык.",
         "Этот бюллетень относится к другим выборам.",
     ),
-    "wrong-station": (
+    "wrong-station": Text(
         "Бул бюллетень башка шайлоо участкасына таандык.",
         "Этот бюллетень относится к другому избирательному участку.",
     ),
-    "unknown-style": (
+    "unknown-style": Text(
         "Бюллетендин түрү бул шайлоодо жок.",
         "Вид бюллетеня не предусмотрен этими выборами.",
     ),
-    "double-feed": (
+    "double-feed": Text(
         "Эки барак чогуу кирди. Аларды бөлүп, бирден салыңыз.",
         "Два листа прошли вместе. Разделите их и вставьте по одному.",
     ),
-    "truncated-image": (
+    "truncated-image": Text(
         "Сүрөт толук эмес (сканер үзүлдү). Кайра салыңыз.",
         "Изображение неполное (сбой сканера). Вставьте снова.",
     ),
-    "scanner-fault": (
+    "scanner-fault": Text(
         "Сканердин катасы. Бюллетень эсептелген жок; комиссияга кайрылыңыз.",
         "Сбой сканера. Бюллетень не учтён; обратитесь в комиссию.",
     ),
-    "marginal-needs-review": (
+    "marginal-needs-review": Text(
         "Белги так эмес. Бюллетенди кайтарып, шайлоочуга ачык белги коюуну сунуштаңыз.",
         "Отметка нечёткая. Бюллетень возвращён: предложите избирателю поставить чёткую отметку.",
     ),
 }
 
-ACCEPTED_MESSAGE = ("Бюллетень кабыл алынды.", "Бюллетень принят.")
+ACCEPTED_MESSAGE = Text("Бюллетень кабыл алынды.", "Бюллетень принят.")
 
 
 def box_id(contest: str, option: str | int) -> str:
