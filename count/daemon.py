@@ -1,6 +1,7 @@
 """The count daemon: the station's automatic ballot box.
 
-One turn of the loop (``CountDaemon.step``), in this order:
+The loop around the turns (READY, watchdog, status line, backoff, SIGTERM) is
+station/daemon.py's ``RoleDaemon``. One turn (``CountDaemon.step``), in this order:
 
 1. **Polls guard** (ARCHITECTURE.md invariant 6; station/polls.py): scanning
    only while polls are ``open`` (real tally) or in ``test-mode`` (the L&A
@@ -15,8 +16,8 @@ One turn of the loop (``CountDaemon.step``), in this order:
    ``RetryPolicy``) and a new try; the watchdog keeps being fed. Nothing of
    the driver ends the process, so systemd never sees a crash loop.
 3. **Sheet**: ``double-feed`` (two sheets stuck together) is a rejection;
-   image bytes that do not decode are a rejection (``truncated-image`` /
-   ``unreadable``).
+   so is an image cut short in transfer (the reader finds ``truncated-image``
+   or ``unreadable``). Scanners hand over pixels, never file bytes.
 4. **Sheet in flight after a crash** (count/store.py "Commit, then
    accept"): if count.db holds a pending accept whose digest is this image's,
    the sheet was counted just before the interruption; it is accepted without
@@ -58,13 +59,13 @@ from typing import Any
 
 import numpy as np
 
-from base.clock import SystemClock
-from count.ballots.interpret import decode_image, interpret_sheet, read_scanned
+from count.ballots.interpret import interpret_sheet, read_scanned
 from count.ballots.reading import REJECTIONS, SheetReading
 from count.protocol import complete_signed_protocol
 from count.store import CountStore
 from drivers.indicators import Signal
 from station import polls
+from station.daemon import RoleDaemon
 from station.election import Election
 from station.errors import CountingError, PollsError
 from station.events import record
@@ -99,71 +100,59 @@ class RunSummary:
                 "turns": self.turns, "reasons": dict(self.reasons)}
 
 
-def image_digest(image: Any) -> str:
-    """SHA-256 over an image's pixels (or bytes): names the sheet in flight, nothing more."""
-    if isinstance(image, np.ndarray):
-        h = hashlib.sha256(repr((image.shape, str(image.dtype))).encode())
-        h.update(np.ascontiguousarray(image).tobytes())
-        return h.hexdigest()
-    return hashlib.sha256(bytes(image)).hexdigest()
+def image_digest(image: np.ndarray) -> str:
+    """SHA-256 over an image's shape and pixels: names the sheet in flight, nothing more."""
+    h = hashlib.sha256(repr((image.shape, str(image.dtype))).encode())
+    h.update(np.ascontiguousarray(image).tobytes())
+    return h.hexdigest()
 
 
 def _status_value(status: Any) -> str:
     return str(getattr(status, "value", status))
 
 
-class CountDaemon:
+class CountDaemon(RoleDaemon):
     """Reads sheets while polls allow, counts them, accepts or returns them (module docstring).
 
+    The loop, the watchdog, the status line and the backoff are station/daemon.py's
+    ``RoleDaemon``; one ``step`` is one sheet (or the reason there is none).
     ``indicators`` (drivers.indicators.Indicators) shows ACCEPTED / REFUSED / FAULT;
-    ``notifier``/``heartbeat`` (station.sdnotify) get readiness, status and watchdog pings;
-    ``printer`` is held for the role's documents (zero report, protocol) and is not used by
-    the sheet loop; ``state_dir`` enables the full-disk guard (station.health).
+    ``state_dir`` enables the full-disk guard (station.health).
     """
+
+    role = "count"
 
     def __init__(self, scanner, store: CountStore, station_conn, election: Election,
                  interpreter: Callable[[Any, Election], SheetReading] | None = None,
                  clock=None, logger: logging.Logger | None = None, notifier=None,
-                 indicators=None, printer=None, *, retry: RetryPolicy = DEFAULT_RETRY,
-                 sleep: Callable[[float], None] = time.sleep, idle_s: float = 0.5,
+                 indicators=None, *, retry: RetryPolicy = DEFAULT_RETRY,
+                 sleep: Callable[[float], Any] | None = None, idle_s: float = 0.5,
                  feed_s: float = 1.0, heartbeat=None, state_dir=None, disk_policy=None,
                  relay: Callable[[], int] | None = None):
+        super().__init__(clock=clock, logger=logger, notifier=notifier, heartbeat=heartbeat, retry=retry,
+                         sleep=sleep)
         self.scanner = scanner
         self.store = store
         self.station_conn = station_conn
         self.election = election
         self.interpreter = interpreter or interpret_sheet
-        self.clock = clock or SystemClock()
-        self.log = logger or logging.getLogger("uchastok.count")
-        self.notifier = notifier
         self.indicators = indicators
-        self.printer = printer
-        self.retry = retry
-        self.sleep = sleep
         self.idle_s = idle_s
         self.feed_s = feed_s
         self.state_dir = state_dir
         self.disk_policy = disk_policy
-        self.last_message: tuple[str, str, str] | None = None
-        self.heartbeat = heartbeat
         self.summary = RunSummary()
-        self._stop = False
         self._scanner_status: str | None = None
-        self._status_line: str | None = None
-        self._failures = 0
         self.relay = relay            # relays polls events to the count outbox (count/polls_relay.py)
         self._polls_seen: str | None = None
 
     def __repr__(self) -> str:
         return f"CountDaemon({self.scanner!r}, {self.store!r})"
 
-    # --- lifecycle ---------------------------------------------------------
+    # --- lifecycle (station/daemon.py calls these) ------------------------------
 
-    def stop(self) -> None:
-        self._stop = True
-
-    def start(self) -> None:
-        """Complete an interrupted protocol signing, audit the start, tell systemd we are ready."""
+    def start(self) -> str:
+        """Complete an interrupted protocol signing, audit the start; the status line for READY."""
 
         done = complete_signed_protocol(self.store, self.station_conn, clock=self.clock)
         if done is not None:
@@ -175,8 +164,7 @@ class CountDaemon:
                pending_accept=self.store.pending() is not None)
         self.log.info("count daemon started: polls %s, %d sheets counted", state,
                       self.store.sheet_count("real"), extra={"event": "count-daemon-started"})
-        if self.notifier is not None:
-            self.notifier.ready(self._describe(state))
+        return self._describe(state)
 
     def _relay_on_change(self) -> None:
         """Relay polls events when the polls state changed since the last turn (and at the first)."""
@@ -193,40 +181,32 @@ class CountDaemon:
 
     def finish(self) -> None:
         record(self.store.conn, "count-daemon-stopped", clock=self.clock, **self.summary.to_json())
-        if self.notifier is not None:
-            self.notifier.stopping("count daemon stopping")
+
+    def pause_after(self, result: Step) -> float:
+        return self.idle_s if result.outcome == "idle" else 0.0
 
     def run(self, *, once: bool = False, until_empty: bool = False,
             max_turns: int | None = None) -> RunSummary:
         """Loop until ``stop()``; ``once``: return after the first sheet (or when none is waiting);
         ``until_empty``: return when the feeder is empty."""
-        self.start()
-        try:
-            while not self._stop:
-                step = self.step()
-                if once and step.outcome in ("counted", "rejected", "resumed", "empty", "scanner"):
-                    break
-                if until_empty and step.outcome in ("empty", "idle"):
-                    break
-                if max_turns is not None and self.summary.turns >= max_turns:
-                    break
-                if step.outcome == "idle":
-                    self._wait(self.idle_s)
-        finally:
-            self.finish()
+
+        def done(step: Step) -> bool:
+            return ((once and step.outcome in ("counted", "rejected", "resumed", "empty", "scanner"))
+                    or (until_empty and step.outcome in ("empty", "idle")))
+
+        self.serve(until=done, max_turns=max_turns)
         return self.summary
 
     # --- one turn ----------------------------------------------------------
 
     def step(self) -> Step:
         self.summary.turns += 1
-        self._beat()
         self._relay_on_change()
         try:
             state = polls.require(self.station_conn, PollsState.OPEN, PollsState.TEST_MODE)
         except PollsError:
             state = polls.current(self.station_conn)
-            self._set_status(f"{self._describe(state)}; scanner idle")
+            self.set_status(f"{self._describe(state)}; scanner idle")
             return Step("idle")
         mode = MODE_FOR_STATE[state]
         self._report_clock()
@@ -235,9 +215,9 @@ class CountDaemon:
             disk = disk_status(self.state_dir, self.disk_policy or DiskPolicy())
             if disk.level is DiskLevel.FULL:
                 # No sheet is taken: it waits in the feeder until there is room to commit it.
-                self._failures += 1
-                self._set_status(f"{self._describe(state)}; {disk.describe()}: counting stopped")
-                self._wait(self.retry.delay(self._failures))
+                delay = self.back_off()
+                self.set_status(f"{self._describe(state)}; {disk.describe()}: counting stopped")
+                self.wait(delay)
                 return Step("disk", disk.describe(), mode=mode)
         # 2-3. the next sheet, or the scanner's condition
         try:
@@ -248,13 +228,13 @@ class CountDaemon:
         status = _status_value(sheet.status)
         if status == "empty":
             self._note_scanner("ready")
-            self._failures = 0
-            self._set_status(f"{self._describe(state)}; {self._counted_text(mode)}; ready for a ballot")
+            self.recovered()
+            self.set_status(f"{self._describe(state)}; {self._counted_text(mode)}; ready for a ballot")
             return Step("empty", mode=mode)
         if status in ("jam", "disconnected"):
             return self._condition(status + (f": {sheet.detail}" if sheet.detail else ""), state, mode)
         self._note_scanner("ready")
-        self._failures = 0
+        self.recovered()
         return self._handle(sheet, mode, state)
 
     def _condition(self, status: str, state: PollsState, mode: str) -> Step:
@@ -262,13 +242,12 @@ class CountDaemon:
 
         first = self._scanner_status != status
         self._note_scanner(status)
-        self._failures += 1
-        delay = self.retry.delay(self._failures)
-        self._set_status(f"{self._describe(state)}; scanner: {status}; retry in {delay:.0f} s")
+        delay = self.back_off()
+        self.set_status(f"{self._describe(state)}; scanner: {status}; retry in {delay:.0f} s")
         ky, ru = REJECTIONS["scanner-fault"]
         if first:
-            self._signal("fault", ky, ru)
-        self._wait(delay)
+            self._signal("fault")
+        self.wait(delay)
         return Step("scanner", status, ky, ru, mode)
 
     def _handle(self, sheet, mode: str, state: PollsState) -> Step:
@@ -276,10 +255,6 @@ class CountDaemon:
         if _status_value(sheet.status) != "ready" or sheet.image is None:
             return self._reject(read_scanned(sheet, self.election), mode)   # double feed
         image = sheet.image
-        if isinstance(image, bytes | bytearray):     # a file's bytes (simulators of image files)
-            image = decode_image(bytes(image))
-            if isinstance(image, str):
-                return self._reject(SheetReading.rejected(image), mode)
         digest = image_digest(image)
         # 4. the sheet that was counted just before an interruption
         pending = self.store.pending()
@@ -318,8 +293,8 @@ class CountDaemon:
             if not self._accept_sheet():
                 return Step("counted", mode=mode)       # marker kept: resolved at the next sheet
             self.store.clear_pending()
-        self._signal("accepted", reading.message_ky, reading.message_ru)
-        self._set_status(f"{self._describe(state)}; {self._counted_text(mode)}")
+        self._signal("accepted")
+        self.set_status(f"{self._describe(state)}; {self._counted_text(mode)}")
         return Step("counted", None, reading.message_ky, reading.message_ru, mode)
 
     @property
@@ -349,8 +324,8 @@ class CountDaemon:
         self.summary.reasons[reason] = self.summary.reasons.get(reason, 0) + 1
         record(self.store.conn, "sheet-rejected", "refused", clock=self.clock, reason=reason, mode=mode)
         self.log.info("sheet returned: %s", reason, extra={"event": "sheet-rejected", "reason": reason})
-        self._signal("rejected", reading.message_ky, reading.message_ru)
-        self._set_status(f"returned: {reading.message_ru}")
+        self._signal("rejected")
+        self.set_status(f"returned: {reading.message_ru}")
         return Step("rejected", reason, reading.message_ky, reading.message_ru, mode)
 
     # --- conditions, status, indicators -------------------------------------
@@ -371,14 +346,7 @@ class CountDaemon:
         n = self.store.sheet_count(mode)
         return f"{n} test sheets (L&A)" if mode == "test" else f"{n} ballots counted"
 
-    def _set_status(self, text: str) -> None:
-        if text != self._status_line:
-            self._status_line = text
-            if self.notifier is not None:
-                self.notifier.status(text)
-
-    def _signal(self, what: str, ky: str, ru: str) -> None:
-        self.last_message = (what, ky, ru)
+    def _signal(self, what: str) -> None:
         if self.indicators is None:
             return
         try:
@@ -392,18 +360,3 @@ class CountDaemon:
         if callable(drain):
             for jump in drain():
                 self.log.warning("%s", jump.describe(), extra={"event": "clock-jump"})
-
-    def _beat(self) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.beat()
-        elif self.notifier is not None:
-            self.notifier.watchdog()
-
-    def _wait(self, seconds: float) -> None:
-        # Sleep in slices so the watchdog is fed and stop() is honoured promptly.
-        remaining = seconds
-        while remaining > 0 and not self._stop:
-            s = min(remaining, 1.0)
-            self.sleep(s)
-            remaining -= s
-            self._beat()
