@@ -39,6 +39,7 @@ Example::
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import os
@@ -51,10 +52,13 @@ from typing import Any
 
 from base.clock import SystemClock
 from drivers.errors import DriverError
+from drivers.fingerprint.base import SensorStatus
 from drivers.fingerprint.serial_sensor import ZfmSensor
-from drivers.idcard.base import CardReader, PcscTransport
-from drivers.idcard.mrz_reader import MrzReader
+from drivers.idcard.base import CardReader, CardStatus, PcscTransport
+from drivers.idcard.errors import BacFailedError, CardAbsentError, CardRemovedError, InvalidMrzError
+from drivers.idcard.mrz_reader import MrzReader, MrzReaderUnpluggedError
 from drivers.indicators import Indicators, Signal
+from drivers.printer.base import PrinterStatus
 from identify import eligibility, receipts, voters
 from identify.identifier import Identifier, identified
 from identify.receipts import print_pending
@@ -70,30 +74,42 @@ from station.package import current_package, voter_list_problem
 from station.printing import open_printer as role_printer
 from station.printing import role_config
 from station.sdnotify import Heartbeat, Notifier
+from station.text import Text
 from sync import signing
 from sync.certificate import cert_ref, device_id_for
 from sync.envelope import DeviceSigner
 
-CARD_FAULTS = {
-    # exception class name -> (reason code, ky, ru)
-    "CardRemovedError": ("card-pulled", "Карта окуу учурунда алынды: кайра салыңыз",
-                         "Карту вынули во время чтения: вставьте снова"),
-    "CardAbsentError": ("card-pulled", "Карта окуу учурунда алынды: кайра салыңыз",
-                        "Карту вынули во время чтения: вставьте снова"),
-    "BacFailedError": ("mrz-keys-wrong", "MRZ ачкычтары чипти ачкан жок: MRZ кайра окутуңуз же текшериңиз",
-                       "Ключи MRZ не открыли чип: отсканируйте MRZ снова или проверьте введённые данные"),
-    "MrzReaderUnpluggedError": ("mrz-reader-disconnected", "MRZ окугуч туташкан эмес: маалыматты колго териңиз",
-                                "Считыватель MRZ не подключён: введите данные вручную"),
-    "InvalidMrzError": ("mrz-keys-wrong", "MRZ туура эмес окулду: кайра окутуңуз",
-                        "MRZ прочитана с ошибкой: отсканируйте снова"),
-}
-CARD_UNREADABLE = ("card-unreadable", "Картанын чиби окулбайт: документтин номерин териңиз",
-                   "Чип карты не читается: введите номер документа")
+_CARD_PULLED = Text("Карта окуу учурунда алынды: кайра салыңыз", "Карту вынули во время чтения: вставьте снова")
+# A card or MRZ fault -> (reason code, what the commission is told). The first
+# class the fault is an instance of wins: a subclass goes before its base.
+CARD_FAULTS: tuple[tuple[type[Exception], str, Text], ...] = (
+    (CardRemovedError, "card-pulled", _CARD_PULLED),
+    (CardAbsentError, "card-pulled", _CARD_PULLED),
+    (BacFailedError, "mrz-keys-wrong",
+     Text("MRZ ачкычтары чипти ачкан жок: MRZ кайра окутуңуз же текшериңиз",
+          "Ключи MRZ не открыли чип: отсканируйте MRZ снова или проверьте введённые данные")),
+    (MrzReaderUnpluggedError, "mrz-reader-disconnected",
+     Text("MRZ окугуч туташкан эмес: маалыматты колго териңиз",
+          "Считыватель MRZ не подключён: введите данные вручную")),
+    (InvalidMrzError, "mrz-keys-wrong",
+     Text("MRZ туура эмес окулду: кайра окутуңуз", "MRZ прочитана с ошибкой: отсканируйте снова")),
+)
+CARD_UNREADABLE = ("card-unreadable", Text("Картанын чиби окулбайт: документтин номерин териңиз",
+                                           "Чип карты не читается: введите номер документа"))
+
+
+def card_fault(e: Exception) -> tuple[str, Text]:
+    """The reason code and message of a card or MRZ fault (``CARD_UNREADABLE`` when none fits)."""
+    return next(((code, text) for kind, code, text in CARD_FAULTS if isinstance(e, kind)), CARD_UNREADABLE)
+
+
 SENSOR_TEXT = {
-    "no-finger": ("Манжаңызды сканерге коюңуз", "Приложите палец к сканеру"),
-    "disconnected": ("Манжа изи сканери туташкан эмес", "Сканер отпечатков не подключён"),
-    "error": ("Манжа изи сканеринин катасы: кайра аракет", "Ошибка сканера отпечатков: повторите"),
+    SensorStatus.NO_FINGER: Text("Манжаңызды сканерге коюңуз", "Приложите палец к сканеру"),
+    SensorStatus.DISCONNECTED: Text("Манжа изи сканери туташкан эмес", "Сканер отпечатков не подключён"),
+    SensorStatus.ERROR: Text("Манжа изи сканеринин катасы: кайра аракет", "Ошибка сканера отпечатков: повторите"),
 }
+# The device conditions in which the table can work (an empty card reader waits for a card).
+WORKING = frozenset({SensorStatus.READY, CardStatus.READY, CardStatus.NO_CARD, PrinterStatus.READY})
 
 
 @dataclass
@@ -112,6 +128,11 @@ class TableResult:
                 "detail": self.detail, "outcome": self.outcome.to_json() if self.outcome else None,
                 "printed": [{"receipt": n, "printed": r.printed, "printer": r.status.value}
                             for n, r in self.printed]}
+
+
+def _shown(condition: enum.Enum | str) -> str:
+    """A device condition as text: the status member's value, or the error text."""
+    return condition.value if isinstance(condition, enum.Enum) else condition
 
 
 def _signal(name: str):
@@ -159,25 +180,30 @@ class IdentifyDaemon:
 
     # -- devices ---------------------------------------------------------------------
 
-    def device_status(self) -> dict[str, str]:
-        """The condition of each device now (values, never exceptions)."""
-        out = {}
+    def device_conditions(self) -> dict[str, enum.Enum | str]:
+        """The condition of each device now: its status member, or ``"error: ..."`` if asking raised."""
+        out: dict[str, enum.Enum | str] = {}
         for name, dev in (("sensor", self.sensor), ("card-reader", self.card_reader), ("printer", self.printer)):
             try:
-                st = dev.status()
-                out[name] = getattr(st, "value", str(st))
+                out[name] = dev.status()
             except Exception as e:  # noqa: BLE001 - a half-plugged device may raise: it is "not there"
                 out[name] = f"error: {e}"
-        for name, st in out.items():
-            if self._device_status.get(name) != st:
-                record(self.conn, "identify-device-status", "success" if st in ("ready", "no-card") else "failure",
-                       clock=self.clock, device=name, status=st)
-        self._device_status = out
+        for name, condition in out.items():
+            shown = _shown(condition)
+            if self._device_status.get(name) != shown:
+                record(self.conn, "identify-device-status", "success" if condition in WORKING else "failure",
+                       clock=self.clock, device=name, status=shown)
+        self._device_status = {name: _shown(condition) for name, condition in out.items()}
         return out
 
+    def device_status(self) -> dict[str, str]:
+        """The condition of each device now, as text (values, never exceptions)."""
+        return {name: _shown(condition) for name, condition in self.device_conditions().items()}
+
     @staticmethod
-    def devices_ready(status: dict[str, str]) -> bool:
-        return (status.get("sensor") == "ready" and status.get("card-reader") in ("ready", "no-card"))
+    def devices_ready(conditions: dict[str, enum.Enum | str]) -> bool:
+        return (conditions.get("sensor") is SensorStatus.READY
+                and conditions.get("card-reader") in (CardStatus.READY, CardStatus.NO_CARD))
 
     def _say(self, text: str) -> None:
         self.log.info(text)
@@ -214,8 +240,8 @@ class IdentifyDaemon:
         for _attempt in range(self.max_captures):
             self._beat()
             cap = self.sensor.capture(self.capture_deadline_s)
-            if cap.status.value != "ready":
-                ky, ru = SENSOR_TEXT.get(cap.status.value, SENSOR_TEXT["error"])
+            if cap.status is not SensorStatus.READY:
+                ky, ru = SENSOR_TEXT.get(cap.status, SENSOR_TEXT[SensorStatus.ERROR])
                 last = TableResult(None, f"sensor-{cap.status.value}", ky, ru, detail=cap.detail)
                 self._show("RETRY")
                 self._say(f"sensor: {cap.status.value}: {cap.detail}")
@@ -251,7 +277,7 @@ class IdentifyDaemon:
     def serve_voter(self, mrz_keys=None, *, mrz_timeout: float = 0.0) -> TableResult:
         """One voter with an ID card in the reader: read it, capture the finger, identify, signal, print."""
         status = self.card_reader.status()
-        if status.value != "ready":
+        if status is not CardStatus.READY:
             return TableResult(None, f"card-{status.value}", "ID картаны окугучка салыңыз",
                                "Вставьте ID-карту в считыватель")
         keys = mrz_keys
@@ -274,11 +300,11 @@ class IdentifyDaemon:
         return self._capture_and(lambda image: self.identifier.by_card(document, image))
 
     def _card_fault(self, e: Exception) -> TableResult:
-        code, ky, ru = CARD_FAULTS.get(type(e).__name__, CARD_UNREADABLE)
+        code, text = card_fault(e)
         record(self.conn, "card-read-failed", "failure", clock=self.clock, reason=code, error=type(e).__name__)
         self._show("RETRY")
         self._say(f"card: {code}: {e}")
-        return TableResult(None, code, ky, ru, detail=str(e))
+        return TableResult(None, code, text.ky, text.ru, detail=str(e))
 
     def serve_typed(self, document_number: str) -> TableResult:
         """The commission typed the voter's document number (no readable card)."""
@@ -310,17 +336,17 @@ class IdentifyDaemon:
         while not self._stop.is_set() and (max_turns is None or turns < max_turns):
             turns += 1
             self._beat()
-            status = self.device_status()
-            if not self.devices_ready(status):
+            conditions = self.device_conditions()
+            if not self.devices_ready(conditions):
                 self._missing_attempts += 1
-                missing = ", ".join(f"{k}: {v}" for k, v in status.items() if v not in ("ready", "no-card"))
+                missing = ", ".join(f"{k}: {_shown(v)}" for k, v in conditions.items() if v not in WORKING)
                 self._show("FAULT")
                 self._say(f"waiting for devices ({missing}); retry {self._missing_attempts}")
                 self._wait(self.retry.delay(self._missing_attempts))
                 continue
             self._missing_attempts = 0
             self.print_pending()
-            if status.get("card-reader") == "ready":
+            if conditions.get("card-reader") is CardStatus.READY:
                 result = self.serve_voter(mrz_timeout=self.poll_s)
                 if result.status != "mrz-needed":
                     self._wait_card_removed()
@@ -332,7 +358,7 @@ class IdentifyDaemon:
     def _wait_card_removed(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.card_reader.status().value != "ready":
+                if self.card_reader.status() is not CardStatus.READY:
                     return
             except Exception:  # noqa: BLE001
                 return

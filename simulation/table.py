@@ -52,7 +52,7 @@ from biometrics.extract import extract
 from biometrics.synthetic import SyntheticFinger, finger_seed
 from drivers.fingerprint.serial_sensor import ZfmSensor
 from drivers.fingerprint.simulator import SensorSimulator
-from drivers.idcard.base import CardReader, DirectTransport, PcscTransport
+from drivers.idcard.base import CardReader, CardStatus, DirectTransport, PcscTransport
 from drivers.idcard.emulator import EmrtdEmulator
 from drivers.idcard.errors import CardRemovedError
 from drivers.idcard.mrz import format_td1
@@ -366,7 +366,7 @@ class SimTable:
             # is not taken for this one.
 
             deadline = time.monotonic() + 5.0
-            while self.card_reader.status().value == "ready" and time.monotonic() < deadline:
+            while self.card_reader.status() is CardStatus.READY and time.monotonic() < deadline:
                 time.sleep(0.05)
         else:
             self.slot.remove()
