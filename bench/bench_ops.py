@@ -1,4 +1,4 @@
-"""Operations layer figures: catalogue compile, sd_notify rate, clock guard cost, install.
+"""Operations layer figures: bilingual message formatting, sd_notify rate, clock guard cost, install.
 
 Run: .venv/bin/python bench/bench_ops.py [--quick]
 """
@@ -21,7 +21,8 @@ sys.path.insert(0, str(REPO))
 
 from base.clock import SystemClock  # noqa: E402
 from provisioning.install import install  # noqa: E402
-from station import i18n  # noqa: E402
+from count.ballots.reading import SheetReading  # noqa: E402
+from identify.rules import MESSAGES, Reason  # noqa: E402
 from station.health import SaneClock, disk_status  # noqa: E402
 from station.sdnotify import Notifier  # noqa: E402
 
@@ -39,16 +40,11 @@ def main() -> None:
     args = ap.parse_args()
     n = 2_000 if args.quick else 50_000
 
-    for lang in i18n.LANGUAGES:
-        i18n.translations.cache_clear()
-        t = time.perf_counter()
-        i18n.translations(lang)
-        print(f"i18n: compile {lang} catalogue (.po -> .mo -> gettext): "
-              f"{(time.perf_counter() - t) * 1000:.2f} ms")
-    i18n.set_language("ru")
-    print(f"i18n: _() lookup: {timed(lambda: i18n._('Polls opened'), n) * 1e6:.2f} µs")
-    print(f"i18n: bilingual() with a field: "
-          f"{timed(lambda: i18n.bilingual('Sheet returned: {reason}', reason='x'), n) * 1e6:.2f} µs")
+    already = MESSAGES[Reason.ALREADY_IDENTIFIED]
+    print(f"text: Text.format with a field (both languages): "
+          f"{timed(lambda: already.format(time='10:42'), n) * 1e6:.2f} µs")
+    print(f"text: a rejected sheet's message with a detail: "
+          f"{timed(lambda: SheetReading.rejected('unreadable', detail='x'), n) * 1e6:.2f} µs")
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     name = f"uchastok-bench-{uuid.uuid4().hex}"
