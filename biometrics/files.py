@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from base.files import atomic_write
 from biometrics.errors import GalleryError, ImageError, TemplateError
 from biometrics.extract import SENSOR_SHAPE, Extraction, extract
 from biometrics.iso19794 import MAGIC, Template, decode, encode
@@ -134,7 +135,7 @@ def extract_file(image: str | os.PathLike, output: str | os.PathLike | None = No
     """Extract an image; write its ISO record to ``output`` when the capture is usable."""
     result = extract(read_image(image))
     if output is not None and result.ok:
-        _write_atomic(Path(output), encode(result.template))
+        atomic_write(output, encode(result.template))
     return result
 
 
@@ -253,14 +254,5 @@ def synthesise(seed: int, impression: int, output: str | os.PathLike,
         if not ok:
             raise ImageError(f"{out}: OpenCV cannot write this format")
         data = buf.tobytes()
-    _write_atomic(out, data)
+    atomic_write(out, data)
     return image
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

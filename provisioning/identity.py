@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from base.clock import SystemClock, iso
+from base.files import atomic_write
 from base.paths import Paths
 from station.db import open_station_db
 from station.errors import ProvisioningError
@@ -45,24 +46,6 @@ class DeviceIdentity:
     public_key: signing.PublicKey
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """temp file -> fsync -> rename: the file is either the old one or the new one, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 def init_device(paths: Paths, cec_pub_file: str | os.PathLike, *, clock=None, force: bool = False) -> DeviceIdentity:
     paths.ensure()
     try:
@@ -79,8 +62,8 @@ def init_device(paths: Paths, cec_pub_file: str | os.PathLike, *, clock=None, fo
     request = {"type": REQUEST_TYPE, "version": 1, "device_id": ident.device_id,
                "public_key": signing.public_text(ident.public_key), "created_at": iso((clock or SystemClock()).now())}
     # The request is signed by the device key: proof of possession for the authority.
-    write_atomic(paths.config_dir / "enrolment-request.json",
-                 json.dumps(signing.sign_document(key, request), indent=2).encode())
+    atomic_write(paths.config_dir / "enrolment-request.json",
+                 json.dumps(signing.sign_document(key, request), indent=2).encode(), mode=0o644)
     conn = open_station_db(paths.station_db)
     try:
         record(conn, "device-key-generated", actor="technician", clock=clock, device_id=ident.device_id,
@@ -143,7 +126,8 @@ def enroll(paths: Paths, cert_file: str | os.PathLike, authority_pub: signing.Pu
         finally:
             conn.close()
         raise ProvisioningError(f"{cert_file}: certificate refused: {e}") from e
-    write_atomic(paths.device_cert, json.dumps(doc, indent=2).encode())
+    paths.device_cert.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(paths.device_cert, json.dumps(doc, indent=2).encode(), mode=0o644)
     conn = open_station_db(paths.station_db)
     try:
         record(conn, "device-certificate-applied", actor="technician", clock=clock, device_id=cert.device_id,

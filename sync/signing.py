@@ -6,7 +6,7 @@ signatures, SHA-256 for hashes. Key ids are the first 16 hex digits of the
 SHA-256 of the raw 32-byte public key.
 
 File formats:
-- private key: PKCS#8 PEM, written with mode 0600 through temp file, fsync, rename;
+- private key: PKCS#8 PEM, written with mode 0600 by ``base.files.atomic_write``;
   never printed;
 - public key: one line ``ed25519 <base64 of the raw 32 bytes>``;
 - signed document: ``{"signed": {...}, "signer": KEYID, "signature": BASE64}``,
@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from base.files import atomic_write
 from sync.canonical import canonical
 from sync.errors import VerificationError
 
@@ -90,33 +90,12 @@ def public_from_text(text: str) -> PublicKey:
     return public_from_bytes(raw)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-        os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress():
-            os.unlink(tmp)
-        raise
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return True
-
-
 def save_private_key(key: PrivateKey, path: str | os.PathLike) -> None:
+    path = Path(path)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    _write_private(Path(path), pem)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write(path, pem, mode=0o600)
 
 
 def load_private_key(path: str | os.PathLike) -> PrivateKey:
