@@ -14,7 +14,7 @@ import pytest
 from drivers.idcard.base import CardStatus, PcscTransport
 
 # Fixtures shared across test areas, kept in tests/support (on pytest's pythonpath).
-pytest_plugins = ["fixtures_device", "fixtures_sync", "fixtures_install"]
+pytest_plugins = ["fixtures_election", "fixtures_device", "fixtures_sync", "fixtures_install"]
 
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
 

@@ -1,8 +1,7 @@
-"""Fixtures of the count tests: a realistic election, readings, a station home.
+"""Fixtures of the count tests: a station home and an L&A deck of the sample election.
 
-The election is the ballot tests' sample manifest (tests/support/sample_manifest.py:
-"district-07" candidate contest with a withdrawn candidate, "party-list" with
-withdrawn list candidates and a short list), so both parts agree on one election.
+The election is the shared sample election (``manifest`` / ``election``,
+tests/support/fixtures_election.py), the same one the ballot tests read.
 """
 
 from __future__ import annotations
@@ -10,21 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from countkit import make_home, reading  # noqa: E402,F401
-from sample_manifest import other_station, sample_manifest  # noqa: E402,F401
+from countkit import make_home
 
 from simulation.deck import write_deck
-from station.election import Election  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def manifest() -> dict:
-    return sample_manifest(7)
-
-
-@pytest.fixture(scope="session")
-def election(manifest) -> Election:
-    return Election.from_manifest(manifest)
 
 
 @pytest.fixture

@@ -31,9 +31,9 @@ def _state(pid: int) -> str:
         return "gone"
 
 
-def test_kill_9_between_commit_and_print_then_restart_prints_it(home, package):
+def test_kill_9_between_commit_and_print_then_restart_prints_it(home, demo_package):
     cmd = [*UCHASTOK, "identify", "run", "--home", str(home.config_dir.parent), "--sim",
-           "--secrets", str(package["secrets"]), "--voters", "1", "--stop-after-commit"]
+           "--secrets", str(demo_package.secrets), "--voters", "1", "--stop-after-commit"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # The process stops itself right after the commit; wait for that (or for it to end).

@@ -118,9 +118,8 @@ def test_devices_missing_at_start_give_a_clear_status_and_retries(table):
 @pytest.mark.parametrize("preset,status", [(None, "accepted"), ("split", "accepted"),
                                            ("garbled", "mrz-keys-wrong"), ("truncated", "mrz-keys-wrong")],
                          ids=["scanned", "scanned-in-pieces", "garbled-check-digit", "truncated"])
-def test_keys_from_the_mrz_scanner(home, package, preset, status):
-
-    with SimTable(home, package["secrets"], mrz="scanner") as t:
+def test_keys_from_the_mrz_scanner(home, demo_package, preset, status):
+    with SimTable(home, demo_package.secrets, mrz="scanner") as t:
         r = t.visit(Visit(t.voters[0].pin, mrz_preset=preset))
         assert r.table.status == status
         assert identifications(t) == (1 if status == "accepted" else 0)

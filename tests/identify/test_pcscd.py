@@ -14,11 +14,8 @@ from simulation.table import SimTable, Visit
 pytestmark = pytest.mark.pcscd
 
 
-
-
-
-def test_a_voter_through_pcscd_and_vpcd(pcscd, home, package, wait_until):
-    with SimTable(home, package["secrets"], transport="pcsc") as table:
+def test_a_voter_through_pcscd_and_vpcd(pcscd, home, demo_package, wait_until):
+    with SimTable(home, demo_package.secrets, transport="pcsc") as table:
         wait_until(lambda: table.card_reader.status() is CardStatus.NO_CARD, 5, "an empty reader")
         v = table.voters[0]
         r = table.visit(Visit(v.pin))

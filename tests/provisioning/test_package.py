@@ -32,41 +32,41 @@ def voters_in(paths) -> int:
 
 
 def test_good_package_loads(device, package):
-    pkg = load_package(device, package[0])
-    assert voters_in(device) == pkg.voter_rows == 60
+    pkg = load_package(device, package.dir)
+    assert voters_in(device) == pkg.voter_rows == package.voters
     assert (device.package_dir / "manifest.json").exists()
 
 
 @pytest.mark.parametrize("name", FILES)
 def test_flipped_byte_in_any_file_is_refused(device, package, name):
-    p = package[0] / name
+    p = package.dir / name
     data = bytearray(p.read_bytes())
     data[len(data) // 2] ^= 0x01
     p.write_bytes(bytes(data))
     with pytest.raises(PackageError, match=name.split("/")[-1]):
-        load_package(device, package[0])
+        load_package(device, package.dir)
     assert voters_in(device) == 0
 
 
 def test_manifest_signed_by_another_key(device, package, tmp_path):
     other = signing.generate_key()
-    data = (package[0] / "manifest.json").read_bytes()
-    (package[0] / "manifest.sig").write_text(json.dumps(
+    data = (package.dir / "manifest.json").read_bytes()
+    (package.dir / "manifest.sig").write_text(json.dumps(
         {"signer": signing.key_id(signing.public_key(other)), "signature": signing.b64(signing.sign(other, data))}))
     with pytest.raises(PackageError, match="not by the pinned CEC key"):
-        load_package(device, package[0])
+        load_package(device, package.dir)
 
 
 def test_missing_file(device, package):
-    (package[0] / "templates.csv").unlink()
+    (package.dir / "templates.csv").unlink()
     with pytest.raises(PackageError, match="templates.csv: listed in the manifest but missing"):
-        load_package(device, package[0])
+        load_package(device, package.dir)
 
 
 def test_extra_file(device, package):
-    (package[0] / "trust" / "evil.pem").write_text("x")
+    (package.dir / "trust" / "evil.pem").write_text("x")
     with pytest.raises(PackageError, match="evil.pem: extra file"):
-        load_package(device, package[0])
+        load_package(device, package.dir)
 
 
 def _bad_rows(kind: str):
@@ -90,9 +90,9 @@ def _bad_rows(kind: str):
     ("unknown-contest", 13, "unknown contest"),
 ])
 def test_bad_voter_rows_name_file_and_line_and_import_nothing(device, package, tmp_path, kind, line, words):
-    load_package(device, package[0])          # a good list is already in place
+    load_package(device, package.dir)          # a good list is already in place
     before = voters_in(device)
-    key = load_or_create_key(package[1])
+    key = load_or_create_key(package.key)
     bad = build_package(tmp_path / "bad", demo_manifest(7, package_version=2), _bad_rows(kind), key)
     with pytest.raises(VoterListError, match=words) as e:
         load_package(device, bad.dir)
@@ -101,17 +101,17 @@ def test_bad_voter_rows_name_file_and_line_and_import_nothing(device, package, t
 
 
 def test_rollback_refused(device, package, tmp_path):
-    key = load_or_create_key(package[1])
+    key = load_or_create_key(package.key)
     v2 = build_package(tmp_path / "v2", demo_manifest(7, package_version=2), demo_voters(7, 10), key)
     load_package(device, v2.dir)
     with pytest.raises(PackageError, match="rollback refused"):
-        load_package(device, package[0])      # version 1
+        load_package(device, package.dir)      # version 1
     assert voters_in(device) == 10
 
 
 def test_same_version_other_content_refused(device, package, tmp_path):
-    load_package(device, package[0])
-    key = load_or_create_key(package[1])
+    load_package(device, package.dir)
+    key = load_or_create_key(package.key)
     other = build_package(tmp_path / "o", demo_manifest(7), demo_voters(8, 5), key)
     with pytest.raises(PackageError, match="same version"):
         load_package(device, other.dir)
@@ -119,16 +119,16 @@ def test_same_version_other_content_refused(device, package, tmp_path):
 
 def test_read_package_verifies_before_parsing(package):
     # A manifest that is not even JSON, but correctly hashed-and-signed by another key, is refused on the key.
-    (package[0] / "manifest.json").write_bytes(b"not json")
+    (package.dir / "manifest.json").write_bytes(b"not json")
     with pytest.raises(PackageError, match="signature"):
-        read_package(package[0], signing.load_public_key(cec_pub_path(package[0])))
+        read_package(package.dir, signing.load_public_key(cec_pub_path(package.dir)))
 
 
 # --- device identity -------------------------------------------------------------
 
 def test_enrolment_certificate_checks(paths, package, tmp_path):
-    ident = init_device(paths, cec_pub_path(package[0]))
-    authority = load_or_create_key(package[1])
+    ident = init_device(paths, cec_pub_path(package.dir))
+    authority = load_or_create_key(package.key)
     req = paths.config_dir / "enrolment-request.json"
     good = issue_for_request(req, authority, "UIK-1234", "kg-2025-parliament")
     (tmp_path / "good.json").write_text(json.dumps(good))
@@ -141,7 +141,7 @@ def test_enrolment_certificate_checks(paths, package, tmp_path):
         enroll(paths, tmp_path / "old.json", signing.public_key(authority))
     # for another device
     other_paths = type(paths).from_env(tmp_path / "other").ensure()
-    init_device(other_paths, cec_pub_path(package[0]))
+    init_device(other_paths, cec_pub_path(package.dir))
     foreign = issue_for_request(other_paths.config_dir / "enrolment-request.json", authority, "UIK-1234",
                                 "kg-2025-parliament")
     (tmp_path / "foreign.json").write_text(json.dumps(foreign))
@@ -155,34 +155,34 @@ def test_enrolment_certificate_checks(paths, package, tmp_path):
 
 
 def test_device_key_is_private_and_never_printed(paths, package, capsys):
-    init_device(paths, cec_pub_path(package[0]))
+    init_device(paths, cec_pub_path(package.dir))
     assert paths.device_key.stat().st_mode & 0o777 == 0o600
     pem = paths.device_key.read_text()
     body = "".join(pem.splitlines()[1:-1])
     req = (paths.config_dir / "enrolment-request.json").read_text()
     assert body not in req and body not in capsys.readouterr().out
     with pytest.raises(ProvisioningError, match="already initialised"):
-        init_device(paths, cec_pub_path(package[0]))
+        init_device(paths, cec_pub_path(package.dir))
 
 
 def test_read_election_needs_only_the_signed_manifest(package):
     """The count role reads the election without opening the voter list (secrecy)."""
 
-    (package[0] / "voters.csv").unlink()
-    (package[0] / "templates.csv").unlink()
-    e = read_election(package[0], signing.load_public_key(cec_pub_path(package[0])))
+    (package.dir / "voters.csv").unlink()
+    (package.dir / "templates.csv").unlink()
+    e = read_election(package.dir, signing.load_public_key(cec_pub_path(package.dir)))
     assert [c.id for c in e.contests] == ["district-07", "party-list"]
-    (package[0] / "manifest.json").write_bytes((package[0] / "manifest.json").read_bytes().replace(b"UIK", b"UIX"))
+    (package.dir / "manifest.json").write_bytes((package.dir / "manifest.json").read_bytes().replace(b"UIK", b"UIX"))
     with pytest.raises(PackageError, match="signature"):
-        read_election(package[0], signing.load_public_key(cec_pub_path(package[0])))
+        read_election(package.dir, signing.load_public_key(cec_pub_path(package.dir)))
 
 
 def test_enrolled_device_refuses_another_stations_package(device, package, tmp_path):
-    authority = load_or_create_key(package[1])
+    authority = load_or_create_key(package.key)
     cert = issue_for_request(device.config_dir / "enrolment-request.json", authority, "UIK-9999",
                              "kg-2025-parliament")
     (tmp_path / "cert.json").write_text(json.dumps(cert))
     enroll(device, tmp_path / "cert.json", signing.public_key(authority))
     with pytest.raises(PackageError, match="certified for station UIK-9999"):
-        load_package(device, package[0])
+        load_package(device, package.dir)
     assert voters_in(device) == 0

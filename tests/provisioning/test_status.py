@@ -5,11 +5,11 @@ from provisioning.status import device_status, power_status, sync_line
 
 
 def test_status_of_a_provisioned_device(device, package):
-    load_package(device, package[0])
+    load_package(device, package.dir)
     st = device_status(device)
     assert st["election"]["id"] == "kg-2025-parliament"
     assert st["station"]["id"] == "UIK-1234"
-    assert st["voters_on_list"] == 60
+    assert st["voters_on_list"] == package.voters
     assert st["polls"] == "provisioned"
     assert st["device"]["id"].startswith("dev-") and len(st["device"]["key_fingerprint"]) == 16
     assert len(st["package"]["sha256"]) == 64

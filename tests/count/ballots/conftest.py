@@ -1,22 +1,16 @@
-"""Fixtures: a realistic test election (the foundation's demo builder when present)."""
+"""Fixtures of the ballot tests: the sample election's two contests, the demo election, sheet pictures.
+
+The sample election itself (``manifest`` / ``election``) is shared by every area
+(tests/support/fixtures_election.py).
+"""
 
 from __future__ import annotations
 
 import pytest
-from ballot_sheets import sheet_pixels  # noqa: E402
-from sample_manifest import sample_manifest  # noqa: E402
+from ballot_sheets import sheet_pixels
 
-from station.election import Election  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def manifest() -> dict:
-    return sample_manifest(7)
-
-
-@pytest.fixture(scope="session")
-def election(manifest) -> Election:
-    return Election.from_manifest(manifest)
+from simulation.election import demo_manifest
+from station.election import Election
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +25,8 @@ def party_list(election):
 
 @pytest.fixture(scope="session")
 def demo_election() -> Election:
-    """The foundation's realistic demo election (simulation.election)."""
-    demo = pytest.importorskip("simulation.election")
-    return Election.from_manifest(demo.demo_manifest(1))
+    """The demo builder's realistic election (simulation.election): its ballots must lay out and read too."""
+    return Election.from_manifest(demo_manifest(1))
 
 
 @pytest.fixture(scope="session")

@@ -59,12 +59,9 @@ def test_print_ballots(tmp_path, manifest_file):
         "ballots.pdf", "bs-district-07-150dpi.png", "bs-party-list-150dpi.png"]
 
 
-def test_signed_package_directory(tmp_path):
+def test_signed_package_directory(tmp_path, demo_package):
     """A real package directory is verified with its CEC key (demo: DIR.cec.pub)."""
-    authority = pytest.importorskip("simulation.authority")
-    pkg = tmp_path / "pkg"
-    authority.build_demo_package(pkg, voters=5, seed=1, templates=False, signing_key=tmp_path / "cec.key")
-    text = _run(tmp_path, "print-ballots", "--package", str(pkg), "--out", str(tmp_path / "b"),
+    text = _run(tmp_path, "print-ballots", "--package", str(demo_package.dir), "--out", str(tmp_path / "b"),
                 "--dpi", "150")
     assert "ballots.pdf" in text
 
