@@ -41,22 +41,16 @@ def test_each_transition_relayed_once_in_order(files):
     assert [e["history_seq"] for e in events(cconn)] == [1, 2, 3, 4]
 
 
-def test_crash_before_commit_relays_again(files, monkeypatch):
+def test_crash_before_commit_relays_again(files, mocker):
     sconn, cconn, outbox = files
     polls.apply(sconn, "enter-test-mode")
     polls.apply(sconn, "print-zero-report", counters_zero=True)
-    real = outbox.enqueue
-    calls = []
-
-    def dies_on_second(kind, body):
-        calls.append(body["history_seq"])
-        if len(calls) == 2:
-            raise RuntimeError("power cut")
-        return real(kind, body)
-
-    monkeypatch.setattr(outbox, "enqueue", dies_on_second)
+    # The first event goes through to the real outbox; the power fails on the second.
+    enqueue = mocker.patch.object(outbox, "enqueue", wraps=outbox.enqueue,
+                                  side_effect=[mocker.DEFAULT, RuntimeError("power cut")])
     with pytest.raises(RuntimeError):
         relay_polls_events(sconn, cconn, outbox)
-    monkeypatch.setattr(outbox, "enqueue", real)
+    assert [c.args[1]["history_seq"] for c in enqueue.call_args_list] == [1, 2]
+    mocker.stop(enqueue)
     assert relay_polls_events(sconn, cconn, outbox) == 1
     assert [e["history_seq"] for e in events(cconn)] == [1, 2]
