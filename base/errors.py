@@ -18,3 +18,7 @@ class DatabaseError(UchastokError):
 
 class UnknownSchemaError(DatabaseError):
     """Raised when a database carries migrations this software does not know."""
+
+
+class ClockJumpError(UchastokError):
+    """Raised when a strict SaneClock sees the wall clock jump backwards."""

@@ -15,12 +15,12 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from base.clock import SystemClock, iso
 from central.storage import Storage
 from sync import signing
 from sync.canonical import canonical
@@ -34,18 +34,12 @@ from sync.envelope import (
     canonical_pair,
     check_shape,
     decompress,
-    iso,
     parse_batch,
     sign_ack,
 )
 from sync.errors import EnvelopeError, SyncError, VerificationError
 
 log = logging.getLogger("uchastok.central")
-
-
-class _Clock:
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -72,7 +66,7 @@ class Receiver:
         self.ack_key = ack_key
         self.authority_pub = authority_pub
         self.election_id = election_id
-        self.clock = clock or _Clock()
+        self.clock = clock or SystemClock()
         self.log = logger or log
         self._certs: dict[str, DeviceCertificate] = {}
         self._stations: set[str] | None = None
@@ -89,11 +83,9 @@ class Receiver:
         if self.election_id and cert.election_id != self.election_id:
             raise VerificationError(
                 f"certificate is for election {cert.election_id}, not {self.election_id}")
-        fmt = "%Y-%m-%dT%H:%M:%SZ"
         self.storage.enroll(cert.ref, cert.device_id, cert.station_id, cert.election_id,
                             signing.public_text(cert.public_key), cert.roles,
-                            cert.not_before.strftime(fmt), cert.not_after.strftime(fmt), doc,
-                            iso(self.clock.now()))
+                            iso(cert.not_before), iso(cert.not_after), doc, iso(self.clock.now()))
         self._certs[cert.ref] = cert
         return cert
 

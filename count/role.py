@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base.clock import SystemClock
+from base.clock import SaneClock, SystemClock
 from base.paths import Paths
 from count.daemon import CountDaemon
 from count.polls_relay import relay_polls_events
@@ -50,7 +50,6 @@ from station import polls
 from station.db import open_station_db
 from station.election import Election
 from station.errors import ConfigError, ProvisioningError
-from station.health import SaneClock
 from station.package import pinned_cec_key, read_election
 from station.sdnotify import Heartbeat, Notifier
 from sync import signing

@@ -1,8 +1,10 @@
-"""The station's guards against a full disk, a wrong clock and a missing device.
+"""The station's guards against a full disk and a missing device.
 
-Three pieces the daemons and the CLI put in front of their work; each is a
+Two pieces the daemons and the CLI put in front of their work; each is a
 value-returning check plus, where a state change must be refused, one
-exception. None of them does I/O beyond what is injected.
+exception. None of them does I/O beyond what is injected. The third guard, a
+clock that never goes backwards (``SaneClock``), is plumbing and lives in
+base/clock.py.
 
 **Disk space.** ``disk_status(path, policy)`` reads the free space the role
 users may use (``f_bavail``) and grades it OK / LOW / FULL. ``LOW`` is a
@@ -13,23 +15,6 @@ exists. Why a floor and not "until SQLite fails": SQLite itself never
 corrupts a WAL database on ENOSPC (the failing transaction rolls back), but
 the closing of the polls, its protocol, the audit line of the refusal and a
 checkpoint of the WAL all need room; the floor keeps it for them.
-
-**Clock sanity.** A Raspberry Pi has no battery-backed clock: it boots with
-the time it last saved, and NTP (or a technician) may move the clock later,
-backwards as well as forwards. ``SaneClock`` wraps the station clock so that
-the times given to recorded events never go backwards:
-
-- it anchors wall time to the monotonic clock; when the wall clock falls
-  behind the anchored time by more than ``tolerance_s`` it is a jump
-  backwards: the time returned continues from the monotonic anchor (never
-  earlier than the last time given out), the jump is flagged in ``jumps``
-  for the audit log and the status line, and with ``strict=True`` ``now()``
-  raises ``ClockJumpError`` instead (refuse to record on a broken clock);
-- a jump forwards (NTP correcting a stale boot time) is accepted and
-  re-anchored, and flagged too;
-- ``floor`` is the time of the last recorded event (from the database), so a
-  reboot into a clock earlier than what is already recorded is caught at the
-  first ``now()``.
 
 **Device presence.** A device that is missing at start is a condition, not a
 crash (house style: device condition is a value): ``wait_for_device`` polls
@@ -44,15 +29,12 @@ Example::
 
     policy = DiskPolicy(warn_mb=512, floor_mb=64)
     require_disk_space(paths.state_dir, policy)      # raises DiskFullError when full
-    clock = SaneClock(SystemClock(), floor=last_event_time)
-    when = clock.now()                                # never before the last one
     status = wait_for_device("fingerprint sensor", sensor.status,
                              notifier=notifier, heartbeat=heartbeat)
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 import time
@@ -62,6 +44,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+# SaneClock moved to base/clock.py; re-exported for the callers that still import it from here.
+from base.clock import SaneClock as SaneClock
 from station.errors import StationError
 
 MB = 1024 * 1024
@@ -69,10 +53,6 @@ MB = 1024 * 1024
 
 class DiskFullError(StationError):
     """Raised when a state change is refused because free disk space is below the floor."""
-
-
-class ClockJumpError(StationError):
-    """Raised when a strict SaneClock sees the wall clock jump backwards."""
 
 
 # -- Disk space ----------------------------------------------------------------
@@ -150,103 +130,6 @@ def require_disk_space(path: str | os.PathLike, policy: DiskPolicy = DiskPolicy(
             f"only {status.free_mb} MiB free on {status.path} (floor {policy.floor_mb} MiB):"
             " new records refused until space is freed")
     return status
-
-
-# -- Clock sanity --------------------------------------------------------------
-
-class Clock(Protocol):
-    def now(self) -> dt.datetime: ...
-    def monotonic(self) -> float: ...
-
-
-class JumpDirection(StrEnum):
-    BACKWARDS = "backwards"
-    FORWARDS = "forwards"
-
-
-@dataclass(frozen=True)
-class ClockJump:
-    """One detected jump: the wall time seen, the time used instead, by how much."""
-
-    direction: JumpDirection
-    wall: dt.datetime
-    used: dt.datetime
-    seconds: float          # wall - expected: negative backwards, positive forwards
-
-    def describe(self) -> str:
-        return (f"clock jumped {self.direction.value} by {abs(self.seconds):.0f} s"
-                f" (wall {self.wall.isoformat()}, using {self.used.isoformat()})")
-
-
-class SaneClock:
-    """A clock whose ``now()`` never goes backwards; jumps are flagged, not hidden."""
-
-    def __init__(self, clock: Clock, *, floor: dt.datetime | None = None,
-                 tolerance_s: float = 2.0, strict: bool = False):
-        self.clock = clock
-        self.tolerance = dt.timedelta(seconds=tolerance_s)
-        self.strict = strict
-        self.jumps: list[ClockJump] = []
-        self._unreported: list[ClockJump] = []
-        self._floor = floor.astimezone(dt.UTC) if floor is not None else None
-        self._anchor: tuple[dt.datetime, float] | None = None
-        self._last: dt.datetime | None = self._floor
-
-    def monotonic(self) -> float:
-        return self.clock.monotonic()
-
-    @property
-    def suspect(self) -> bool:
-        """True once a backwards jump was seen: say so in the status line."""
-        return any(j.direction is JumpDirection.BACKWARDS for j in self.jumps)
-
-    def drain_jumps(self) -> list[ClockJump]:
-        """The jumps not yet reported (each goes to the audit log once)."""
-        out, self._unreported = self._unreported, []
-        return out
-
-    def now(self) -> dt.datetime:
-        wall = self.clock.now().astimezone(dt.UTC)
-        mono = self.clock.monotonic()
-        if self._anchor is None:
-            self._anchor = (wall, mono)
-            if self._floor is not None and wall < self._floor - self.tolerance:
-                # Booted into a time before what is already recorded.
-                self._anchor = (self._floor, mono)
-                return self._flag(JumpDirection.BACKWARDS, wall, self._floor,
-                                  (wall - self._floor).total_seconds())
-        anchor_wall, anchor_mono = self._anchor
-        expected = anchor_wall + dt.timedelta(seconds=mono - anchor_mono)
-        drift = wall - expected
-        if drift < -self.tolerance:
-            # Keep the anchor: once the wall clock catches up, it is used again.
-            used = max(expected, self._last) if self._last else expected
-            return self._flag(JumpDirection.BACKWARDS, wall, used, drift.total_seconds())
-        if drift > self.tolerance:
-            self._anchor = (wall, mono)
-            return self._flag(JumpDirection.FORWARDS, wall, wall, drift.total_seconds())
-        return self._give(wall)
-
-    def _flag(self, direction: JumpDirection, wall: dt.datetime, used: dt.datetime,
-              seconds: float) -> dt.datetime:
-        jump = ClockJump(direction, wall, used, seconds)
-        # One report per jump, not one per call while the clock stays behind.
-        if not self.jumps or self.jumps[-1].direction != direction or \
-                abs(self.jumps[-1].seconds - seconds) > self.tolerance.total_seconds():
-            self.jumps.append(jump)
-            self._unreported.append(jump)
-        if direction is JumpDirection.BACKWARDS and self.strict:
-            raise ClockJumpError(jump.describe())
-        return self._give(used)
-
-    def _give(self, t: dt.datetime) -> dt.datetime:
-        if self._last is not None and t < self._last:
-            t = self._last
-        self._last = t
-        return t
-
-    def __repr__(self) -> str:
-        return f"SaneClock({self.clock!r}, jumps={len(self.jumps)})"
 
 
 # -- Device presence -----------------------------------------------------------

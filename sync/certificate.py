@@ -23,6 +23,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from base.clock import iso, parse_iso
 from sync import signing
 from sync.canonical import canonical
 from sync.errors import VerificationError
@@ -43,15 +44,11 @@ class DeviceCertificate:
     ref: str
 
 
-def _ts(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _parse_ts(s: Any, field: str) -> dt.datetime:
     if not isinstance(s, str):
         raise VerificationError(f"certificate {field} must be a timestamp")
     try:
-        return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        return parse_iso(s)
     except ValueError as e:
         raise VerificationError(f"certificate {field} is not YYYY-MM-DDTHH:MM:SSZ: {s!r}") from e
 
@@ -70,7 +67,7 @@ def issue_certificate(authority_key: signing.PrivateKey, device_id: str, public_
     signed = {"type": CERT_TYPE, "version": 1, "device_id": device_id,
               "public_key": signing.public_text(public_key), "station_id": station_id,
               "election_id": election_id, "roles": list(roles),
-              "not_before": _ts(not_before), "not_after": _ts(not_after)}
+              "not_before": iso(not_before), "not_after": iso(not_after)}
     return signing.sign_document(authority_key, signed)
 
 
@@ -98,6 +95,6 @@ def verify_certificate(doc: Any, authority_pub: signing.PublicKey, *, device_id:
     if election_id is not None and cert.election_id != election_id:
         raise VerificationError(f"certificate is for election {cert.election_id}, not {election_id}")
     if at is not None and not (cert.not_before <= at <= cert.not_after):
-        raise VerificationError(f"certificate is valid {_ts(cert.not_before)} to {_ts(cert.not_after)},"
-                                f" not at {_ts(at)} (expired or not yet valid)")
+        raise VerificationError(f"certificate is valid {iso(cert.not_before)} to {iso(cert.not_after)},"
+                                f" not at {iso(at)} (expired or not yet valid)")
     return cert

@@ -33,7 +33,6 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import json
 import re
@@ -42,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from base.clock import iso
 from sync import signing
 from sync.canonical import canonical, parse
 from sync.errors import EnvelopeError, VerificationError
@@ -72,10 +72,6 @@ SIGNATURE = re.compile(r"^[A-Za-z0-9+/]{86}==$")
 BATCH_TYPE = "uchastok-batch"
 ACK_TYPE = "uchastok-ack"
 STATUSES = ("stored", "duplicate", "rejected")
-
-
-def iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def signing_bytes(env: dict[str, Any]) -> bytes:

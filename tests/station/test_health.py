@@ -20,21 +20,19 @@ from types import SimpleNamespace
 import pytest
 
 from base import sqlite as db
-from base.clock import FixedClock
+from base.clock import FixedClock, JumpDirection, SaneClock
+from base.errors import ClockJumpError
 from drivers.fingerprint.base import SensorStatus
 from drivers.fingerprint.serial_sensor import ZfmSensor
 from drivers.fingerprint.simulator import SensorSimulator
 from provisioning.install import DEFAULT_CONFIG
 from station.health import (
     MB,
-    ClockJumpError,
     DeviceWait,
     DiskFullError,
     DiskLevel,
     DiskPolicy,
-    JumpDirection,
     RetryPolicy,
-    SaneClock,
     disk_status,
     require_disk_space,
     wait_for_device,
