@@ -23,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from base.sqlite import atomic
+
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS devices (
         cert_ref TEXT PRIMARY KEY, device_id TEXT NOT NULL, station_id TEXT NOT NULL,
@@ -90,14 +92,9 @@ class Storage:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        """One transaction under the lock (base/sqlite.py ``atomic``: the write lock at once)."""
+        with self.lock, atomic(self.conn):
+            yield
 
     def _q(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         with self.lock:
@@ -205,12 +202,8 @@ class Storage:
         args = (at, code, device, stream, seq, station, detail[:1000])
         sql = ("INSERT INTO anomalies (at, code, device, stream, seq, station, detail)"
                " VALUES (?, ?, ?, ?, ?, ?, ?)")
-        with self.lock:
-            if self.conn.in_transaction:
-                self.conn.execute(sql, args)
-            else:
-                with self.transaction():
-                    self.conn.execute(sql, args)
+        with self.transaction():  # inside another: a savepoint of it
+            self.conn.execute(sql, args)
 
     # --- stations -------------------------------------------------------------------------------
 

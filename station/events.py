@@ -35,7 +35,7 @@ from importlib import resources
 from typing import Any
 
 from base.clock import SystemClock, iso
-from base.sqlite import Migration
+from base.sqlite import Migration, atomic
 from station.errors import AuditChainError, StationError
 
 EVENT_TYPES = ("user-action", "system-action", "device-event", "sync")
@@ -126,21 +126,12 @@ def record(conn: sqlite3.Connection, event: str, outcome: str = "success", *,
         raise StationError(f"outcome {outcome!r} is not one of {OUTCOMES}")
     at = iso((clock or SystemClock()).now())
     det = json.dumps(details, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    own_tx = not conn.in_transaction
-    if own_tx:
-        conn.execute("BEGIN IMMEDIATE")
-    try:
+    with atomic(conn):
         last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         h = _record_hash(prev, seq, at, event, spec.type, outcome, actor, det)
         conn.execute("INSERT INTO audit_log(seq, at, event, type, outcome, actor, details, prev, hash)"
                      " VALUES (?,?,?,?,?,?,?,?,?)", (seq, at, event, spec.type, outcome, actor, det, prev, h))
-    except BaseException:
-        if own_tx:
-            conn.execute("ROLLBACK")
-        raise
-    if own_tx:
-        conn.execute("COMMIT")
     return seq
 
 

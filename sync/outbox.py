@@ -33,17 +33,17 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from base.clock import iso
+from base.sqlite import atomic
 from sync import signing
 from sync.canonical import parse
-from sync.envelope import PRIORITY, STREAMS, ZERO_HASH, DeviceSigner, iso, open_ack
+from sync.envelope import PRIORITY, STREAMS, ZERO_HASH, DeviceSigner, open_ack
 from sync.errors import ForkError, OutboxFullError, OutsideTransactionError, SyncError
 
 __all__ = ["OUTBOX_SCHEMA", "DeviceSigner", "Enqueued", "Outbox", "OutboxLevel", "OutboxStatus",
@@ -258,7 +258,7 @@ class Outbox:
         a = open_ack(ack_doc, ack_pub, device=self.signer.device_id, stream=self.stream)
         cs, ch = a["contiguous_seq"], a["contiguous_hash"]
         now = iso(self.signer.clock.now())
-        with _transaction(self.conn):
+        with atomic(self.conn):
             head_seq = self._head()[0]
             if cs > head_seq:
                 raise ForkError(f"ack claims seq {cs} of stream {self.stream}, which holds {head_seq}")
@@ -293,25 +293,3 @@ class Outbox:
         if n:
             self._alarm(self.depth())
         return AckOutcome(n, cs, tuple(rejected))
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE, or a savepoint inside the caller's transaction."""
-    if conn.in_transaction:
-        conn.execute("SAVEPOINT outbox_ack")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK TO outbox_ack")
-            conn.execute("RELEASE outbox_ack")
-            raise
-        conn.execute("RELEASE outbox_ack")
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
