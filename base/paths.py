@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENV_HOME = "UCHASTOK_HOME"
+APPLIANCE_CONFIG = Path("/etc/uchastok")
+APPLIANCE_STATE = Path("/var/lib/uchastok")
+# The signed manifest's name inside an election package directory (station/package.py).
+PACKAGE_MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,15 @@ class Paths:
         if home:
             root = Path(home).absolute()
             return cls(config_dir=root / "etc", state_dir=root / "var")
-        return cls(config_dir=Path("/etc/uchastok"), state_dir=Path("/var/lib/uchastok"))
+        return cls(config_dir=APPLIANCE_CONFIG, state_dir=APPLIANCE_STATE)
+
+    @classmethod
+    def from_state_dir(cls, state_dir: str | os.PathLike) -> Paths:
+        """The layout around a known state directory: the appliance's, or a home's ``DIR/var``."""
+        state_dir = Path(state_dir).absolute()
+        if state_dir == APPLIANCE_STATE:
+            return cls(config_dir=APPLIANCE_CONFIG, state_dir=state_dir)
+        return cls(config_dir=state_dir.parent / "etc", state_dir=state_dir)
 
     def ensure(self) -> Paths:
         """Create both directories (state 0750: voters and keys live there)."""
@@ -53,6 +65,16 @@ class Paths:
         return self.state_dir / "count.db"
 
     @property
+    def role_dbs(self) -> dict[str, Path]:
+        """The role files that hold an outbox, by stream (sync/envelope.py ``STREAMS``)."""
+        return {"identify": self.identify_db, "count": self.count_db}
+
+    @property
+    def link_state(self) -> Path:
+        """The uploader's link state (sync/uploader.py), read by ``uchastok status``."""
+        return self.state_dir / "sync-link.json"
+
+    @property
     def keys_dir(self) -> Path:
         return self.state_dir / "keys"
 
@@ -72,6 +94,25 @@ class Paths:
     def package_dir(self) -> Path:
         """The verified copy of the loaded election package."""
         return self.state_dir / "package"
+
+    @property
+    def package_manifest(self) -> Path:
+        return self.package_dir / PACKAGE_MANIFEST
+
+    @property
+    def trust_dir(self) -> Path:
+        """The trust roots that travel in the election package."""
+        return self.package_dir / "trust"
+
+    @property
+    def ack_pub(self) -> Path:
+        """The central receiver's ack key."""
+        return self.trust_dir / "ack-server.pub"
+
+    @property
+    def provisioning_pub(self) -> Path:
+        """The provisioning authority's key (device certificates)."""
+        return self.trust_dir / "provisioning.pub"
 
     @property
     def config_file(self) -> Path:

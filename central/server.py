@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from base.paths import PACKAGE_MANIFEST
 from central import aggregate
 from central.service import Receiver
 from central.storage import Storage
@@ -216,7 +217,7 @@ def open_receiver(db: str | Path, ack_key: str | Path, trust: str | Path, *,
     """A Receiver over ``db`` with the ack key, the provisioning authority and station lists."""
     rx = Receiver(Storage(db), signing.load_private_key(ack_key), signing.load_public_key(trust),
                   election_id=election)
-    for src in (Path(package_dir) / "manifest.json" if package_dir else None, stations):
+    for src in (Path(package_dir) / PACKAGE_MANIFEST if package_dir else None, stations):
         if src:
             obj = parse(Path(src).read_bytes())
             if rx.election_id is None and isinstance(obj, dict) and isinstance(obj.get("election"), dict):
