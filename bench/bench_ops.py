@@ -19,11 +19,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from base.clock import SystemClock  # noqa: E402
+from base.clock import SaneClock, SystemClock  # noqa: E402
 from count.ballots.reading import SheetReading  # noqa: E402
 from identify.rules import MESSAGES, Reason  # noqa: E402
 from provisioning.install import install  # noqa: E402
-from station.health import SaneClock, disk_status  # noqa: E402
+from station.health import disk_status  # noqa: E402
 from station.sdnotify import Notifier  # noqa: E402
 
 
