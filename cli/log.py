@@ -6,8 +6,8 @@ import click
 
 from base.sqlite import connect
 from cli.common import echo_json, json_option, pass_ctx
-from station.state_files import inspect_all, verify_all
 from station.events import catalogue, catalogue_markdown, tail
+from station.state_files import inspect_all, verify_all
 
 
 @click.group(name="log")
