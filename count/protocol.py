@@ -61,9 +61,8 @@ from station.events import record
 from station.polls import PollsState
 from sync import signing
 from sync.canonical import canonical, parse
-from sync.certificate import cert_ref, device_id_for
-from sync.envelope import DeviceSigner
-from sync.errors import VerificationError
+from sync.device import load_device
+from sync.errors import SyncError
 from sync.export import make_export
 from sync.outbox import Outbox
 
@@ -270,16 +269,11 @@ def device_outbox(paths, conn: sqlite3.Connection, election: Election, *,
     """The device key and the count stream's outbox on ``conn`` (key + installed certificate)."""
 
     try:
-        key = signing.load_private_key(paths.device_key)
-    except (OSError, VerificationError) as e:
-        raise ProvisioningError(f"cannot load the device key: {e}") from e
-    if not paths.device_cert.exists():
-        raise ProvisioningError("this device has no certificate: enrol it (`uchastok provision enroll`)"
-                                " before signing a protocol")
-    cert = json.loads(paths.device_cert.read_text())
-    signer = DeviceSigner(key, device_id_for(signing.public_key(key)), cert_ref(cert), election.id,
-                          election.station.id, clock or SystemClock())
-    return key, Outbox(conn, signer, STREAM)
+        device = load_device(paths.device_key, paths.device_cert, election_id=election.id,
+                             station_id=election.station.id, clock=clock)
+    except SyncError as e:
+        raise ProvisioningError(str(e)) from e
+    return device.key, Outbox(conn, device.signer, STREAM)
 
 
 def verify_protocol(document: dict[str, Any], device_pub: signing.PublicKey) -> dict[str, Any]:

@@ -40,7 +40,6 @@ Example::
 from __future__ import annotations
 
 import enum
-import json
 import logging
 import os
 import signal
@@ -75,9 +74,8 @@ from station.printing import open_printer as role_printer
 from station.printing import role_config
 from station.sdnotify import Heartbeat, Notifier
 from station.text import Text
-from sync import signing
-from sync.certificate import cert_ref, device_id_for
-from sync.envelope import DeviceSigner
+from sync.device import load_device
+from sync.errors import SyncError
 
 _CARD_PULLED = Text("Карта окуу учурунда алынды: кайра салыңыз", "Карту вынули во время чтения: вставьте снова")
 # A card or MRZ fault -> (reason code, what the commission is told). The first
@@ -385,14 +383,10 @@ def open_identifier(paths, election: Election, *, table: str = "1", clock=None, 
     if problem:
         raise PackageError(problem)
     try:
-        key = signing.load_private_key(paths.device_key)
-    except Exception as e:  # noqa: BLE001
-        raise ProvisioningError(f"cannot load the device key: {e}") from e
-    if not paths.device_cert.exists():
-        raise ProvisioningError("this device has no certificate: enrol it (`uchastok provision enroll`)")
-    cert = json.loads(paths.device_cert.read_text())
-    signer = DeviceSigner(key, device_id_for(signing.public_key(key)), cert_ref(cert), election.id,
-                          election.station.id, clock)
+        signer = load_device(paths.device_key, paths.device_cert, election_id=election.id,
+                             station_id=election.station.id, clock=clock).signer
+    except SyncError as e:
+        raise ProvisioningError(str(e)) from e
     conn = open_identify_db(paths.identify_db)
     sconn = open_station_db(paths.station_db)
     ident = Identifier(conn, sconn, election, signer=signer, clock=clock, logger=logger, table=table)

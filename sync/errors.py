@@ -37,5 +37,13 @@ class OutsideTransactionError(SyncError):
     """Raised when an outbox is written outside the caller's open transaction."""
 
 
+class DeviceCredentialsError(SyncError):
+    """Raised when the device key or its certificate is missing, unreadable or unusable."""
+
+
+class CertificateMismatchError(VerificationError):
+    """Raised when the installed device certificate names another key than this device's."""
+
+
 class ForkError(VerificationError):
     """Raised when an ack names a hash that differs from this device's envelope at that seq."""
