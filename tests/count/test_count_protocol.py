@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from countkit import device_public, make_home, reading
+from election_values import build_election, candidate_contest, party_list_contest
 
 from base.clock import FixedClock
 from count.protocol import (
@@ -53,6 +54,26 @@ def test_body_shape_and_order(election):
                                                                1234, CLOSED_AT))
 
 
+DISTRICT_07 = candidate_contest("district-07", ["c-01", "c-02"])
+DISTRICT_08 = candidate_contest("district-08", ["c-11", "c-12"])
+PARTY_LIST = party_list_contest("party-list", {"p-01": 10})
+# DOMAIN.md "Ballots and contests": candidate contests are counted first, then party
+# lists, whatever order the package lists them in.
+ORDER = [
+    ("candidate-listed-first", [DISTRICT_07, PARTY_LIST], ["district-07", "party-list"]),
+    ("party-list-listed-first", [PARTY_LIST, DISTRICT_07], ["district-07", "party-list"]),
+    ("two-districts-around-the-list", [DISTRICT_08, PARTY_LIST, DISTRICT_07],
+     ["district-08", "district-07", "party-list"]),
+]
+
+
+@pytest.mark.parametrize("contests,order", [c[1:] for c in ORDER], ids=[c[0] for c in ORDER])
+def test_counting_order(contests, order):
+    assert counting_order(build_election(*contests)) == order
+
+
+# Control relations (DOMAIN.md "Identification at the station": the receipts are the control
+# of the ballots found in the box; "Results"): (id, on list, identified, ballots read, all hold)
 CONTROL = [
     ("all-ok", 10, 8, 5, True),
     ("more-ballots-than-identified", 10, 3, 5, False),

@@ -1,15 +1,30 @@
-"""The tally as a pure function (ARCHITECTURE.md invariant 4; DOMAIN.md "Ballots and contests")."""
+"""The tally as a pure function (ARCHITECTURE.md invariant 4; DOMAIN.md "Ballots and contests").
+
+The election is built here with what the tally reads: the sheets' election and
+station ids (those countkit.reading writes), "district-07" with c-05 withdrawn,
+and "party-list" with 54 boxes where p-01 has withdrawn list numbers 5 and 12 and
+p-04's list (30) is shorter than the boxes.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
+from countkit import ELECTION as ELECTION_ID
+from countkit import STATION as STATION_ID
 from countkit import reading
+from election_values import build_election, candidate_contest, party_list_contest
 
 from count.ballots.reading import SheetReading
 from count.tally import Tally, add_reading, fold
 from station.errors import CountingError
+
+ELECTION = build_election(
+    candidate_contest("district-07", ["c-01", "c-02", "c-03", "c-04", "c-05"], withdrawn=["c-05"]),
+    party_list_contest("party-list", {"p-01": 54, "p-02": 54, "p-03": 54, "p-04": 30},
+                       withdrawn={"p-01": [5, 12]}),
+    election_id=ELECTION_ID, station_id=STATION_ID)
 
 # (id, readings, contest, expected counters, expected votes/preferences subset)
 CASES = [
@@ -43,8 +58,8 @@ CASES = [
 
 @pytest.mark.parametrize("readings,contest,counters,lines",
                          [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_tally_table(election, readings, contest, counters, lines):
-    t = fold(election, readings)
+def test_tally_table(readings, contest, counters, lines):
+    t = fold(ELECTION, readings)
     ct = t.contest(contest)
     for k, v in counters.items():
         assert getattr(ct, k) == v, k
@@ -57,19 +72,19 @@ def test_tally_table(election, readings, contest, counters, lines):
     assert all(c.is_zero() for c in other)
 
 
-def test_add_reading_is_pure(election):
-    t0 = Tally.empty(election)
+def test_add_reading_is_pure():
+    t0 = Tally.empty(ELECTION)
     t1 = add_reading(t0, reading("district-07", choice="c-01"))
     assert t0.is_zero() and not t1.is_zero()
-    assert t0 == Tally.empty(election)
-    assert t1 == add_reading(Tally.empty(election), reading("district-07", choice="c-01"))
+    assert t0 == Tally.empty(ELECTION)
+    assert t1 == add_reading(Tally.empty(ELECTION), reading("district-07", choice="c-01"))
 
 
-def test_every_option_listed_at_zero(election):
-    t = Tally.empty(election)
-    assert set(t.contest("district-07").votes) == set(election.contest("district-07").options())
+def test_every_option_listed_at_zero():
+    t = Tally.empty(ELECTION)
+    assert set(t.contest("district-07").votes) == set(ELECTION.contest("district-07").options())
     prefs = t.contest("party-list").preferences
-    p1 = election.contest("party-list").parties[0]
+    p1 = ELECTION.contest("party-list").parties[0]
     assert p1.id in prefs
     withdrawn = {c.number for c in p1.candidates if c.withdrawn}
     assert withdrawn and not withdrawn & set(prefs[p1.id])
@@ -94,15 +109,15 @@ BAD = [
 
 
 @pytest.mark.parametrize("r", [b[1] for b in BAD], ids=[b[0] for b in BAD])
-def test_bad_reading_raises_and_tally_unchanged(election, r):
-    t = add_reading(Tally.empty(election), reading("district-07", choice="c-02"))
+def test_bad_reading_raises_and_tally_unchanged(r):
+    t = add_reading(Tally.empty(ELECTION), reading("district-07", choice="c-02"))
     with pytest.raises(CountingError):
         add_reading(t, r)
     assert t.contest("district-07").valid == 1
 
 
-def test_duplicate_contest_outcome_refused(election):
+def test_duplicate_contest_outcome_refused():
     r = reading("district-07", choice="c-01")
     r2 = dataclasses.replace(r, outcomes=r.outcomes * 2)
     with pytest.raises(CountingError):
-        add_reading(Tally.empty(election), r2)
+        add_reading(Tally.empty(ELECTION), r2)

@@ -1,23 +1,35 @@
-"""The pure rules of identify/identifier.py: every refusal reason and its order."""
+"""The pure rules of identify/identifier.py: every refusal reason and its order.
+
+The election is built here with only what the verdict reads (DOMAIN.md "Voter lists
+and eligibility", "Identification at the station"): voting day 30 Nov 2025 in
+Asia/Bishkek, a territorial candidate contest "district-07" that needs 90 days of
+community membership, and the nationwide "party-list" contest.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from election_values import build_election, candidate_contest, party_list_contest
 
 from identify.rules import Fingerprint, Identified, Reason, Status, decide
 from identify.voters import Voter
-from simulation.election import demo_manifest
-from station.election import Election
 from station.errors import IdentificationError
 from station.polls import PollsState
 
-ELECTION = Election.from_manifest(demo_manifest(5))
+ELECTION = build_election(candidate_contest("district-07", ["c-01", "c-02"]),
+                          party_list_contest("party-list", {"p-01": 10}),
+                          voting_day="2025-11-30", time_zone="Asia/Bishkek", community_days=90,
+                          min_age=18)
+
+# Registered in the district since 2012: a community member, both ballots.
 ADULT = Voter("21710197800208", "ID1902107", "Асанов", "Азамат", "Бакыт уулу", dt.date(1978, 10, 17), "M",
               "district-07", dt.date(2012, 2, 12), False, False)
+# Registered 29 days before voting day (fewer than 90): the party list only.
 NEWCOMER = Voter("21710197800216", "ID1902108", "Асанов", "Азамат", "", dt.date(1978, 10, 17), "M",
                  "district-07", dt.date(2025, 11, 1), False, False)
+# Born 10 Dec 2008: 16 on voting day, below the age of active suffrage.
 MINOR = Voter("21012200800011", "ID1902109", "Асанов", "Бакыт", "", dt.date(2008, 12, 10), "M",
               "district-07", dt.date(2012, 2, 12), False, False)
 MATCH = Fingerprint(True, 0.31, 0.06, 0.0001)

@@ -1,17 +1,24 @@
-"""PIN rules (DOMAIN.md "The PIN") and eligibility (DOMAIN.md "Voter lists and eligibility")."""
+"""PIN rules (DOMAIN.md "The PIN") and eligibility (DOMAIN.md "Voter lists and eligibility").
+
+The election is built here with only what eligibility reads: voting day 30 Nov 2025,
+age of active suffrage 18, a territorial candidate contest "district-07" and the
+nationwide "party-list" contest; community membership takes 90 days (parliament)
+or 60 (local councils).
+"""
 
 import datetime as dt
 
 import pytest
+from election_values import build_election, candidate_contest, party_list_contest
 
 from identify.eligibility import decide
 from identify.voters import Voter, pin_problem, validate_row
-from simulation.election import demo_manifest
-from station.election import Election
 from station.errors import VoterListError
 
-E = Election.from_manifest(demo_manifest(1))
-DAY = E.voting_day  # 2025-11-30
+DAY = dt.date(2025, 11, 30)
+CONTESTS = (candidate_contest("district-07", ["c-01", "c-02"]),
+            party_list_contest("party-list", {"p-01": 10}))
+E = build_election(*CONTESTS, voting_day=DAY.isoformat(), min_age=18, community_days=90)
 
 
 @pytest.mark.parametrize("pin, ok", [
@@ -36,36 +43,48 @@ def voter(birth="1980-05-01", district="district-07", since="2010-01-01", overse
 
 
 CASES = [
-    # (voter, issued, refused) — rule cited in identify/eligibility.py
-    (voter(), ("district-07", "party-list"), {}),                                              # R4
-    (voter(birth="2007-11-30"), ("district-07", "party-list"), {}),                            # R1: 18 on the day
-    (voter(birth="2007-12-01"), (), {"district-07": "under-age", "party-list": "under-age"}),  # R1: 17
-    (voter(since=(DAY - dt.timedelta(days=90)).isoformat()), ("district-07", "party-list"), {}),  # R2: exactly 90
-    (voter(since=(DAY - dt.timedelta(days=89)).isoformat()), ("party-list",),
-     {"district-07": "not-community-member"}),                                                # R2: 89 days
-    (voter(since=""), ("party-list",), {"district-07": "not-community-member"}),               # R2: none
-    (voter(district="", since="", overseas=True), ("party-list",),
-     {"district-07": "overseas-party-list-only"}),                                            # R3
-    (voter(district=None, since="", remote=True), ("party-list",), {"district-07": "other-district"}),
+    # (id, voter, issued, refused); R1-R4 are the rules cited in identify/eligibility.py
+    ("community-member", voter(),                                                   # R4
+     ("district-07", "party-list"), {}),
+    ("turns-18-on-the-day", voter(birth="2007-11-30"),                              # R1: 18
+     ("district-07", "party-list"), {}),
+    ("17-on-the-day", voter(birth="2007-12-01"),                                    # R1: 17
+     (), {"district-07": "under-age", "party-list": "under-age"}),
+    ("registered-90-days", voter(since=(DAY - dt.timedelta(days=90)).isoformat()),  # R2: exactly 90
+     ("district-07", "party-list"), {}),
+    ("registered-89-days", voter(since=(DAY - dt.timedelta(days=89)).isoformat()),  # R2: 89 days
+     ("party-list",), {"district-07": "not-community-member"}),
+    ("no-registration", voter(since=""),                                            # R2: none
+     ("party-list",), {"district-07": "not-community-member"}),
+    ("overseas", voter(district="", since="", overseas=True),                       # R3
+     ("party-list",), {"district-07": "overseas-party-list-only"}),
+    ("remote-from-other-district", voter(district=None, since="", remote=True),     # R2: other district
+     ("party-list",), {"district-07": "other-district"}),
 ]
 
 
-@pytest.mark.parametrize("v, issued, refused", CASES, ids=[
-    "community-member", "turns-18-on-the-day", "17-on-the-day", "registered-90-days", "registered-89-days",
-    "no-registration", "overseas", "remote-from-other-district"])
+@pytest.mark.parametrize("v, issued, refused", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_eligibility(v, issued, refused):
     got = decide(v, E)
     assert got.contests == issued
     assert got.refused == refused
 
 
-def test_local_council_uses_60_days():
-    m = demo_manifest(1)
-    m["election"]["community_days"] = 60
-    e60 = Election.from_manifest(m)
+# Community membership is a parameter of the election (DOMAIN.md: 90 days for parliament,
+# 60 for local councils): a voter registered 61 days before voting day.
+COMMUNITY_DAYS = [
+    # (id, community_days, issued)
+    ("local-council-60-days", 60, ("district-07", "party-list")),
+    ("parliament-90-days", 90, ("party-list",)),
+]
+
+
+@pytest.mark.parametrize("days, issued", [c[1:] for c in COMMUNITY_DAYS],
+                         ids=[c[0] for c in COMMUNITY_DAYS])
+def test_community_days_are_a_parameter_of_the_election(days, issued):
+    e = build_election(*CONTESTS, voting_day=DAY.isoformat(), community_days=days)
     v = voter(since=(DAY - dt.timedelta(days=61)).isoformat())
-    assert decide(v, e60).contests == ("district-07", "party-list")
-    assert decide(v, E).contests == ("party-list",)
+    assert decide(v, e).contests == issued
 
 
 ROW = ["21110195400478", "ID1890286", "Мырзакматов", "Өмүр", "Нурлан уулу", "1954-10-11", "M",

@@ -1,4 +1,4 @@
-"""Fixtures of the ballot tests: the sample election's two contests, the demo election, sheet pictures.
+"""Fixtures of the ballot tests: the demo election and sheet pictures.
 
 The sample election itself (``manifest`` / ``election``) is shared by every area
 (tests/support/fixtures_election.py).
@@ -11,16 +11,6 @@ from ballot_sheets import sheet_pixels
 
 from simulation.election import demo_manifest
 from station.election import Election
-
-
-@pytest.fixture(scope="session")
-def district(election):
-    return election.contest("district-07")
-
-
-@pytest.fixture(scope="session")
-def party_list(election):
-    return election.contest("party-list")
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,7 @@ def test_boxes_inside_content_apart_and_clear_of_fiducials(election, style):
             assert a.x + a.w < b.x or b.x + b.w < a.x or a.y + a.h < b.y or b.y + b.h < a.y
 
 
-def test_party_list_has_54_numbered_boxes_in_rows_of_14(party_list, election):
+def test_party_list_has_54_numbered_boxes_in_rows_of_14(election):
     g = layout.sheet_geometry(election, "bs-party-list")
     nums = [g.boxes[f"party-list/#{n}"] for n in range(1, 55)]
     assert len({round(b.y, 3) for b in nums}) == 4
