@@ -24,17 +24,24 @@ One voter (``IdentifyDaemon.serve_voter``), in this order:
    when the printer is READY again (each turn of ``run`` and at start, so a
    crash between commit and print is healed by the restart).
 
-Devices missing at start or later are conditions: the status line says which
-(systemd ``STATUS=``), the FAULT light shows, and the daemon probes again with
-capped exponential backoff (station/health.py ``RetryPolicy``); it does not
+The loop (``IdentifyDaemon.step`` once per turn, READY, watchdog, SIGTERM) is
+station/daemon.py's ``RoleDaemon``. Devices missing at start or later are
+conditions: the status line says which (systemd ``STATUS=``), the FAULT light
+shows, and the daemon probes again with capped exponential backoff
+(``RoleDaemon.back_off``, station/health.py ``RetryPolicy``); it does not
 exit, so systemd never sees a crash loop.
+
+The devices come from a factory (identify/devices.py): ``build_identify_daemon``
+builds the daemon the same way on the hardware of uchastok.toml
+(``HardwareFactory``) and on the simulators (simulation/table.py).
 
 Example::
 
-    identifier = open_identifier(paths, election)
-    daemon = IdentifyDaemon(sensor, reader, printer, lights, identifier, election,
-                            trust=[pem], mrz_input=mrz_reader)
-    daemon.run()                 # until stop()
+    daemon = build_identify_daemon(paths, HardwareFactory(paths), table="1")
+    try:
+        daemon.run_until_signal()    # until SIGTERM
+    finally:
+        daemon.close()
 """
 
 from __future__ import annotations
@@ -43,8 +50,6 @@ import enum
 import logging
 import os
 import signal
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -52,18 +57,19 @@ from typing import Any
 from base.clock import SystemClock
 from drivers.errors import DriverError
 from drivers.fingerprint.base import SensorStatus
-from drivers.fingerprint.serial_sensor import ZfmSensor
-from drivers.idcard.base import CardReader, CardStatus, PcscTransport
+from drivers.idcard.base import CardStatus
 from drivers.idcard.errors import BacFailedError, CardAbsentError, CardRemovedError, InvalidMrzError
-from drivers.idcard.mrz_reader import MrzReader, MrzReaderUnpluggedError
-from drivers.indicators import Indicators, Signal
+from drivers.idcard.mrz_reader import MrzReaderUnpluggedError
+from drivers.indicators import Signal
 from drivers.printer.base import PrinterStatus
 from identify import eligibility, receipts, voters
+from identify.devices import HardwareFactory, IdentifyDeviceFactory, IdentifyDevices
 from identify.identifier import Identifier, identified
 from identify.receipts import print_pending
 from identify.rules import Outcome, Status, receipt_label
 from identify.store import open_identify_db
 from station import polls
+from station.daemon import RoleDaemon
 from station.db import open_station_db
 from station.election import Election
 from station.errors import ConfigError, IdentificationError, PackageError, ProvisioningError
@@ -71,8 +77,7 @@ from station.events import record
 from station.health import RetryPolicy
 from station.package import current_package, voter_list_problem
 from station.printing import open_printer as role_printer
-from station.printing import role_config
-from station.sdnotify import Heartbeat, Notifier
+from station.sdnotify import Notifier
 from station.text import Text
 from sync.device import load_device
 from sync.errors import SyncError
@@ -138,32 +143,38 @@ def _signal(name: str):
     return Signal[name]
 
 
-class IdentifyDaemon:
-    def __init__(self, sensor, card_reader, printer, indicators, identifier: Identifier, election: Election, *,
-                 trust: list[bytes], mrz_input=None, clock=None, logger: logging.Logger | None = None,
+class IdentifyDaemon(RoleDaemon):
+    """The table's loop (module docstring) on ``devices`` (identify/devices.py).
+
+    The loop, the watchdog, the status line and the backoff are station/daemon.py's
+    ``RoleDaemon``; one ``step`` looks at the devices and serves the voter whose card
+    is in the reader. ``close()`` releases the devices and the identifier's connections.
+    """
+
+    role = "identify"
+
+    def __init__(self, devices: IdentifyDevices, identifier: Identifier, election: Election, *,
+                 trust: list[bytes], clock=None, logger: logging.Logger | None = None,
                  notifier=None, heartbeat=None, retry: RetryPolicy = RetryPolicy(base_s=0.5, cap_s=30.0),
                  capture_deadline_s: float = 5.0, max_captures: int = 3,
-                 after_commit: Callable[[Outcome], None] | None = None, poll_s: float = 0.1):
-        self.sensor = sensor
-        self.card_reader = card_reader
-        self.printer = printer
-        self.indicators = indicators
+                 after_commit: Callable[[Outcome], None] | None = None, poll_s: float = 0.1,
+                 description: str = ""):
+        super().__init__(clock=clock, logger=logger, notifier=notifier, heartbeat=heartbeat, retry=retry)
+        self.devices = devices
+        self.sensor = devices.sensor
+        self.card_reader = devices.card_reader
+        self.printer = devices.printer
+        self.indicators = devices.indicators
+        self.mrz_input = devices.mrz_input
         self.identifier = identifier
         self.election = election
         self.trust = trust
-        self.mrz_input = mrz_input
-        self.clock = clock or SystemClock()
-        self.log = logger or logging.getLogger("uchastok.identify")
-        self.notifier = notifier
-        self.heartbeat = heartbeat
-        self.retry = retry
         self.capture_deadline_s = capture_deadline_s
         self.max_captures = max_captures
         self.after_commit = after_commit
         self.poll_s = poll_s
-        self._stop = threading.Event()
+        self.description = description
         self._device_status: dict[str, str] = {}
-        self._missing_attempts = 0
         self.served = 0
 
     def __repr__(self) -> str:
@@ -173,8 +184,12 @@ class IdentifyDaemon:
     def conn(self):
         return self.identifier.conn
 
-    def stop(self) -> None:
-        self._stop.set()
+    def close(self) -> None:
+        """Release the devices, then the identifier's connections; safe to call twice."""
+        self.devices.close()
+        close_connections = getattr(self.identifier, "close_connections", None)
+        if close_connections is not None:
+            close_connections()
 
     # -- devices ---------------------------------------------------------------------
 
@@ -205,8 +220,7 @@ class IdentifyDaemon:
 
     def _say(self, text: str) -> None:
         self.log.info(text)
-        if self.notifier is not None:
-            self.notifier.status(text)
+        self.set_status(text)
 
     def _show(self, name: str) -> None:
         if self.indicators is not None:
@@ -214,10 +228,6 @@ class IdentifyDaemon:
                 self.indicators.show(_signal(name))
             except Exception as e:  # noqa: BLE001 - a light must never stop an identification
                 self.log.warning("indicators: %s", e)
-
-    def _beat(self) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.beat()
 
     # -- printing ------------------------------------------------------------------------
 
@@ -236,7 +246,7 @@ class IdentifyDaemon:
         """Capture a finger (with retries) and run ``identify(image)``; signal and print the result."""
         last = None
         for _attempt in range(self.max_captures):
-            self._beat()
+            self.beat()
             cap = self.sensor.capture(self.capture_deadline_s)
             if cap.status is not SensorStatus.READY:
                 ky, ru = SENSOR_TEXT.get(cap.status, SENSOR_TEXT[SensorStatus.ERROR])
@@ -320,56 +330,53 @@ class IdentifyDaemon:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self) -> str:
+        """Audit the start and print the receipts a crash left queued; the status line for READY."""
         pending = len(receipts.pending(self.conn, self.identifier.table))
         record(self.conn, "identify-daemon-started", clock=self.clock, table=self.identifier.table,
                receipts_waiting=pending)
         if pending:
             self.print_pending()
+        return f"table {self.identifier.table}" + (f": {self.description}" if self.description else "")
+
+    def step(self) -> str:
+        """One turn: ``waiting`` (a device is missing: FAULT, backoff), ``served`` or ``idle``."""
+        conditions = self.device_conditions()
+        if not self.devices_ready(conditions):
+            delay = self.back_off()
+            missing = ", ".join(f"{k}: {_shown(v)}" for k, v in conditions.items() if v not in WORKING)
+            self._show("FAULT")
+            self._say(f"waiting for devices ({missing}); retry {self.attempts}")
+            self.wait(delay)
+            return "waiting"
+        self.recovered()
+        self.print_pending()
+        if conditions.get("card-reader") is CardStatus.READY:
+            result = self.serve_voter(mrz_timeout=self.poll_s)
+            if result.status != "mrz-needed":
+                self._wait_card_removed()
+            return "served"
+        return "idle"
+
+    def pause_after(self, result: str) -> float:
+        return self.poll_s if result == "idle" else 0.0
+
+    def finish(self) -> None:
+        record(self.conn, "identify-daemon-stopped", clock=self.clock, identified=self.served)
 
     def run(self, *, max_turns: int | None = None) -> int:
-        """Serve voters until ``stop()``; returns the number identified in this run."""
-        self.start()
-        turns = 0
-        while not self._stop.is_set() and (max_turns is None or turns < max_turns):
-            turns += 1
-            self._beat()
-            conditions = self.device_conditions()
-            if not self.devices_ready(conditions):
-                self._missing_attempts += 1
-                missing = ", ".join(f"{k}: {_shown(v)}" for k, v in conditions.items() if v not in WORKING)
-                self._show("FAULT")
-                self._say(f"waiting for devices ({missing}); retry {self._missing_attempts}")
-                self._wait(self.retry.delay(self._missing_attempts))
-                continue
-            self._missing_attempts = 0
-            self.print_pending()
-            if conditions.get("card-reader") is CardStatus.READY:
-                result = self.serve_voter(mrz_timeout=self.poll_s)
-                if result.status != "mrz-needed":
-                    self._wait_card_removed()
-                continue
-            self._wait(self.poll_s)
-        record(self.conn, "identify-daemon-stopped", clock=self.clock, identified=self.served)
+        """Serve voters until ``stop()``; returns the number identified by this daemon."""
+        self.serve(max_turns=max_turns)
         return self.served
 
     def _wait_card_removed(self) -> None:
-        while not self._stop.is_set():
+        while not self.stopped:
             try:
                 if self.card_reader.status() is not CardStatus.READY:
                     return
             except Exception:  # noqa: BLE001
                 return
-            self._wait(self.poll_s)
-
-    def _wait(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while not self._stop.is_set():
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            self._stop.wait(min(left, 1.0))
-            self._beat()
+            self.wait(self.poll_s)
 
 
 # --- opening the role's files -------------------------------------------------------------
@@ -407,11 +414,6 @@ def _election(paths) -> Election:
     if pkg is None:
         raise ConfigError("no election package is loaded (`uchastok package load DIR`)")
     return pkg.election
-
-
-def _config(paths) -> dict:
-
-    return role_config(paths, "identify")
 
 
 def open_printer(paths, *, sim: bool = False):
@@ -513,6 +515,28 @@ def reprint_receipts(paths, *, number: int | None = None, member: str | None = N
         conn.close()
 
 
+def build_identify_daemon(paths, factory: IdentifyDeviceFactory, *, table: str = "1", clock=None,
+                          logger: logging.Logger | None = None, notifier=None, **options) -> IdentifyDaemon:
+    """The identify daemon on the devices ``factory`` makes, the same way for any factory.
+
+    Hardware: ``identify.devices.HardwareFactory(paths)``; simulated:
+    ``simulation.table.SimulatedIdentifyFactory``. The election and the document
+    signers' certificates come from the loaded package, the ``Identifier`` opens its own
+    connections (``open_identifier``); ``options`` go to ``IdentifyDaemon``. If the
+    devices cannot be made, the connections are closed before the error goes up.
+    """
+    election = _election(paths)
+    trust = [(current_package(paths).dir / "trust" / "document-signers.pem").read_bytes()]
+    identifier = open_identifier(paths, election, table=table, clock=clock, logger=logger)
+    try:
+        devices = factory.open_devices()
+    except BaseException:
+        identifier.close_connections()  # type: ignore[attr-defined]
+        raise
+    return IdentifyDaemon(devices, identifier, election, trust=trust, clock=clock, logger=logger,
+                          notifier=notifier, description=factory.description, **options)
+
+
 def run_table(paths, *, table: str = "1", stop_after_commit: bool = False) -> dict[str, Any]:
     """`identify run`: the daemon on the devices configured in uchastok.toml, until SIGTERM.
 
@@ -521,49 +545,16 @@ def run_table(paths, *, table: str = "1", stop_after_commit: bool = False) -> di
     ``simulation.table.run_sim_table``.
     """
     log = logging.getLogger("uchastok.identify")
-    notifier = Notifier.from_env()
-    daemon = _real_daemon(paths, table, log, notifier)
-    if stop_after_commit:
-        daemon.after_commit = stop_after_commit_hook
-    daemon.heartbeat = Heartbeat(notifier)
-    notifier.ready(f"table {table}")
-    serve_until_signal(daemon)
+    daemon = build_identify_daemon(paths, HardwareFactory(paths, logger=log), table=table, logger=log,
+                                   notifier=Notifier.from_env(),
+                                   after_commit=stop_after_commit_hook if stop_after_commit else None)
+    try:
+        daemon.run_until_signal()
+    finally:
+        daemon.close()
     return {"identified": daemon.served}
 
 
 def stop_after_commit_hook(_out) -> None:
     """Stop this process (SIGSTOP) right after a commit: crash-recovery tests kill it there."""
     os.kill(os.getpid(), signal.SIGSTOP)
-
-
-def serve_until_signal(daemon: IdentifyDaemon) -> None:
-    previous = {s: signal.signal(s, lambda *_: daemon.stop()) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        daemon.run()
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-def _real_daemon(paths, table: str, log, notifier) -> IdentifyDaemon:
-    """The daemon on the devices named in uchastok.toml ``[identify]``: sensor, mrz_reader,
-    card_reader (PC/SC reader name part), printer."""
-
-    cfg = _config(paths)
-    election = _election(paths)
-
-    pkg = current_package(paths)
-    trust = [(pkg.dir / "trust" / "document-signers.pem").read_bytes()]
-    indicators = None
-    try:
-        from gpiozero.pins.lgpio import LGPIOFactory  # noqa: PLC0415 - lazy: lgpio exists only on a Pi
-
-        indicators = Indicators(LGPIOFactory())
-    except Exception as e:  # noqa: BLE001 - no GPIO on this machine: run without lights
-        log.warning("indicators unavailable: %s", e)
-    return IdentifyDaemon(ZfmSensor(cfg.get("sensor", "/dev/uchastok-fingerprint")),
-                          CardReader(PcscTransport(cfg.get("card_reader") or None)),
-                          open_printer(paths), indicators, open_identifier(paths, election, table=table),
-                          election, trust=trust,
-                          mrz_input=MrzReader(cfg.get("mrz_reader", "/dev/uchastok-mrz")),
-                          logger=log, notifier=notifier)

@@ -5,7 +5,9 @@ drivers' own simulators: the ZFM fingerprint sensor simulator on a pty (read by
 ``ZfmSensor``), the eMRTD chip emulator in a card slot (``DirectTransport``) or
 behind pcscd + vsmartcard-vpcd (``VpcdLink`` + ``PcscTransport``), the
 ESC/POS printer simulator writing PNG/PDF into ``var/out/receipts``, and the
-indicators on gpiozero's mock pin factory.
+indicators on gpiozero's mock pin factory. ``SimulatedIdentifyFactory`` makes
+them (the seam of identify/devices.py), and the daemon is built from it by the
+same ``build_identify_daemon`` that builds the real table from the hardware.
 
 Synthetic voters (simulation/election.py): a voter's ID card is a TD1
 card (document number from the list, the 14-digit PIN in line 1's optional
@@ -60,12 +62,8 @@ from drivers.idcard.mrz_reader import MrzReader, PtyMrzScanner
 from drivers.idcard.vpcd import VpcdLink
 from drivers.indicators import Indicators, scaled_patterns
 from drivers.printer.simulator import SimulatedPrinter
-from identify.daemon import (
-    IdentifyDaemon,
-    open_identifier,
-    serve_until_signal,
-    stop_after_commit_hook,
-)
+from identify.daemon import build_identify_daemon, stop_after_commit_hook
+from identify.devices import IdentifyDeviceFactory
 from identify.voters import VOTER_COLUMNS, Voter, by_pin
 from provisioning.identity import enroll, init_device, issue_for_request
 from provisioning.package import load_package
@@ -269,64 +267,81 @@ class VisitResult:
         return self.manual or self.table.outcome
 
 
+class SimulatedIdentifyFactory(IdentifyDeviceFactory):
+    """The identification table's drivers on their simulators (identify/devices.py's seam).
+
+    The ZFM sensor simulator on a pty (``sensor_sim``) read by ``ZfmSensor``; the card
+    reader on a ``CardSlot`` (``transport="direct"``) or on pcscd's "Virtual PCD"
+    (``"pcsc"``, fed by ``VpcdLink``); the BAC keys typed by the commission (a queue,
+    ``mrz="typed"``) or the MRZ scanner simulator on a pty (``mrz_scanner``) read by
+    the real ``MrzReader`` (``"scanner"``); the ESC/POS printer simulator writing into
+    ``receipts_dir``; the lights on gpiozero's ``MockFactory``, patterns 1000 times faster.
+    """
+
+    description = "simulated devices"
+
+    def __init__(self, receipts_dir: str | os.PathLike, *, transport: str = "direct", mrz: str = "typed"):
+        super().__init__()
+        self.receipts_dir = Path(receipts_dir)
+        self.transport = transport
+        self.mrz = mrz
+        self.slot = CardSlot()
+        self.sensor_sim: SensorSimulator | None = None
+        self.mrz_scanner: PtyMrzScanner | None = None
+
+    def __repr__(self) -> str:
+        return f"SimulatedIdentifyFactory({self.receipts_dir}, transport={self.transport}, mrz={self.mrz})"
+
+    def sensor(self) -> ZfmSensor:
+        self.sensor_sim = self.keep(SensorSimulator().start())
+        return self.keep(ZfmSensor(self.sensor_sim.port, reply_timeout_s=0.5, poll_interval_s=0.01))
+
+    def card_reader(self) -> CardReader:
+        if self.transport == "pcsc":
+            return self.keep(CardReader(PcscTransport("Virtual PCD")))
+        return self.keep(CardReader(DirectTransport(self.slot)))
+
+    def mrz_input(self):
+        if self.mrz != "scanner":
+            return QueueMrz()
+        self.mrz_scanner = self.keep(PtyMrzScanner())
+        reader = self.keep(MrzReader(self.mrz_scanner.port))
+        reader.status()     # open the port now: opening flushes what arrived before
+        return reader
+
+    def printer(self) -> SimulatedPrinter:
+        return self.keep(SimulatedPrinter(self.receipts_dir))
+
+    def indicators(self) -> Indicators:
+        return self.keep(Indicators(MockFactory(), patterns=scaled_patterns(0.001)))
+
+
 class SimTable:
-    """A whole simulated identification table over a provisioned home (context manager)."""
+    """A whole simulated identification table over a provisioned home (context manager).
+
+    The daemon is built by ``build_identify_daemon`` from a ``SimulatedIdentifyFactory``,
+    exactly as ``uchastok identify run`` builds it from the hardware factory.
+    """
 
     def __init__(self, paths: Paths, secrets: str | os.PathLike, *, table: str = "1", clock=None,
                  transport: str = "direct", mrz: str = "typed", logger=None, after_commit=None,
-                 receipts_dir=None):
-
-
+                 receipts_dir=None, notifier=None):
         self.paths = paths
         self.secrets = Path(secrets)
         self.clock = clock or SystemClock()
-        pkg = current_package(paths)
-        if pkg is None:
+        if current_package(paths) is None:
             raise FileNotFoundError(f"{paths.package_dir}: no election package loaded")
-        self.election = pkg.election
-        self.trust = [(pkg.dir / "trust" / "document-signers.pem").read_bytes()]
         self.seed = int((self.secrets / "seed").read_text().strip())
         self.pki = document_signer(self.secrets)
-        self._closers: list = []
-        self.identifier = open_identifier(paths, self.election, table=table, clock=self.clock, logger=logger)
-        self._closers.append(self.identifier.close_connections)
-        self.sensor_sim = SensorSimulator().start()
-        self._closers.append(self.sensor_sim.close)
-        self.sensor = ZfmSensor(self.sensor_sim.port, reply_timeout_s=0.5, poll_interval_s=0.01)
-        self._closers.append(self.sensor.close)
-        self.slot = CardSlot()
-        self.transport_kind = transport
-        if transport == "pcsc":
-
-            self.card_reader = CardReader(PcscTransport("Virtual PCD"))
-        else:
-            self.card_reader = CardReader(DirectTransport(self.slot))
-        self._closers.append(self.card_reader.close)
         self.receipts_dir = Path(receipts_dir or paths.output_dir / "receipts")
-        self.printer = SimulatedPrinter(self.receipts_dir)
-        self._closers.append(self.printer.close)
-        self.indicators = Indicators(MockFactory(), patterns=scaled_patterns(0.001))
-        self._closers.append(self.indicators.close)
-        # The BAC keys: typed by the commission (a queue), or the MRZ scanner simulator on a pty
-        # read by the real MrzReader driver.
-        self.mrz_scanner = None
-        if mrz == "scanner":
-
-            self.mrz_scanner = PtyMrzScanner()
-            self._closers.append(self.mrz_scanner.close)
-            self.mrz = MrzReader(self.mrz_scanner.port)
-            self._closers.append(self.mrz.close)
-            self.mrz.status()     # open the port now: opening flushes what arrived before
-        else:
-            self.mrz = QueueMrz()
-        self.daemon = IdentifyDaemon(self.sensor, self.card_reader, self.printer, self.indicators,
-                                     self.identifier, self.election, trust=self.trust, mrz_input=self.mrz,
-                                     clock=self.clock, logger=logger, after_commit=after_commit,
-                                     capture_deadline_s=1.0)
+        self.factory = SimulatedIdentifyFactory(self.receipts_dir, transport=transport, mrz=mrz)
+        self.daemon = build_identify_daemon(paths, self.factory, table=table, clock=self.clock, logger=logger,
+                                            notifier=notifier, after_commit=after_commit,
+                                            capture_deadline_s=1.0)
         self._link = None
 
     def __repr__(self) -> str:
-        return f"SimTable({self.paths.state_dir}, table={self.identifier.table}, {self.transport_kind})"
+        return f"SimTable({self.paths.state_dir}, table={self.identifier.table}, {self.factory.transport})"
 
     def __enter__(self) -> SimTable:
         return self
@@ -336,8 +351,21 @@ class SimTable:
 
     def close(self) -> None:
         self._unlink()
-        while self._closers:
-            self._closers.pop()()
+        self.daemon.close()
+
+    # The daemon's parts, for the tests and the demo.
+    identifier = property(lambda self: self.daemon.identifier)
+    election = property(lambda self: self.daemon.election)
+    trust = property(lambda self: self.daemon.trust)
+    sensor = property(lambda self: self.daemon.sensor)
+    card_reader = property(lambda self: self.daemon.card_reader)
+    printer = property(lambda self: self.daemon.printer)
+    indicators = property(lambda self: self.daemon.indicators)
+    mrz = property(lambda self: self.daemon.mrz_input)
+    # The simulators behind them.
+    sensor_sim = property(lambda self: self.factory.sensor_sim)
+    mrz_scanner = property(lambda self: self.factory.mrz_scanner)
+    slot = property(lambda self: self.factory.slot)
 
     @functools.cached_property
     def voters(self) -> list:
@@ -351,7 +379,7 @@ class SimTable:
     # -- devices -----------------------------------------------------------------------
 
     def insert_card(self, card) -> None:
-        if self.transport_kind == "pcsc":
+        if self.factory.transport == "pcsc":
 
             self._unlink()
             self._link = VpcdLink(card).__enter__()
@@ -360,7 +388,7 @@ class SimTable:
             self.slot.insert(card)
 
     def remove_card(self) -> None:
-        if self.transport_kind == "pcsc":
+        if self.factory.transport == "pcsc":
             self._unlink()
             # pcscd notices the card leaving on its next poll: wait for it, so the next card
             # is not taken for this one.
@@ -472,27 +500,28 @@ def run_sim_table(paths: Paths, *, secrets=None, voters: int | None = None, tabl
     """
     log = logging.getLogger("uchastok.identify")
     after = stop_after_commit_hook if stop_after_commit else None
-    notifier = Notifier.from_env()
     secrets = secrets or demo_secrets(paths)
     if secrets is None:
         raise ConfigError("--sim needs the demo package's secrets directory (--secrets PKG.secrets)")
-    with SimTable(paths, secrets, table=table, logger=log, after_commit=after) as sim_table:
+    with SimTable(paths, secrets, table=table, logger=log, after_commit=after,
+                  notifier=Notifier.from_env()) as sim_table:
         daemon = sim_table.daemon
-        daemon.notifier = notifier
-        daemon.start()
-        notifier.ready(f"table {table}: simulated devices")
         if voters is None:
-            serve_until_signal(daemon)
+            daemon.run_until_signal()
             return {"identified": daemon.served}
         results = []
-        for v in script(sim_table.voters, voters):
-            r = sim_table.visit(v)
-            out = r.outcome
-            line = {"visit": v.kind, "pin": v.pin, "status": str(out.status) if out else r.table.status,
-                    "reason": out.reason if out else r.table.status,
-                    "receipt": out.receipt.label if out and out.receipt else None}
-            echo(" ".join(f"{k}={val}" for k, val in line.items()))
-            results.append(line)
+        daemon.begin()          # READY; the receipts a crash left queued print first
+        try:
+            for v in script(sim_table.voters, voters):
+                r = sim_table.visit(v)
+                out = r.outcome
+                line = {"visit": v.kind, "pin": v.pin, "status": str(out.status) if out else r.table.status,
+                        "reason": out.reason if out else r.table.status,
+                        "receipt": out.receipt.label if out and out.receipt else None}
+                echo(" ".join(f"{k}={val}" for k, val in line.items()))
+                results.append(line)
+        finally:
+            daemon.end()
         return {"identified": daemon.served, "visits": results,
                 "receipts_dir": str(sim_table.receipts_dir)}
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+
 import pytest
 
 from drivers.fingerprint.simulator import PRESETS as SENSOR_PRESETS
 from drivers.indicators import Signal
+from identify.daemon import build_identify_daemon
+from identify.devices import HardwareFactory, IdentifyDeviceFactory
 from simulation.table import SimTable, Visit, script
 from station import polls
 from station.health import RetryPolicy
+from station.sdnotify import Notifier
 
 
 def identifications(table) -> int:
@@ -88,10 +94,11 @@ def test_routes_without_a_readable_card(table, kind):
     assert r.outcome.method == {"typed": "document+finger", "search": "finger-search"}[kind]
 
 
-class Statuses:
-    """A notifier that keeps the status lines (the systemd seam's ``status``)."""
+class Statuses(Notifier):
+    """A notifier that keeps the status lines (the systemd seam's ``status``); sends nothing."""
 
     def __init__(self):
+        super().__init__(None)
         self.lines = []
 
     def status(self, text: str) -> bool:
@@ -129,3 +136,60 @@ def test_a_card_refused_by_the_rules_needs_no_finger(table):
     table.sensor_sim.unplug()                      # the sensor is not even there
     r = table.visit(Visit(table.voters[0].pin, "not-on-list"))
     assert r.outcome.reason == "not-on-list" and table.indicators.signal is Signal.REFUSED
+
+
+class Sent(Notifier):
+    """The systemd seam, keeping every datagram it would send."""
+
+    def __init__(self):
+        super().__init__(None)
+        self.sent = []
+
+    def send(self, **fields) -> bool:
+        self.sent.append(fields)
+        return True
+
+
+def test_the_simulated_table_is_built_like_the_real_one(home, demo_package):
+    notifier = Sent()
+    with SimTable(home, demo_package.secrets, notifier=notifier) as t:
+        assert isinstance(t.factory, IdentifyDeviceFactory) and t.daemon.devices.factory is t.factory
+        t.daemon.run(max_turns=1)
+    assert notifier.sent[0] == {"READY": 1, "STATUS": "table 1: simulated devices"}
+    assert notifier.sent[-1]["STOPPING"] == 1
+
+
+def test_the_hardware_table_without_its_devices_waits_for_them(home, caplog):
+    notifier = Statuses()
+    with caplog.at_level(logging.WARNING, logger="uchastok.identify"):
+        daemon = build_identify_daemon(home, HardwareFactory(home), notifier=notifier,
+                                       retry=RetryPolicy(base_s=0.001, cap_s=0.001))
+    try:
+        assert daemon.run(max_turns=2) == 0
+        assert daemon.device_status()["sensor"] == "disconnected"
+        assert any("waiting for devices" in s and "sensor: disconnected" in s for s in notifier.lines)
+        if importlib.util.find_spec("lgpio") is None:
+            assert daemon.indicators is None          # no GPIO header here: no lights, a warning
+            assert any("indicators unavailable" in r.getMessage() for r in caplog.records)
+    finally:
+        daemon.close()
+    assert "closed" in repr(daemon.sensor) and "closed" in repr(daemon.card_reader)
+    daemon.close()                                    # again: nothing happens
+
+
+class NoPrinter(HardwareFactory):
+    """The hardware table whose printer cannot be opened."""
+
+    def sensor(self):
+        self.made_sensor = super().sensor()
+        return self.made_sensor
+
+    def printer(self):
+        raise OSError("/dev/uchastok-printer: no such device")
+
+
+def test_devices_made_before_a_failure_are_released(home):
+    factory = NoPrinter(home)
+    with pytest.raises(OSError, match="no such device"):
+        build_identify_daemon(home, factory)
+    assert "closed" in repr(factory.made_sensor)
