@@ -12,8 +12,8 @@ from count.ballots.interpret import interpret_file
 from count.ballots.layout import write_ballots
 from count.ballots.source import election_from
 from count.role import count_status, results_protocol, run_count, zero_report
+from simulation.ballot_box import count_factory
 from simulation.deck import write_deck
-from station.printing import open_printer
 
 
 @click.group(name="count")
@@ -60,7 +60,8 @@ def run_command(ctx, home, scanner, once, until_empty, as_json):
 
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    summary = run_count(_home_paths(ctx, home), scanner, once=once, until_empty=until_empty)
+    paths = _home_paths(ctx, home)
+    summary = run_count(paths, count_factory(paths, scanner), once=once, until_empty=until_empty)
     if as_json:
         echo_json(summary)
     else:
@@ -124,8 +125,8 @@ def protocol_command(ctx, home, sign, member, pin, voters_identified, voters_on_
 
     paths = _home_paths(ctx, home)
     with contextlib.ExitStack() as stack:
-        printer = stack.enter_context(open_printer(paths, "count", sim=sim_printer)) \
-            if print_it or sim_printer else None
+        devices = stack.enter_context(count_factory(paths, "sim:" if sim_printer else "sane:"))
+        printer = devices.printer() if print_it or sim_printer else None
         res = results_protocol(paths, sign=sign, member=member,
                                pin=_pin(member, pin) if sign else None,
                                voters_identified=voters_identified, voters_on_list=voters_on_list,

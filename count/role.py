@@ -9,7 +9,7 @@ count.db and station.db, calls the library, and closes them.
 
 Example::
 
-    summary = run_count(paths, "sim:/tmp/sheets", once=True)
+    summary = run_count(paths, count.devices.HardwareFactory(paths, scanner="sane:"), once=True)
     report = zero_report(paths, member="1", pin="1234")
     signed = results_protocol(paths, sign=True, member="1", pin="1234")
 """
@@ -30,6 +30,7 @@ from typing import Any
 from base.clock import SaneClock, SystemClock
 from base.paths import Paths
 from count.daemon import CountDaemon
+from count.devices import CountDeviceFactory
 from count.polls_relay import relay_polls_events
 from count.protocol import (
     build_protocol,
@@ -44,14 +45,12 @@ from count.protocol import (
 from count.store import CountStore
 from count.tally import compare_with_expected
 from count.zero_report import print_zero_report
-from drivers.scanner.ballot_box import FolderBallotBox
-from drivers.scanner.sane_scanner import SaneScanner
 from station import polls
 from station.db import open_station_db
 from station.election import Election
 from station.errors import ConfigError, ProvisioningError
 from station.package import pinned_cec_key, read_election
-from station.sdnotify import Heartbeat, Notifier
+from station.sdnotify import Notifier
 from sync import signing
 from sync.certificate import device_id_for
 
@@ -100,44 +99,31 @@ def _actor(sconn, member: str | None, pin: str | None, clock) -> str:
     return f"{role}:{member}"
 
 
-def open_scanner(spec: str):
-    """``sim:FOLDER`` (simulated ballot box holding each sheet until the commit: files move to
-    FOLDER/box or FOLDER/returned) or ``sane:DEVICE`` (a SANE document scanner)."""
-    kind, _, arg = spec.partition(":")
-    if kind == "sim":
-
-        return FolderBallotBox(arg or "scanner-in")
-    if kind == "sane":
-
-        return SaneScanner(arg or None)
-    raise ConfigError(f"unknown scanner {spec!r}: use sim:FOLDER or sane:DEVICE")
-
-
-def run_count(paths: Paths, scanner_spec: str, *, once: bool = False, until_empty: bool = False,
+def run_count(paths: Paths, devices: CountDeviceFactory, *, once: bool = False, until_empty: bool = False,
               max_turns: int | None = None,
               idle_s: float = 0.5, logger: logging.Logger | None = None) -> dict[str, Any]:
-    """Run the count daemon on this device until SIGTERM (or one sheet with ``once``)."""
+    """Run the count daemon on the devices ``devices`` makes, until SIGTERM (or one sheet with ``once``).
 
-    notifier = Notifier.from_env()
-    heartbeat = Heartbeat(notifier)
+    The same for every factory: ``count.devices.HardwareFactory`` (a SANE scanner, lights on
+    the GPIO header) or ``simulation.ballot_box.SimulatedCountFactory`` (a folder ballot box,
+    lights on mock pins). The devices are released when the run ends.
+    """
 
     log = logger or logging.getLogger("uchastok.count")
     clock = SaneClock(SystemClock())
-    with count_files(paths, clock=clock) as f, contextlib.closing(open_scanner(scanner_spec)) as scanner:
+    with count_files(paths, clock=clock) as f, contextlib.closing(devices.open_devices()) as dev:
         # Recorded times never go back before what count.db already holds (station/health.py).
         last = f.store.conn.execute("SELECT max(at) FROM audit_log").fetchone()[0]
         if last:
 
             clock = SaneClock(SystemClock(), floor=dt.datetime.fromisoformat(last.replace("Z", "+00:00")))
             f.store.clock = clock
-        daemon = CountDaemon(scanner, f.store, f.station_conn, f.election, None, clock, log,
-                             notifier=notifier, heartbeat=heartbeat, idle_s=idle_s,
+        daemon = CountDaemon(dev.scanner, f.store, f.station_conn, f.election, None, clock, log,
+                             notifier=Notifier.from_env(), indicators=dev.indicators, idle_s=idle_s,
                              state_dir=paths.state_dir, relay=lambda: relay_polls(paths, f, clock))
-        old = signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
-        try:
-            summary = daemon.run(once=once, until_empty=until_empty, max_turns=max_turns)
-        finally:
-            signal.signal(signal.SIGTERM, old)
+        # SIGTERM only: an interactive Ctrl-C still interrupts the command at once.
+        summary = daemon.run_until_signal((signal.SIGTERM,), once=once, until_empty=until_empty,
+                                          max_turns=max_turns)
         return summary.to_json() | {"sheets_real": f.store.sheet_count("real"),
                                     "sheets_test": f.store.sheet_count("test")}
 

@@ -47,11 +47,11 @@ from zoneinfo import ZoneInfo
 
 from base.paths import Paths
 from count.role import count_status, results_protocol, run_count, zero_report
-from drivers.printer.simulator import SimulatedPrinter
 from identify.daemon import identification_summary
 from provisioning.identity import enroll, init_device, issue_for_request
 from provisioning.package import load_package
 from simulation.authority import build_demo_package, cec_pub_path, load_or_create_key, secrets_dir
+from simulation.ballot_box import SimulatedCountFactory
 from simulation.ballots import demo_ballot
 from simulation.deck import write_deck
 from simulation.table import SimTable, Visit
@@ -255,7 +255,8 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, polls_action, e) -> None:
         deck_dir = opts.out / "lna-deck"
         expected = write_deck(e, deck_dir, sheets=opts.lna_sheets, dpi=opts.dpi, seed=opts.seed)
         shutil.copyfile(expected, opts.out / "lna-expected.json")
-        run_count(paths, f"sim:{deck_dir}", until_empty=True, idle_s=0.05)
+        run_count(paths, SimulatedCountFactory(deck_dir, paths.output_dir / "printer"), until_empty=True,
+                  idle_s=0.05)
         st = count_status(paths, lna_expected=opts.out / "lna-expected.json")
         differences = st.get("lna") or []
         p.info(f"test deck: {opts.lna_sheets} sheets (every validity rule and bad sheet);"
@@ -285,7 +286,8 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, polls_action, e) -> None:
         box = opts.out / "ballot-box"
         _fill_box(box, ballots, e, rng, opts.dpi, p)
         t = time.monotonic()
-        summary = run_count(paths, f"sim:{box}", until_empty=True, idle_s=0.05)
+        summary = run_count(paths, SimulatedCountFactory(box, paths.output_dir / "printer"), until_empty=True,
+                            idle_s=0.05)
         took = time.monotonic() - t
         n = summary.get("sheets_real", 0)
         p.info(f"{n} sheets counted in {took:.1f} s ({1000 * took / max(n, 1):.0f} ms per sheet)"
@@ -299,7 +301,8 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, polls_action, e) -> None:
         summary = _identification_summary(paths, clock, e)
         clock.set_local(21, 30)
 
-        with SimulatedPrinter(paths.output_dir / "printer") as printer:   # the count role's receipt printer
+        # The count role's receipt printer (its simulator).
+        with SimulatedCountFactory(box, paths.output_dir / "printer") as devices, devices.printer() as printer:
             signed = results_protocol(paths, sign=True, member=chair_id, pin=chair_pin, clock=clock,
                                       printer=printer)
         p.info(f"protocol signed by the device key, hash {signed['hash'][:16]}…; identification summary:"
