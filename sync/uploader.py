@@ -20,9 +20,13 @@ Guarantees (issue "Uploader"; docs/protocol.md sections 5-6):
   honoured as the minimum wait.
 - Priority across outboxes by kind: results protocols first, then summaries,
   polls events, receipts, heartbeats (sync/envelope.py ``PRIORITY``).
+- The request body is exactly ``encode_batch`` of the envelopes
+  (sync/envelope.py; docs/protocol.md section 5): one encoder for the station,
+  the tests and the documentation.
 - The link state (last success, last error, consecutive failures, next
-  attempt, queue depths) is written to ``<state>/sync-link.json`` for
-  ``uchastok status`` (``link_status``).
+  attempt, queue depths) is written atomically (base/files.py) to
+  ``Paths.link_state`` (``<state>/sync-link.json``) for ``uchastok status``
+  (``link_status``).
 
 Example::
 
@@ -35,7 +39,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import email.utils
-import gzip
 import ipaddress
 import json
 import logging
@@ -45,7 +48,6 @@ import shutil
 import signal
 import socket
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -58,16 +60,14 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from base.clock import SystemClock, iso
+from base.files import atomic_write
+from base.paths import Paths
+from base.sqlite import atomic
 from sync import signing
 from sync.canonical import parse
-from sync.certificate import cert_ref, verify_certificate
-from sync.envelope import (
-    BATCH_TYPE,
-    MAX_BATCH_ENVELOPES,
-    VERSION,
-    DeviceSigner,
-    iso,
-)
+from sync.device import load_device
+from sync.envelope import MAX_BATCH_ENVELOPES, encode_batch, make_batch
 from sync.errors import (
     EnvelopeError,
     ForkError,
@@ -76,22 +76,13 @@ from sync.errors import (
     TransportFault,
     VerificationError,
 )
-from sync.outbox import Outbox
+from sync.outbox import Outbox, Pending
 
 log = logging.getLogger("uchastok.sync.uploader")
 
-LINK_STATE_FILE = "sync-link.json"
 MAX_RESPONSE_BYTES = 1 << 20
 MAX_BATCH_RAW_BYTES = 1 << 20
 BATCH_PATH = "v1/batches"
-
-
-class _Clock:
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 # --- a session whose sockets a watchdog can cut -------------------------------------------
@@ -180,10 +171,7 @@ class LinkState:
 
 def _write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sync-link-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, indent=1, sort_keys=True).encode())
 
 
 @dataclass(frozen=True)
@@ -224,8 +212,6 @@ class Uploader:
         self.url = urljoin(url if url.endswith("/") else url + "/", BATCH_PATH)
         self.ack_pub = ack_pub
         self.certificate = certificate
-        self._cert_json = json.dumps(certificate, separators=(",", ":")).encode() \
-            if certificate else b"null"
         self.timeouts = (connect_timeout, read_timeout)
         self.deadline = deadline
         self.max_batch = min(batch_size, MAX_BATCH_ENVELOPES)
@@ -233,7 +219,7 @@ class Uploader:
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self.rng = rng or random.Random()
-        self.clock = clock or _Clock()
+        self.clock = clock or SystemClock()
         self.sleep = sleep
         self.compress = compress
         self.log = logger or log
@@ -297,12 +283,11 @@ class Uploader:
     def _only_rejected(self) -> bool:
         return all(o.best_priority() is None for o in self.outboxes)
 
-    def _batch_bytes(self, outbox: Outbox, envelopes: list[bytes]) -> bytes:
-        head = (b'{"type":"' + BATCH_TYPE.encode() + b'","version":' + str(VERSION).encode()
-                + b',"device":' + json.dumps(self.device_id).encode()
-                + b',"stream":' + json.dumps(outbox.stream).encode()
-                + b',"certificate":' + self._cert_json + b',"envelopes":[')
-        return head + b",".join(envelopes) + b"]}"
+    def batch_body(self, outbox: Outbox, pending: Sequence[Pending]) -> bytes:
+        """The request body for ``pending``: ``encode_batch`` of their envelopes, nothing else."""
+        batch = make_batch(self.device_id, outbox.stream, [p.envelope for p in pending],
+                           self.certificate)
+        return encode_batch(batch, compress=self.compress)
 
     def send_once(self) -> SendResult:
         """Send one batch of the highest-priority outbox; never raises for link trouble."""
@@ -310,14 +295,13 @@ class Uploader:
         if outbox is None:
             self._save_state()
             return SendResult(0, 0, idle=True)
-        pending = outbox.pending(self.batch_size)
         envs, total = [], 0
-        for p in pending:
+        for p in outbox.pending(self.batch_size):
             if envs and total + len(p.data) > MAX_BATCH_RAW_BYTES:
                 break
-            envs.append(p.data)
+            envs.append(p)
             total += len(p.data)
-        body = self._batch_bytes(outbox, envs)
+        body = self.batch_body(outbox, envs)
         self.state.last_attempt = iso(self.clock.now())
         try:
             ack = self._post(body)
@@ -366,8 +350,7 @@ class Uploader:
 
     def _post(self, body: bytes) -> Any:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.compress:
-            body = gzip.compress(body, compresslevel=6, mtime=0)
+        if self.compress:  # batch_body compressed it
             headers["Content-Encoding"] = "gzip"
         self.bytes_sent += len(body)
         self.requests_made += 1
@@ -458,15 +441,8 @@ class Uploader:
                 "disk_free_mb": shutil.disk_usage(disk_path).free // (1024 * 1024),
                 "queue_depth": sum(o.depth() for o in self.outboxes),
                 "clock": iso(self.clock.now())}
-        conn = outbox.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            seq = outbox.enqueue("heartbeat", body).seq
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return seq
+        with atomic(outbox.conn):
+            return outbox.enqueue("heartbeat", body).seq
 
     def run(self, stop: threading.Event | None = None, poll: float = 5.0,
             heartbeat: float | None = None, disk_path: str | os.PathLike = "/") -> None:
@@ -508,44 +484,12 @@ def _retry_after(value: str | None) -> float | None:
 # --- the station's files -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StationFiles:
-    """Where a station keeps what the uploader needs (same layout as base/paths.py)."""
-
-    config_dir: Path
-    state_dir: Path
+class StationFiles(Paths):
+    """The station layout under its former name here: ``base.paths.Paths`` is the one layout."""
 
     @classmethod
     def from_home(cls, home: str | os.PathLike | None) -> StationFiles:
-        home = home or os.environ.get("UCHASTOK_HOME")
-        if home:
-            root = Path(home).absolute()
-            return cls(root / "etc", root / "var")
-        return cls(Path("/etc/uchastok"), Path("/var/lib/uchastok"))
-
-    @property
-    def role_dbs(self) -> dict[str, Path]:
-        return {"identify": self.state_dir / "identify.db", "count": self.state_dir / "count.db"}
-
-    @property
-    def device_key(self) -> Path:
-        return self.state_dir / "keys" / "device.key"
-
-    @property
-    def device_cert(self) -> Path:
-        return self.config_dir / "device-cert.json"
-
-    @property
-    def ack_pub(self) -> Path:
-        return self.state_dir / "package" / "trust" / "ack-server.pub"
-
-    @property
-    def provisioning_pub(self) -> Path:
-        return self.state_dir / "package" / "trust" / "provisioning.pub"
-
-    @property
-    def link_state(self) -> Path:
-        return self.state_dir / LINK_STATE_FILE
+        return cls.from_env(home)
 
 
 def connect_role_file(path: Path) -> sqlite3.Connection:
@@ -562,27 +506,15 @@ def _has_outbox(conn: sqlite3.Connection) -> bool:
                         ).fetchone() is not None
 
 
-def open_station(files: StationFiles, clock=None) -> tuple[list[Outbox], dict[str, Any],
-                                                            signing.PublicKey]:
+def open_station(paths: Paths, clock=None) -> tuple[list[Outbox], dict[str, Any],
+                                                      signing.PublicKey]:
     """Open the outboxes of the role files present, with the device's signer and certificate."""
-    clock = clock or _Clock()
-    try:
-        cert_doc = json.loads(files.device_cert.read_text())
-    except (OSError, ValueError) as e:
-        raise SyncError(f"cannot read the device certificate {files.device_cert}: {e}") from e
-    key = signing.load_private_key(files.device_key)
-    pub = key.public_key()
-    signed = cert_doc.get("signed", {}) if isinstance(cert_doc, dict) else {}
-    if signed.get("public_key") != signing.public_text(pub):
-        raise VerificationError("the device certificate does not name this device's key")
-    if files.provisioning_pub.exists():
-        verify_certificate(cert_doc, signing.load_public_key(files.provisioning_pub))
-
-    signer = DeviceSigner(key, signed["device_id"], cert_ref(cert_doc), signed["election_id"],
-                          signed["station_id"], clock)
-    ack_pub = signing.load_public_key(files.ack_pub)
+    authority = paths.provisioning_pub
+    device = load_device(paths.device_key, paths.device_cert, clock=clock,
+                         authority_pub=signing.load_public_key(authority) if authority.exists() else None)
+    ack_pub = signing.load_public_key(paths.ack_pub)
     outboxes = []
-    for stream, path in files.role_dbs.items():
+    for stream, path in paths.role_dbs.items():
         if not path.exists():
             continue
         conn = connect_role_file(path)
@@ -590,24 +522,24 @@ def open_station(files: StationFiles, clock=None) -> tuple[list[Outbox], dict[st
             log.warning("%s has no outbox yet; skipping stream %s", path, stream)
             conn.close()
             continue
-        outboxes.append(Outbox(conn, signer, stream))
+        outboxes.append(Outbox(conn, device.signer, stream))
     if not outboxes:
-        raise SyncError(f"no role file with an outbox under {files.state_dir}")
-    return outboxes, cert_doc, ack_pub
+        raise SyncError(f"no role file with an outbox under {paths.state_dir}")
+    return outboxes, device.certificate, ack_pub
 
 
-def link_status(state_dir: str | os.PathLike) -> dict[str, Any]:
-    """The link and queue state for ``uchastok status``; never raises on missing files."""
-    state_dir = Path(state_dir)
+def link_status(where: Paths | str | os.PathLike) -> dict[str, Any]:
+    """The link and queue state for ``uchastok status`` (``where``: the station's Paths or its
+    state directory); never raises on missing files."""
+    paths = where if isinstance(where, Paths) else Paths.from_state_dir(where)
     out: dict[str, Any] = {"link": None, "queues": {}}
-    p = state_dir / LINK_STATE_FILE
+    p = paths.link_state
     if p.exists():
         try:
             out["link"] = json.loads(p.read_text())
         except (OSError, ValueError) as e:
             out["link"] = {"error": f"unreadable: {e}"}
-    for stream in ("identify", "count"):
-        db = state_dir / f"{stream}.db"
+    for stream, db in paths.role_dbs.items():
         if not db.exists():
             continue
         try:
@@ -649,12 +581,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    files = StationFiles.from_home(args.home)
+    paths = Paths.from_env(args.home)
     try:
-        outboxes, cert, ack_pub = open_station(files)
+        outboxes, cert, ack_pub = open_station(paths)
         up = Uploader(outboxes, args.url, ack_pub, certificate=cert, ca=args.ca,
                       batch_size=args.batch, deadline=args.deadline,
-                      max_backoff=args.max_backoff, state_path=files.link_state,
+                      max_backoff=args.max_backoff, state_path=paths.link_state,
                       compress=not args.no_compress)
     except SyncError as e:
         print(f"error: {e}", flush=True)
@@ -672,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        up.run(stop, poll=args.poll, heartbeat=args.heartbeat or None, disk_path=files.state_dir)
+        up.run(stop, poll=args.poll, heartbeat=args.heartbeat or None, disk_path=paths.state_dir)
     return 0
 
 

@@ -7,13 +7,16 @@ import json
 
 import pytest
 from fixtures_sync import ELECTION, STATION
+from sync_world import Station
 
 from base.clock import FixedClock
+from base.paths import Paths
 from sync import signing
 from sync.certificate import cert_ref, device_id_for, issue_certificate
 from sync.device import load_device
 from sync.envelope import ZERO_HASH, verify_envelope
 from sync.errors import CertificateMismatchError, DeviceCredentialsError, VerificationError
+from sync.uploader import main, open_station
 
 
 def _cert(authority, key, station=STATION, election=ELECTION, device_id=None):
@@ -100,3 +103,15 @@ def test_missing_or_unusable_files_are_credential_errors(files, authority, damag
     with pytest.raises(DeviceCredentialsError, match=match):
         load_device(*files)
 
+
+def test_the_uploader_refuses_a_certificate_for_another_key(tmp_path, authority, ack_key, capsys):
+    st = Station(tmp_path / "st", authority)
+    st.install_trust(ack_key.public_key(), authority.public_key())
+    (st.etc / "device-cert.json").write_text(json.dumps(_cert(authority, signing.generate_key())))
+    try:
+        with pytest.raises(CertificateMismatchError):
+            open_station(Paths.from_env(st.home))
+        assert main(["--home", str(st.home), "--url", "http://127.0.0.1:9", "--once"]) == 2
+        assert "not for this device's key" in capsys.readouterr().out
+    finally:
+        st.close()
