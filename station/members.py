@@ -13,13 +13,20 @@ from base.clock import SystemClock
 from base.paths import Paths
 from station import polls
 from station.db import open_station_db
+from station.errors import PollsError
 
 COMMISSION_ACTIONS = ("enter-test-mode", "open", "pause", "resume", "close", "reopen")
 
 
 def polls_action(paths: Paths, action: str, member_id: str, pin: str, *, reason: str | None = None,
                  clock=None) -> polls.PollsState:
-    """Authorise ``member_id`` with ``pin`` and apply ``action``; returns the new state."""
+    """Authorise ``member_id`` with ``pin`` and apply ``action``; returns the new state.
+
+    Only ``COMMISSION_ACTIONS``: the zero report and the protocol signing move the polls
+    from the count role, with their documents (count/zero_report.py, count/protocol.py).
+    """
+    if action not in COMMISSION_ACTIONS:
+        raise PollsError(f"{action} is not a commission action (those are: {', '.join(COMMISSION_ACTIONS)})")
     clock = clock or SystemClock()
     conn = open_station_db(paths.station_db)
     try:

@@ -1,24 +1,21 @@
-"""The polls state machine: data, persisted in station.db, every transition audited.
+"""The polls state machine on this station: persisted in station.db, every transition audited.
 
-States and actions (ARCHITECTURE.md invariant 6; issue "Counting" item 5)::
+The rules are pure and live in station/polls_rules.py (states, the transition
+table, the guards: ``next_state``, ``check_state``); this module reads the
+state, asks them, and writes what they decide (ARCHITECTURE.md invariant 6):
 
-    provisioned --enter-test-mode--> test-mode --print-zero-report--> zero-report-printed
-    zero-report-printed --enter-test-mode--> test-mode        (L&A may be repeated before opening)
-    zero-report-printed --open--> open --pause--> paused --resume--> open
-    open|paused --close--> closed --sign-protocol--> protocol-signed   (terminal)
-    closed --reopen--> open      (technician only, with a recorded reason)
+- ``current`` / ``require``: the state now, and the guard "only while open"
+  that identification and scanning put in front of their work;
+- ``apply``: ONE transaction reads the state, updates it, appends the history
+  row and records ``polls-transition`` in station.db's audit log. Refusals are
+  recorded too (``polls-transition-refused``) and raise PollsError;
+- commission members' PINs (``set_member_pin``, ``authorize``): scrypt hashes,
+  a lockout after ``MAX_PIN_FAILURES`` wrong PINs.
 
-Guards, as pure functions of values (``next_state``):
-- polls open only after a zero report that showed every counter at zero: the
-  ``print-zero-report`` action requires ``counters_zero=True`` from the caller
-  that printed it (the count role's real tally and the identify role's
-  identifications are both empty);
-- identification and scanning only while ``open`` (``require``);
-- a closed poll reopens only by an audited technician action with a reason.
+Example::
 
-Persistence and audit (``apply``): one transaction updates the state, appends
-the history row and records ``polls-transition`` in station.db's audit log.
-Refusals are recorded too (``polls-transition-refused``) and raise PollsError.
+    polls.apply(conn, "open", actor="chair:1", clock=clock)    # zero-report-printed -> open
+    polls.require(conn, PollsState.OPEN)                        # PollsError unless open
 """
 
 from __future__ import annotations
@@ -27,69 +24,15 @@ import hashlib
 import hmac
 import os
 import sqlite3
-from enum import StrEnum
 
 from base.clock import SystemClock, iso
 from base.sqlite import atomic
 from station.errors import PollsError
 from station.events import record
+from station.polls_rules import STATE_TEXT, PollsState, check_state, next_state
 
-
-class PollsState(StrEnum):
-    PROVISIONED = "provisioned"
-    TEST_MODE = "test-mode"
-    ZERO_REPORT = "zero-report-printed"
-    OPEN = "open"
-    PAUSED = "paused"
-    CLOSED = "closed"
-    PROTOCOL_SIGNED = "protocol-signed"
-
-
-S = PollsState
-TRANSITIONS: dict[tuple[PollsState, str], PollsState] = {
-    (S.PROVISIONED, "enter-test-mode"): S.TEST_MODE,
-    (S.ZERO_REPORT, "enter-test-mode"): S.TEST_MODE,
-    (S.TEST_MODE, "print-zero-report"): S.ZERO_REPORT,
-    (S.ZERO_REPORT, "open"): S.OPEN,
-    (S.OPEN, "pause"): S.PAUSED,
-    (S.PAUSED, "resume"): S.OPEN,
-    (S.OPEN, "close"): S.CLOSED,
-    (S.PAUSED, "close"): S.CLOSED,
-    (S.CLOSED, "sign-protocol"): S.PROTOCOL_SIGNED,
-    (S.CLOSED, "reopen"): S.OPEN,
-}
-ACTIONS = sorted({a for _, a in TRANSITIONS})
-TERMINAL = {S.PROTOCOL_SIGNED}
-TECHNICIAN_ONLY = {"reopen"}
-# The commission sees these words; the Kyrgyz/Russian catalogue carries them too.
-STATE_TEXT = {
-    S.PROVISIONED: ("Даярдалды", "Подготовлен"),
-    S.TEST_MODE: ("Сыноо режими", "Режим тестирования"),
-    S.ZERO_REPORT: ("Нөлдүк отчёт басылды", "Нулевой отчёт напечатан"),
-    S.OPEN: ("Добуш берүү ачык", "Голосование открыто"),
-    S.PAUSED: ("Тыныгуу", "Перерыв"),
-    S.CLOSED: ("Добуш берүү жабылды", "Голосование закрыто"),
-    S.PROTOCOL_SIGNED: ("Протокол кол коюлду", "Протокол подписан"),
-}
-
-
-def next_state(state: PollsState, action: str, *, counters_zero: bool | None = None,
-               actor_role: str = "member", reason: str | None = None) -> PollsState:
-    """The pure transition function: the new state, or PollsError saying why not."""
-    if state in TERMINAL:
-        raise PollsError(f"polls are {state}: no further action is possible")
-    target = TRANSITIONS.get((state, action))
-    if target is None:
-        allowed = [a for (s, a) in TRANSITIONS if s == state]
-        raise PollsError(f"cannot {action} while polls are {state} (allowed now: {', '.join(allowed) or 'none'})")
-    if action == "print-zero-report" and counters_zero is not True:
-        raise PollsError("the zero report must show every counter at zero before polls can open")
-    if action in TECHNICIAN_ONLY:
-        if actor_role != "technician":
-            raise PollsError(f"{action} is a technician's action")
-        if not reason:
-            raise PollsError(f"{action} needs a recorded reason")
-    return target
+__all__ = ["MAX_PIN_FAILURES", "STATE_TEXT", "PollsState", "apply", "authorize", "current", "history",
+           "next_state", "require", "set_member_pin"]
 
 
 def current(conn: sqlite3.Connection) -> PollsState:
@@ -98,12 +41,8 @@ def current(conn: sqlite3.Connection) -> PollsState:
 
 
 def require(conn: sqlite3.Connection, *states: PollsState) -> PollsState:
-    """Raise PollsError unless the polls are in one of ``states`` (e.g. ``require(c, S.OPEN)``)."""
-    st = current(conn)
-    if st not in states:
-        want = " or ".join(str(s) for s in states)
-        raise PollsError(f"polls are {st}, this needs {want}")
-    return st
+    """Raise PollsError unless the polls are in one of ``states`` (e.g. ``require(c, PollsState.OPEN)``)."""
+    return check_state(current(conn), *states)
 
 
 def apply(conn: sqlite3.Connection, action: str, *, actor: str = "system", actor_role: str = "member",

@@ -22,8 +22,9 @@ it as ``truncated-image``); bytes that are no image at all are returned with
 status DISCONNECTED ("image lost in transfer").
 
 It implements the scanner seam (drivers/scanner/base.py) plus ``accept`` and
-``return_sheet``. It lives beside the tally rather than in drivers/scanner/
-because only the count role's tests and the demo need a holding transport.
+``return_sheet``; the simulated ballot box of the count role
+(simulation/ballot_box.py ``SimulatedCountFactory``, ``uchastok count run
+--scanner sim:FOLDER``) is made of it.
 
 Example::
 
