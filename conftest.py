@@ -40,7 +40,6 @@ def pcscd():
     One pcscd per host (FIELD-NOTES "PC/SC and ID cards"): tests using it never run in parallel.
     """
 
-
     # One pcscd and one vpcd port per host: two test runs on one machine take turns.
     lock = open(os.path.join("/tmp", "uchastok-pcscd-tests.lock"), "w")
     fcntl.flock(lock, fcntl.LOCK_EX)

@@ -30,7 +30,6 @@ def files(tmp_path_factory):
 
 
 def test_every_command_has_an_example():
-
     assert "Example:" in command.help
     for sub in command.commands.values():
         assert "Example:" in sub.help, sub.name

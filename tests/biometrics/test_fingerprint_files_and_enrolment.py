@@ -40,7 +40,6 @@ def test_raw_of_wrong_size_is_refused(size):
 
 
 def test_read_image_by_suffix_and_content(tmp_path, fingers):
-
     img = fingers[0].impression(1)
     (tmp_path / "a.raw").write_bytes(write_raw(img))
     cv2.imwrite(str(tmp_path / "a.png"), img)

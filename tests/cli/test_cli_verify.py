@@ -108,7 +108,6 @@ def test_commands_have_examples():
 
 
 def test_receiver_loads_package_manifest_and_station_list(tmp_path, authority, ack_key):
-
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     manifest = {"election": {"id": "kg-2025-parl"}, "station": station_entry("st-0042", 42)}

@@ -75,7 +75,6 @@ def test_election_day_through_the_cli(home, deck, tmp_path):
 
 
 def test_wrong_pin_changes_nothing(home):
-
     h = str(home.config_dir.parent)
     with pytest.raises(PollsError):
         CliRunner().invoke(cli, ["count", "zero-report", "--home", h, "--member", "1", "--pin", "0000"],
@@ -92,7 +91,6 @@ def test_help_has_an_example(cmd):
 
 
 def test_identify_summary_feeds_the_control_relation(home, tmp_path):
-
     assert identify_summary(home) is None
     conn = open_identify_db(home.identify_db)
     _, outbox = device_outbox(home, conn, read_election(home.package_dir, pinned_cec_key(home)))

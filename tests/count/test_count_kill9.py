@@ -26,7 +26,7 @@ from countkit import make_home
 
 from base.clock import FixedClock
 from count.daemon import CountDaemon
-from count.protocol import build_protocol
+from count.protocol_body import build_protocol
 from count.store import CountStore
 from drivers.scanner.ballot_box import FolderBallotBox
 from simulation.deck import write_deck
@@ -113,8 +113,6 @@ def test_kill9_during_count_then_restart(tmp_path, manifest, election, deck):
 
 @pytest.fixture(scope="module")
 def big_deck(tmp_path_factory, election):
-
-
     out = tmp_path_factory.mktemp("bigdeck")
     write_deck(election, out, sheets=200, dpi=150, seed=12)
     return out, json.loads((out / "expected.json").read_text())

@@ -26,7 +26,6 @@ def _commands(text: str) -> set[tuple[str, ...]]:
 
 
 def _resolve(words: tuple[str, ...]) -> bool:
-
     cmd: click.Command = cli
     ctx = click.Context(cli)
     for i, word in enumerate(words):

@@ -108,7 +108,5 @@ def test_cli_voter_manual_summary_reprint(home):
 
 @pytest.mark.parametrize("sub", ["run", "voter", "manual", "summary", "reprint"])
 def test_every_command_has_an_example(sub):
-
-
     out = CliRunner().invoke(cli, ["identify", sub, "--help"]).output
     assert "Example:" in out and "uchastok" in out.split("Example:")[1]

@@ -133,7 +133,6 @@ def test_fingerprint_search_then_commission_confirms(table):
 
 
 def test_manual_identifications_are_counted_separately_with_their_reason(table):
-
     ident = table.identifier
     v0, v1 = table.voters[0], table.voters[1]
     ident.by_card(read_card(table, v0), probe(table, v0.pin))

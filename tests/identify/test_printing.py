@@ -72,7 +72,6 @@ def test_receipt_and_summary_documents_are_bilingual(table):
 
 
 def test_each_table_prints_its_own_receipts(table, home):
-
     second = open_identifier(home, table.election, table="2")
     try:
         second.manual(table.voters[0].pin, "m1", "sensor-failure")

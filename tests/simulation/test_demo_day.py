@@ -50,7 +50,6 @@ def test_demo_day_end_to_end(tmp_path):
 def test_published_protocol_verifies_offline_and_tampering_fails(tmp_path):
     """An observer with the provisioning authority's public key checks the published protocol."""
 
-
     res = run_demo(DemoOptions(out=tmp_path / "demo", voters=30, seed=5, lna_sheets=24, echo=lambda _: None))
     export = json.loads(Path(res.artefacts["protocol (export)"]).read_text())
     authority = signing.load_public_key(cec_pub_path(tmp_path / "demo" / "package"))

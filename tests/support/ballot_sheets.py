@@ -19,5 +19,4 @@ def make_sheet(election, style, marks=None, kind="ballot", seed=1, **deg):
 
 
 def sheet_pixels(election, style, marks=None, **kw):
-
     return decode_image(make_sheet(election, style, marks, **kw))

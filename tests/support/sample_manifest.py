@@ -1,4 +1,4 @@
-"""A small realistic election manifest for the ballot tests and the benchmark.
+"""A small realistic election manifest for the count and ballot tests and the benchmark.
 
 Matches the demo contest ids of the contract: "district-07" (candidate, 3 seats,
 against all, territorial) and "party-list" (open lists, 54 number boxes, against
@@ -9,7 +9,6 @@ list candidates, and a party whose list is shorter than the 54 boxes.
 
 from __future__ import annotations
 
-import copy
 import random
 
 _SURNAMES_M = ["Асанов", "Токтогулов", "Бакиров", "Жумабеков", "Осмонов", "Сыдыков",
@@ -102,10 +101,3 @@ def sample_manifest(seed: int = 7, *, station_id: str = "uik-1021",
             {"id": "bs-party-list", "contests": ["party-list"]},
         ],
     }
-
-
-def other_station(manifest: dict, station_id: str = "uik-2044") -> dict:
-    m = copy.deepcopy(manifest)
-    m["station"]["id"] = station_id
-    m["station"]["number"] = 2044
-    return m

@@ -153,7 +153,6 @@ def test_disconnected_sheet_without_image():
 
 
 def test_unknown_ballot_style_is_rejected(election):
-
     other = dataclasses.replace(
         election, ballot_styles=election.ballot_styles + (BallotStyle("bs-extra", ("district-07",)),))
     img = np.asarray(layout.render_sheet(other, "bs-extra", 150))

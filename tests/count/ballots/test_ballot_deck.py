@@ -138,7 +138,6 @@ def test_large_deck_zero_wrong(election, tmp_path):
 def test_simulated_scanner_feeds_the_deck(election):
     """The simulator fed with generated marked sheets; faults of the feed are rejections."""
 
-
     plans = deck.plan_deck(election, 6, seed=12, dpi=150)
     readings = []
     with SimulatedScanner(deck.sheet_source(election, 6, seed=12, dpi=150)) as s:

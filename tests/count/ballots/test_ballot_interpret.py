@@ -128,7 +128,6 @@ def test_marginal_box_that_cannot_change_the_outcome_is_reported(election, sheet
 
 
 def test_colour_image_is_read(election, sheet):
-
     ids = _ids(election)
     grey = sheet(election, "bs-district-07", {ids["c1"]: "cross"})
     r = interpret_sheet(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), election)
