@@ -33,15 +33,14 @@ from count.daemon import CountDaemon
 from count.devices import CountDeviceFactory
 from count.polls_relay import relay_polls_events
 from count.protocol import (
-    build_protocol,
     complete_signed_protocol,
     device_outbox,
     export_protocol,
     last_close,
     latest_protocol,
-    protocol_hash,
     sign_protocol,
 )
+from count.protocol_body import build_protocol, protocol_hash
 from count.store import CountStore
 from count.tally import compare_with_expected
 from count.zero_report import print_zero_report

@@ -8,13 +8,8 @@ from countkit import device_public, make_home, reading
 from PIL import Image
 
 from base.clock import FixedClock
-from count.protocol import (
-    device_outbox,
-    export_protocol,
-    nist_results,
-    sign_protocol,
-    verify_protocol,
-)
+from count.nist import nist_results
+from count.protocol import device_outbox, export_protocol, sign_protocol, verify_protocol
 from count.store import CountStore
 from station import polls
 from station.db import open_station_db

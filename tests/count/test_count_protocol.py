@@ -8,16 +8,13 @@ from election_values import build_election, candidate_contest, party_list_contes
 
 from base.clock import FixedClock
 from count.protocol import (
-    build_protocol,
     complete_signed_protocol,
-    control_relations,
-    counting_order,
     device_outbox,
     latest_protocol,
-    protocol_hash,
     sign_protocol,
     verify_protocol,
 )
+from count.protocol_body import build_protocol, control_relations, counting_order, protocol_hash
 from count.store import CountStore
 from count.tally import Tally, fold
 from station import polls

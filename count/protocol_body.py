@@ -1,0 +1,138 @@
+"""The results protocol's body and its control relations: pure, values in and values out.
+
+No I/O here: count/protocol.py reads the tally and the polls history, calls
+these functions, then signs, enqueues, stores and prints what they return (the
+way python-tuf keeps ``trusted_metadata_set.py`` apart from ``updater.py``).
+
+``build_protocol(election, tally, voters_on_list, voters_identified, closed_at)``
+returns the body of the contract's ``results-protocol`` kind (docs/protocol.md):
+
+- per contest: ballots read, valid, invalid, blank, marginal sheets, votes per
+  candidate / party and "against all", preference votes per party per list
+  number (count/tally.py says what each counter means);
+- contests in the counting order of DOMAIN.md "Ballots and contests":
+  candidate contests first, then party lists (election order within a kind);
+- ``control``: the control relations (DOMAIN.md "Results" and "Identification
+  at the station"; seed ``003_…``, "Установление итогов"), each
+  ``{"relation", "ok", "detail", "contest", "values"}``:
+  ``ballots<=identified`` (only when the identify role's summary is given),
+  ``ballots<=voters-on-list``, ``identified<=voters-on-list``,
+  ``statuses=ballots`` (valid + invalid + blank = ballots read),
+  ``votes=valid`` (the option lines sum to the valid ballots),
+  ``preferences<=party-votes`` (per party). A failed relation is reported in
+  the protocol, never hidden; the commission explains it in writing.
+
+``protocol_hash(body)`` is the SHA-256 of the body's canonical bytes
+(sync/canonical.py): printed on the paper protocol, checkable by observers.
+
+Example::
+
+    body = build_protocol(election, tally, 1700, 1234, "2026-11-29T14:00:00Z")
+    [r["relation"] for r in body["control"] if not r["ok"]]     # [] when every relation holds
+    protocol_hash(body)                                          # the same body, the same hash
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from count.tally import Tally
+from station.election import Election
+from station.errors import CountingError
+from sync import signing
+from sync.canonical import canonical
+
+
+def counting_order(election: Election) -> list[str]:
+    """Contest ids: candidate contests first, then party lists (DOMAIN.md "Ballots and contests")."""
+    return ([c.id for c in election.contests if c.kind == "candidate"]
+            + [c.id for c in election.contests if c.kind == "party-list"])
+
+
+def _contest_body(election: Election, tally: Tally, cid: str) -> dict[str, Any]:
+    ct = tally.contest(cid)
+    contest = election.contest(cid)
+    prefs = {}
+    if contest.kind == "party-list":
+        prefs = {p.id: {str(n): v for n, v in sorted(ct.preferences.get(p.id, {}).items())}
+                 for p in contest.parties}
+    return {
+        "contest": cid, "kind": contest.kind,
+        "ballots_read": ct.ballots_read, "valid": ct.valid, "invalid": ct.invalid,
+        "blank": ct.blank, "marginal_sheets": ct.marginal_sheets,
+        "votes": {o: ct.votes.get(o, 0) for o in contest.options()},
+        "preferences": prefs,
+    }
+
+
+def control_relations(contests: list[dict[str, Any]], voters_on_list: int,
+                      voters_identified: int | None) -> list[dict[str, Any]]:
+    """The control relations over protocol contest bodies (pure).
+
+    Each: ``relation``, ``ok``, ``detail`` (English, for logs and JSON readers),
+    ``contest`` (or None) and ``values`` [left, right] (what the paper prints).
+    """
+    out: list[dict[str, Any]] = []
+
+    def rel(relation: str, left: int, right: int, detail: str, contest: str | None = None) -> None:
+        ok = left <= right if "<=" in relation else left == right
+        out.append({"relation": relation, "ok": bool(ok), "detail": detail, "contest": contest,
+                    "values": [left, right]})
+
+    if voters_identified is not None:
+        rel("identified<=voters-on-list", voters_identified, voters_on_list,
+            f"{voters_identified} identified, {voters_on_list} on the list")
+    for c in contests:
+        cid, n = c["contest"], c["ballots_read"]
+        if voters_identified is not None:
+            rel("ballots<=identified", n, voters_identified,
+                f"{n} ballots in the box, {voters_identified} voters identified", cid)
+        rel("ballots<=voters-on-list", n, voters_on_list,
+            f"{n} ballots in the box, {voters_on_list} voters on the list", cid)
+        s = c["valid"] + c["invalid"] + c["blank"]
+        rel("statuses=ballots", s, n,
+            f"{c['valid']} valid + {c['invalid']} invalid + {c['blank']} blank = {s}, {n} read", cid)
+        v = sum(c["votes"].values())
+        rel("votes=valid", v, c["valid"], f"{v} votes on the option lines, {c['valid']} valid", cid)
+        if c["preferences"]:
+            over = [(party, sum(nums.values()), c["votes"].get(party, 0))
+                    for party, nums in c["preferences"].items()
+                    if sum(nums.values()) > c["votes"].get(party, 0)]
+            # One line per contest when all hold (12 parties x OK would drown the page);
+            # every failing party named.
+            for party, p, pv in over:
+                rel("preferences<=party-votes", p, pv, f"{party}: {p} preference votes, {pv} party votes",
+                    cid)
+            if not over:
+                total = sum(sum(nums.values()) for nums in c["preferences"].values())
+                party_votes = sum(c["votes"].get(party, 0) for party in c["preferences"])
+                rel("preferences<=party-votes", total, party_votes,
+                    "every party's preferences within its votes", cid)
+    return out
+
+
+def build_protocol(election: Election, tally: Tally, voters_on_list: int,
+                   voters_identified: int | None, closed_at: str, *,
+                   test_mode: bool = False) -> dict[str, Any]:
+    """The ``results-protocol`` body (pure: same values in, same dict out)."""
+    if tally.election.id != election.id:
+        raise CountingError("the tally belongs to another election")
+    if voters_on_list < 0 or (voters_identified is not None and voters_identified < 0):
+        raise CountingError("voter numbers cannot be negative")
+    contests = [_contest_body(election, tally, cid) for cid in counting_order(election)]
+    return {
+        "election": election.id, "station": election.station.id, "closed_at": closed_at,
+        "voters_on_list": voters_on_list, "voters_identified": voters_identified,
+        "contests": contests,
+        "control": control_relations(contests, voters_on_list, voters_identified),
+        "test_mode": bool(test_mode),
+    }
+
+
+def protocol_hash(body: dict[str, Any]) -> str:
+    """SHA-256 hex of the canonical body: printed on the paper protocol, checkable by observers."""
+    return signing.sha256_hex(canonical(body))
+
+
+def tally_hash(tally: Tally) -> str:
+    return signing.sha256_hex(canonical(tally.to_json()))
