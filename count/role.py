@@ -4,8 +4,10 @@ Each function takes the device's ``Paths`` and does one thing the CLI asks
 (``uchastok count run | zero-report | protocol | status``): it opens the
 election from the loaded package's signed manifest alone (provisioning.package
 ``read_election``, re-verified against the pinned CEC key before anything is
-read: the count role never opens, nor needs read access to, the voter list),
-count.db and station.db, calls the library, and closes them.
+read: the count role never reads the voter list), count.db and station.db,
+calls the library, and closes them. Of identify.db, where this device holds it,
+only two aggregates are read: how many voters are identified (the zero report
+refuses if any) and the identification summary (the protocol's control relation).
 
 Example::
 
@@ -136,7 +138,8 @@ def zero_report(paths: Paths, *, member: str | None = None, pin: str | None = No
         actor = _actor(f.station_conn, member, pin, clock)
         device = _device_id(paths)
         rep = print_zero_report(f.store, f.station_conn, f.election, out_dir=paths.output_dir,
-                                clock=clock, actor=actor, device_id=device)
+                                clock=clock, actor=actor, device_id=device,
+                                identified=identifications_recorded(paths))
         relay_polls(paths, f, clock)
         return rep.to_json()
 
@@ -147,6 +150,25 @@ def _device_id(paths: Paths) -> str | None:
         return device_id_for(signing.public_key(signing.load_private_key(paths.device_key)))
     except Exception:  # noqa: BLE001 - the report prints without it
         return None
+
+
+def identifications_recorded(paths: Paths) -> int | None:
+    """How many identifications this device's identify.db records; None when it holds none.
+
+    Opened read-only and asked for a count only (never a voter). A file that is there
+    but cannot be read is a ConfigError: the zero report cannot then show it empty.
+    """
+    if not paths.identify_db.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(conn.execute("SELECT count(*) FROM identification").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise ConfigError(f"identify.db cannot be read ({e}): the zero report must show that no voter"
+                          " is identified yet") from e
 
 
 def identify_summary(paths: Paths) -> dict[str, Any] | None:

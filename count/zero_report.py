@@ -3,11 +3,17 @@
 ``print_zero_report`` (issue "Counting" item 5; ARCHITECTURE.md invariant 6):
 
 1. polls must be in test mode (the L&A test just ran; polls.py);
-2. the real tally is read from count.db (never the test-mode tally) and
+2. no voter may be identified yet: where this device holds identify.db the
+   caller counts its identifications (``identified``; count/role.py reads the
+   file read-only, a count only) and any at all refuses the report with
+   PollsError (audited ``zero-report-refused``): the receipts are the control
+   of the ballots in the box (DOMAIN.md "Identification at the station"), so
+   both start from zero;
+3. the real tally is read from count.db (never the test-mode tally) and
    ``counters_zero`` computed from it: every counter of every contest, every
-   option and every preference line at zero;
-3. if any counter is not zero the report is refused (audited
-   ``zero-report-refused`` in count.db) and polls stay in test mode;
+   option and every preference line at zero; if any counter is not zero the
+   report is refused (audited ``zero-report-refused`` in count.db) and polls
+   stay in test mode;
 4. the report is printed (receipt printer when one is given; otherwise the
    simulated printer's PNG + PDF in ``out_dir``), Kyrgyz and Russian;
 5. only after a successful print the polls action ``print-zero-report`` is
@@ -64,14 +70,24 @@ def nonzero_counters(tally: Tally) -> list[str]:
 
 def print_zero_report(store: CountStore, station_conn: sqlite3.Connection, election: Election, *,
                       printer=None, out_dir: str | Path | None = None, clock=None,
-                      actor: str = "system", device_id: str | None = None) -> ZeroReport:
-    """Print the zero report from the real tally and move polls to zero-report-printed."""
+                      actor: str = "system", device_id: str | None = None,
+                      identified: int | None = None) -> ZeroReport:
+    """Print the zero report from the real tally and move polls to zero-report-printed.
+
+    ``identified``: the identifications identify.db records, where this device holds it
+    (None: the identify role is on another device).
+    """
     clock = clock or SystemClock()
     state = polls.current(station_conn)
     if state != PollsState.TEST_MODE:
         record(store.conn, "zero-report-refused", "refused", actor=actor, clock=clock,
                reason=f"polls are {state}")
         raise PollsError(f"the zero report is printed in test mode, after the L&A test; polls are {state}")
+    if identified:
+        record(store.conn, "zero-report-refused", "refused", actor=actor, clock=clock,
+               reason="voters identified", identified=identified)
+        raise PollsError(f"identify.db already records {identified} identified voter(s): the zero report"
+                         " must show that no voter is identified yet, so polls cannot open")
     tally = store.tally("real")
     nonzero = nonzero_counters(tally)
     if nonzero:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from countkit import make_home, reading
 from PIL import Image
 
 from base.clock import FixedClock
+from base.sqlite import atomic
 from count.paper import zero_report_document
+from count.role import identifications_recorded, zero_report
 from count.store import CountStore
 from count.tally import Tally
 from count.zero_report import nonzero_counters, print_zero_report
 from drivers.printer.simulator import SimulatedPrinter
+from identify.store import open_identify_db
 from station import polls
 from station.db import open_station_db
-from station.errors import PollsError
+from station.election import Election
+from station.errors import ConfigError, PollsError
 from station.polls import PollsState
 
 
@@ -89,3 +95,59 @@ def test_document_is_bilingual_and_lists_every_option(election):
     for c in election.contest("district-07").candidates:
         assert c.surname in text
     assert nonzero_counters(Tally.empty(election)) == []
+
+
+def _identify_one(paths) -> None:
+    """A voter identified in this device's identify.db (as the identify role records it)."""
+    conn = open_identify_db(paths.identify_db)
+    with atomic(conn):
+        conn.execute("INSERT INTO voter(pin, document_number, surname, name, patronymic, birth_date, sex,"
+                     " overseas, remote) VALUES ('21234567890123', 'ID0000001', 'А', 'Б', 'В', '1990-01-01',"
+                     " 'F', 0, 0)")
+        conn.execute("INSERT INTO identification(pin, method, manual_reason, member, table_id, identified_at,"
+                     " ballots) VALUES ('21234567890123', 'manual', 'sensor-failure', 'm1', '1',"
+                     " '2026-11-29T02:00:00Z', '[]')")
+    conn.close()
+
+
+IDENTIFY_DB = [
+    # (id, this device's identify.db, what the zero report does): DOMAIN.md "Identification at the
+    # station": the receipts are the control of the ballots in the box, so both start at zero.
+    ("no-voter-identified", "empty", "printed"),
+    ("a-voter-identified", "one", "identified voter"),
+    ("identify-role-on-another-device", "absent", "printed"),
+    ("identify-db-unreadable", "garbage", "cannot be read"),
+]
+
+
+@pytest.mark.parametrize("identify_db,outcome", [r[1:] for r in IDENTIFY_DB], ids=[r[0] for r in IDENTIFY_DB])
+def test_the_zero_report_checks_that_no_voter_is_identified(tmp_path, manifest, identify_db, outcome):
+    paths = make_home(tmp_path / "st", manifest, state="test-mode")
+    if identify_db == "one":
+        _identify_one(paths)
+    elif identify_db == "absent":
+        paths.identify_db.unlink()
+    elif identify_db == "garbage":
+        paths.identify_db.write_bytes(b"not a database at all" * 100)
+    if outcome == "printed":
+        assert zero_report(paths)["state"] == "zero-report-printed"
+        return
+    with pytest.raises(PollsError if identify_db == "one" else ConfigError, match=outcome):
+        zero_report(paths)
+    sconn = open_station_db(paths.station_db)
+    assert polls.current(sconn) == PollsState.TEST_MODE
+    sconn.close()
+    if identify_db == "one":
+        store = CountStore.open(paths.count_db, Election.from_manifest(manifest))
+        (details,) = store.conn.execute("SELECT details FROM audit_log WHERE event = 'zero-report-refused'"
+                                        ).fetchone()
+        store.close()
+        assert json.loads(details)["reason"] == "voters identified"
+
+
+def test_identifications_are_counted_read_only(tmp_path, manifest):
+    paths = make_home(tmp_path / "st", manifest, state="test-mode")
+    _identify_one(paths)
+    before = paths.identify_db.read_bytes()
+    assert identifications_recorded(paths) == 1
+    assert paths.identify_db.read_bytes() == before
