@@ -32,7 +32,7 @@ def command(ctx, file, cert, trust, as_json) -> None:
     """
 
 
-    trust_path = Path(trust) if trust else ctx.paths.package_dir / "trust" / "provisioning.pub"
+    trust_path = Path(trust) if trust else ctx.paths.provisioning_pub
     cert_doc = parse(Path(cert).read_bytes()) if cert else None
     report = verify_export(parse(Path(file).read_bytes()), signing.load_public_key(trust_path),
                            certificate=cert_doc)

@@ -50,7 +50,6 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import sqlite3
@@ -59,7 +58,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from base.clock import SystemClock, iso
+from base.clock import SystemClock, iso, parse_iso
 from base.sqlite import atomic
 from biometrics.extract import extract
 from biometrics.iso19794 import decode
@@ -161,7 +160,7 @@ def identified(conn: sqlite3.Connection, pin: str) -> Identified | None:
                      " JOIN receipt r ON r.identification = i.seq WHERE i.pin = ?", (pin,)).fetchone()
     if r is None:
         return None
-    at = dt.datetime.strptime(r[1], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    at = parse_iso(r[1])
     return Identified(r[0], at, r[2], r[4], r[3])
 
 

@@ -30,13 +30,12 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import sqlite3
 from typing import Any
 
-from base.clock import SystemClock, iso, local
+from base.clock import SystemClock, iso, local, parse_iso
 from base.sqlite import atomic
 from drivers.printer.base import Align, Cut, Document, Heading, QrCode, Row, Rule, Space, Text
 from identify.identifier import counts
@@ -91,7 +90,7 @@ def receipt_document(election: Election, receipt, *, duplicate: bool = False) ->
 
 def _receipt_from_row(r: sqlite3.Row):
 
-    at = dt.datetime.strptime(r["identified_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    at = parse_iso(r["identified_at"])
     return Receipt(r["number"], r["code"], at, r["method"], tuple(json.loads(r["ballots"])), r["table_id"])
 
 
@@ -178,7 +177,7 @@ def summary_body(conn: sqlite3.Connection, *, clock=None) -> dict[str, Any]:
 
 def summary_document(election: Election, body: dict[str, Any]) -> Document:
     st = election.station
-    at = dt.datetime.strptime(body["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    at = parse_iso(body["at"])
     when = local(at, election.time_zone or "Asia/Bishkek")
     doc = Document(title=f"{st.id} identification summary")
     doc.add(Heading(st.name.ky, size=26), Text(st.name.ru, size=20, align=Align.CENTER),

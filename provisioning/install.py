@@ -45,12 +45,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
+from base.files import atomic_write
 from station.errors import ProvisioningError
 
 PREFIX = Path("opt/uchastok")
@@ -217,17 +217,7 @@ class _Target:
                 self.report.written.append(str(rel))
             return
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(dest, data, mode=mode)
         self.report.written.append(str(rel))
 
     def link(self, rel: Path, points_to: str) -> None:

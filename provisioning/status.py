@@ -58,7 +58,7 @@ def device_status(paths: Paths) -> dict:
             conn.close()
     else:
         out["polls"] = str(polls.PollsState.PROVISIONED)
-    if (paths.package_dir / "manifest.json").exists():
+    if paths.package_manifest.exists():
         # Shown only after the manifest's signature verified against the pinned CEC key (invariant 3).
         try:
             e = read_election(paths.package_dir, pinned_cec_key(paths))
