@@ -24,7 +24,6 @@ def command() -> None:
 # --- the count role: run, zero-report, protocol, status -----------------------------
 
 def _home_paths(ctx, home):
-
     return Paths.from_env(home) if home else ctx.paths
 
 
@@ -190,7 +189,6 @@ _cec_key_option = click.option(
 
 
 def _election(ctx, package, cec_key):
-
     return election_from(package, cec_key, ctx.paths.cec_pub)
 
 

@@ -25,7 +25,6 @@ def command() -> None:
 
 
 def _do(ctx, action, member, pin, reason=None, as_json=False):
-
     st = polls_action(ctx.paths, action, member, pin, reason=reason)
     ky, ru = STATE_TEXT[st]
     if as_json:

@@ -211,7 +211,6 @@ class CountDaemon(RoleDaemon):
         mode = MODE_FOR_STATE[state]
         self._report_clock()
         if self.state_dir is not None:
-
             disk = disk_status(self.state_dir, self.disk_policy or DiskPolicy())
             if disk.level is DiskLevel.FULL:
                 # No sheet is taken: it waits in the feeder until there is room to commit it.
@@ -251,7 +250,6 @@ class CountDaemon(RoleDaemon):
         return Step("scanner", status, ky, ru, mode)
 
     def _handle(self, sheet, mode: str, state: PollsState) -> Step:
-
         if _status_value(sheet.status) != "ready" or sheet.image is None:
             return self._reject(read_scanned(sheet, self.election), mode)   # double feed
         image = sheet.image

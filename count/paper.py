@@ -123,7 +123,6 @@ def zero_report_document(election: Election, tally: Tally, *, at: str, device_id
 
 
 def _when(at: str, election: Election) -> str:
-
     t = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
     return local(t, election.time_zone).strftime("%Y-%m-%d %H:%M")
 

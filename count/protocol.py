@@ -210,7 +210,6 @@ def export_protocol(election: Election, signed: SignedProtocol, out_dir, *, prin
     png, pdf = save_a4(doc, out / f"{stem}-a4")
     files["a4_png"], files["a4_pdf"] = str(png), str(pdf)
     if certificate is not None and store is not None and signed.outbox_seq is not None:
-
         row = store.conn.execute("SELECT envelope FROM outbox WHERE stream = ? AND seq = ?",
                                  (STREAM, signed.outbox_seq)).fetchone()
         if row is not None:

@@ -66,8 +66,6 @@ class CountFiles:
 
 @contextlib.contextmanager
 def count_files(paths: Paths, *, clock=None) -> Iterator[CountFiles]:
-
-
     manifest = paths.package_dir / "manifest.json"
     if not manifest.exists():
         raise ConfigError("no election package is loaded on this device (`uchastok package load`)")
@@ -116,7 +114,6 @@ def run_count(paths: Paths, devices: CountDeviceFactory, *, once: bool = False, 
         # Recorded times never go back before what count.db already holds (station/health.py).
         last = f.store.conn.execute("SELECT max(at) FROM audit_log").fetchone()[0]
         if last:
-
             clock = SaneClock(SystemClock(), floor=dt.datetime.fromisoformat(last.replace("Z", "+00:00")))
             f.store.clock = clock
         daemon = CountDaemon(dev.scanner, f.store, f.station_conn, f.election, None, clock, log,
@@ -145,7 +142,6 @@ def zero_report(paths: Paths, *, member: str | None = None, pin: str | None = No
 
 
 def _device_id(paths: Paths) -> str | None:
-
     try:
         return device_id_for(signing.public_key(signing.load_private_key(paths.device_key)))
     except Exception:  # noqa: BLE001 - the report prints without it

@@ -138,11 +138,6 @@ def _shown(condition: enum.Enum | str) -> str:
     return condition.value if isinstance(condition, enum.Enum) else condition
 
 
-def _signal(name: str):
-
-    return Signal[name]
-
-
 class IdentifyDaemon(RoleDaemon):
     """The table's loop (module docstring) on ``devices`` (identify/devices.py).
 
@@ -225,14 +220,13 @@ class IdentifyDaemon(RoleDaemon):
     def _show(self, name: str) -> None:
         if self.indicators is not None:
             try:
-                self.indicators.show(_signal(name))
+                self.indicators.show(Signal[name])
             except Exception as e:  # noqa: BLE001 - a light must never stop an identification
                 self.log.warning("indicators: %s", e)
 
     # -- printing ------------------------------------------------------------------------
 
     def print_pending(self) -> list:
-
         try:
             return print_pending(self.conn, self.printer, self.election, table=self.identifier.table,
                                  clock=self.clock, logger=self.log)
@@ -263,7 +257,6 @@ class IdentifyDaemon(RoleDaemon):
         assert last is not None
         last.detail = (last.detail + "; " if last.detail else "") + "manual identification is offered"
         if last.outcome is not None:
-
             last.outcome = replace(last.outcome, offer_manual=True)
         return last
 
@@ -409,7 +402,6 @@ def open_identifier(paths, election: Election, *, table: str = "1", clock=None, 
 # --- what the CLI calls -------------------------------------------------------------------
 
 def _election(paths) -> Election:
-
     pkg = current_package(paths)
     if pkg is None:
         raise ConfigError("no election package is loaded (`uchastok package load DIR`)")
@@ -457,7 +449,6 @@ def manual_identification(paths, pin: str, member: str, member_pin: str, reason:
         out = ident.manual(pin, member, reason)
         result = TableResult(out, str(out.status), out.message_ky, out.message_ru)
         if out.accepted:
-
             try:
                 with open_printer(paths, sim=sim_printer) as printer:
                     result.printed = print_pending(ident.conn, printer, election, table=table, clock=clock)

@@ -132,9 +132,6 @@ class DayClock:
         local = self._now.astimezone(TZ)
         self._now = local.replace(hour=hh, minute=mm, second=0).astimezone(dt.UTC)
 
-    def advance(self, seconds: float) -> None:
-        self._now += dt.timedelta(seconds=seconds)
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -152,7 +149,6 @@ def _cli(*args: str) -> list[str]:
 
 
 def run_demo(opts: DemoOptions) -> DemoResult:
-
     out = opts.out.absolute()
     if out.exists():
         shutil.rmtree(out)
@@ -201,7 +197,7 @@ def run_demo(opts: DemoOptions) -> DemoResult:
             url = _start_receiver(stack, out / "central", pkg, cert_file)
             p.info(f"listening on {url}; device enrolled")
             res.artefacts["central database"] = str(out / "central" / "central.db")
-        _day(opts, p, res, paths, pkg, clock, rng, url, polls_action, e)
+        _day(opts, p, res, paths, pkg, clock, rng, url, e)
     return res
 
 
@@ -243,8 +239,7 @@ def _wait_http(url: str, timeout: float = 20.0) -> None:
             time.sleep(0.1)
 
 
-def _day(opts, p, res, paths, pkg, clock, rng, url, polls_action, e) -> None:
-
+def _day(opts, p, res, paths, pkg, clock, rng, url, e) -> None:
     chair_id, _, chair_pin = CHAIR
 
     # 4 -------------------------------------------------------------------------------------
@@ -298,7 +293,7 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, polls_action, e) -> None:
     with p.stage("Добуш берүү жабылды, протокол", "Закрытие, протокол", "Closing the polls, the protocol"):
         clock.set_local(20, 0)
         polls_action(paths, "close", chair_id, chair_pin, clock=clock)
-        summary = _identification_summary(paths, clock, e)
+        summary = _identification_summary(paths, clock)
         clock.set_local(21, 30)
 
         # The count role's receipt printer (its simulator).
@@ -391,8 +386,7 @@ def _arrival_minutes(rng: random.Random, n: int) -> list[int]:
     return out
 
 
-def _identification_summary(paths, clock, e) -> dict:
-
+def _identification_summary(paths, clock) -> dict:
     # Printed for the commission and queued (signed) for the CEC; counts only, never a voter.
     return identification_summary(paths, print_it=True, send=True, sim_printer=True, clock=clock)
 
@@ -417,7 +411,6 @@ def _fill_box(box: Path, ballots: list[tuple[str, ...]], e, rng: random.Random, 
 # --- upload and the central view ---------------------------------------------------------
 
 def _upload(paths, url: str) -> dict:
-
     files = StationFiles.from_home(paths.state_dir.parent)
     outboxes, cert_doc, ack_pub = open_station(files)
     try:
@@ -476,7 +469,6 @@ def _finish(opts, p, res, paths) -> None:
 
 
 def _turnout_by_hour(paths) -> list[tuple[int, int]]:
-
     conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True)
     try:
         rows = conn.execute("SELECT identified_at FROM identification").fetchall()

@@ -94,7 +94,7 @@ def provision_home(root: str | os.PathLike, pkg_dir: str | os.PathLike, *, signi
     cert = issue_for_request(paths.config_dir / "enrolment-request.json", cec, pkg.election.station.id,
                              pkg.election.id, now=(clock.now() if clock else None))
     cert_file = paths.config_dir / "device-cert.issued.json"
-    cert_file.write_text(__import__("json").dumps(cert))
+    cert_file.write_text(json.dumps(cert))
     enroll(paths, cert_file, signing.public_key(cec), clock=clock)
     conn = open_station_db(paths.station_db)
     try:
@@ -209,7 +209,6 @@ class CardSlot:
             self.card.power_off()
 
     def transmit(self, raw: bytes) -> bytes:
-
         if self.card is None:
             raise CardRemovedError("the card has left the reader")
         return self.card.transmit(raw)
@@ -369,18 +368,15 @@ class SimTable:
 
     @functools.cached_property
     def voters(self) -> list:
-
         return [Voter.from_row(r) for r in self.identifier.conn.execute("SELECT * FROM voter ORDER BY rowid")]
 
     def voter(self, pin: str):
-
         return by_pin(self.identifier.conn, pin)
 
     # -- devices -----------------------------------------------------------------------
 
     def insert_card(self, card) -> None:
         if self.factory.transport == "pcsc":
-
             self._unlink()
             self._link = VpcdLink(card).__enter__()
             self._link.wait_until_inserted(PcscTransport("Virtual PCD"))
@@ -456,7 +452,6 @@ class SimTable:
         return VisitResult(v, result, manual.outcome if manual is not None else None)
 
     def _polls(self, action: str) -> None:
-
         polls.apply(self.identifier.station_conn, action, actor=f"member:{MEMBER[0]}", clock=self.clock)
 
     def _present_finger(self, pin: str) -> None:

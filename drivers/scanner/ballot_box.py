@@ -75,8 +75,6 @@ class FolderBallotBox(Scanner):
         self.returned.mkdir(exist_ok=True)
         self.poll_s = poll_s
         self.held: Path | None = None
-        self.accepted = 0
-        self.returned_count = 0
         self._closed = False
 
     def __repr__(self) -> str:
@@ -120,14 +118,10 @@ class FolderBallotBox(Scanner):
 
     def accept(self) -> None:
         """Drop the held sheet into the box."""
-        if self.held is not None:
-            self.accepted += 1
         self._move(self.box)
 
     def return_sheet(self) -> None:
         """Give the held sheet back to the voter."""
-        if self.held is not None:
-            self.returned_count += 1
         self._move(self.returned)
 
     def close(self) -> None:
