@@ -1,29 +1,18 @@
-"""The election package: build (CEC side) and import (device side).
+"""The election package: build (the CEC's side) and load (the device's side).
 
-Format: docs/election-package.md. A directory::
+The format and its verification are ``station.package`` (docs/election-package.md):
+both roles read a package through it. Here:
 
-    manifest.json        canonical JSON (RFC 8785): election, station, contests,
-                         ballot styles, package_version, and ``files``: every
-                         other file with its SHA-256 and size
-    manifest.sig         {"signer": KEYID, "signature": BASE64}: Ed25519 by the
-                         CEC key over the exact bytes of manifest.json
-    voters.csv           the station's voter list (header + rows, UTF-8)
-    templates.csv        pin,finger,iso_base64 (ISO/IEC 19794-2:2005 records)
-    trust/ack-server.pub         the central server's ack key
-    trust/provisioning.pub       the provisioning authority (device certificates)
-    trust/document-signers.pem   CSCA / document-signer certificates for ID cards
-
-Verification comes before any reading (ARCHITECTURE.md invariant 3):
-``read_package`` checks, in order, the size of manifest.json, its signature
-against the pinned CEC key, the exact set of files, and each file's size and
-SHA-256; only then does anything parse the manifest's content or the list.
-``load_package`` then imports the list in one transaction (nothing partly
-imported), refuses rollback to an older package version, and keeps a verified
-copy of the package under the state directory.
+- ``build_package`` writes and signs a package (the CEC; tests and the demo);
+- ``load_package`` copies a package onto the device, verifies the copy
+  (``station.package.read_package``, before anything reads it: ARCHITECTURE.md
+  invariant 3), imports the voter list and templates in one transaction (nothing
+  partly imported), refuses rollback to an older package version, and renames the
+  verified copy into place under the state directory.
 
 Example::
 
-    pkg = read_package("pkg/", cec_pub=load_public_key("pkg.cec.pub"))
+    build_package(Path("pkg"), manifest, voter_rows, cec_key, templates=templates)
     load_package(paths, "pkg/", progress=print)
 """
 
