@@ -24,7 +24,11 @@ When to call what (the daemons' side of the contract):
 - ``status(text)`` whenever what a commission member would want to know
   changes ("polls open; 132 identified; printer: out of paper").
 - ``Heartbeat.beat()`` on every turn of the main loop, and inside any wait.
-- ``stopping()`` on SIGTERM, before finishing the current transaction.
+- ``stopping()`` on SIGTERM, once the current transaction is finished.
+
+The role daemons get all of this from their loop skeleton (station/daemon.py
+``RoleDaemon``: READY after ``start``, a beat every turn and inside every
+wait, STATUS when the line changes, STOPPING when the loop ends).
 
 Example::
 
