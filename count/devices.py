@@ -32,17 +32,16 @@ Example::
 from __future__ import annotations
 
 import abc
-import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from base.paths import Paths
 from drivers.indicators import Indicators
 from drivers.printer.base import Printer
 from drivers.scanner.base import Scanner
 from drivers.scanner.sane_scanner import SaneScanner
+from station.devices import DeviceFactory, gpio_indicators
 from station.errors import ConfigError
 from station.printing import open_printer
 
@@ -62,16 +61,8 @@ class CountDevices:
         self.factory.close()
 
 
-class CountDeviceFactory(abc.ABC):
+class CountDeviceFactory(DeviceFactory, abc.ABC):
     """Makes the count role's devices; ``close()`` releases all it made, once."""
-
-    def __init__(self) -> None:
-        self._opened = contextlib.ExitStack()
-
-    def keep(self, thing: T, close: Callable[[], Any] | None = None) -> T:
-        """Remember ``thing`` (or its ``close``) for ``close()``; returns ``thing``."""
-        self._opened.callback(close or thing.close)  # type: ignore[attr-defined]
-        return thing
 
     @abc.abstractmethod
     def scanner(self) -> Scanner: ...
@@ -85,20 +76,8 @@ class CountDeviceFactory(abc.ABC):
 
     def open_devices(self) -> CountDevices:
         """The scanner and the lights; on a failure, what was made so far is released."""
-        try:
+        with self.opening():
             return CountDevices(scanner=self.scanner(), indicators=self.indicators(), factory=self)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        self._opened.close()
-
-    def __enter__(self) -> CountDeviceFactory:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class HardwareFactory(CountDeviceFactory):
@@ -123,10 +102,4 @@ class HardwareFactory(CountDeviceFactory):
         return self.keep(open_printer(self.paths, "count"))
 
     def indicators(self) -> Indicators | None:
-        try:
-            from gpiozero.pins.lgpio import LGPIOFactory  # noqa: PLC0415 - lazy: lgpio exists only on a Pi
-
-            return self.keep(Indicators(LGPIOFactory()))
-        except Exception as e:  # noqa: BLE001 - no GPIO on this machine: count without lights
-            self.log.warning("indicators unavailable: %s", e)
-            return None
+        return gpio_indicators(self, self.log)

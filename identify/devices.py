@@ -29,9 +29,7 @@ Example::
 from __future__ import annotations
 
 import abc
-import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -42,6 +40,7 @@ from drivers.idcard.base import CardReader, PcscTransport
 from drivers.idcard.mrz_reader import MrzReader
 from drivers.indicators import Indicators
 from drivers.printer.base import Printer
+from station.devices import DeviceFactory, gpio_indicators
 from station.printing import open_printer, role_config
 
 T = TypeVar("T")
@@ -63,19 +62,12 @@ class IdentifyDevices:
         self.factory.close()
 
 
-class IdentifyDeviceFactory(abc.ABC):
+class IdentifyDeviceFactory(DeviceFactory, abc.ABC):
     """Makes the identification table's devices; ``close()`` releases all it made, once."""
 
     #: Said in the daemon's READY status line ("table 1: simulated devices").
     description = ""
 
-    def __init__(self) -> None:
-        self._opened = contextlib.ExitStack()
-
-    def keep(self, thing: T, close: Callable[[], Any] | None = None) -> T:
-        """Remember ``thing`` (or its ``close``) for ``close()``; returns ``thing``."""
-        self._opened.callback(close or thing.close)  # type: ignore[attr-defined]
-        return thing
 
     @abc.abstractmethod
     def sensor(self) -> FingerprintSensor: ...
@@ -95,22 +87,10 @@ class IdentifyDeviceFactory(abc.ABC):
 
     def open_devices(self) -> IdentifyDevices:
         """Every device of the table; on a failure, those made so far are released."""
-        try:
+        with self.opening():
             return IdentifyDevices(sensor=self.sensor(), card_reader=self.card_reader(),
-                                   mrz_input=self.mrz_input(), printer=self.printer(),
-                                   indicators=self.indicators(), factory=self)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        self._opened.close()
-
-    def __enter__(self) -> IdentifyDeviceFactory:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+                               mrz_input=self.mrz_input(), printer=self.printer(),
+                               indicators=self.indicators(), factory=self)
 
 
 class HardwareFactory(IdentifyDeviceFactory):
@@ -138,10 +118,4 @@ class HardwareFactory(IdentifyDeviceFactory):
         return self.keep(open_printer(self.paths, "identify"))
 
     def indicators(self) -> Indicators | None:
-        try:
-            from gpiozero.pins.lgpio import LGPIOFactory  # noqa: PLC0415 - lazy: lgpio exists only on a Pi
-
-            return self.keep(Indicators(LGPIOFactory()))
-        except Exception as e:  # noqa: BLE001 - no GPIO on this machine: run without lights
-            self.log.warning("indicators unavailable: %s", e)
-            return None
+        return gpio_indicators(self, self.log)
