@@ -64,6 +64,7 @@ from count.ballots.reading import REJECTIONS, SheetReading
 from count.protocol import complete_signed_protocol
 from count.store import CountStore
 from drivers.indicators import Signal
+from drivers.scanner.base import ScannerStatus
 from station import polls
 from station.daemon import RoleDaemon
 from station.election import Election
@@ -105,10 +106,6 @@ def image_digest(image: np.ndarray) -> str:
     h = hashlib.sha256(repr((image.shape, str(image.dtype))).encode())
     h.update(np.ascontiguousarray(image).tobytes())
     return h.hexdigest()
-
-
-def _status_value(status: Any) -> str:
-    return str(getattr(status, "value", status))
 
 
 class CountDaemon(RoleDaemon):
@@ -224,14 +221,14 @@ class CountDaemon(RoleDaemon):
         except Exception as e:  # noqa: BLE001 - a driver fault is a condition here, never a crash
             self.log.warning("scanner fault: %s", e, extra={"event": "scanner-status-changed"})
             return self._condition(f"fault ({type(e).__name__})", state, mode)
-        status = _status_value(sheet.status)
-        if status == "empty":
+        status = sheet.status
+        if status is ScannerStatus.EMPTY:
             self._note_scanner("ready")
             self.recovered()
             self.set_status(f"{self._describe(state)}; {self._counted_text(mode)}; ready for a ballot")
             return Step("empty", mode=mode)
-        if status in ("jam", "disconnected"):
-            return self._condition(status + (f": {sheet.detail}" if sheet.detail else ""), state, mode)
+        if status in (ScannerStatus.JAM, ScannerStatus.DISCONNECTED):
+            return self._condition(status.value + (f": {sheet.detail}" if sheet.detail else ""), state, mode)
         self._note_scanner("ready")
         self.recovered()
         return self._handle(sheet, mode, state)
@@ -250,7 +247,7 @@ class CountDaemon(RoleDaemon):
         return Step("scanner", status, ky, ru, mode)
 
     def _handle(self, sheet, mode: str, state: PollsState) -> Step:
-        if _status_value(sheet.status) != "ready" or sheet.image is None:
+        if sheet.status is not ScannerStatus.READY or sheet.image is None:
             return self._reject(read_scanned(sheet, self.election), mode)   # double feed
         image = sheet.image
         digest = image_digest(image)

@@ -17,14 +17,13 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from base.clock import local
+from base.clock import local, parse_iso
 from count.tally import Tally
 from drivers.printer.document import (
     Align,
@@ -123,7 +122,7 @@ def zero_report_document(election: Election, tally: Tally, *, at: str, device_id
 
 
 def _when(at: str, election: Election) -> str:
-    t = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    t = parse_iso(at)
     return local(t, election.time_zone).strftime("%Y-%m-%d %H:%M")
 
 

@@ -19,7 +19,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
 import signal
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base.clock import SaneClock, SystemClock
+from base.clock import SaneClock, SystemClock, parse_iso
 from base.paths import Paths
 from count.daemon import CountDaemon
 from count.devices import CountDeviceFactory
@@ -114,7 +113,7 @@ def run_count(paths: Paths, devices: CountDeviceFactory, *, once: bool = False, 
         # Recorded times never go back before what count.db already holds (station/health.py).
         last = f.store.conn.execute("SELECT max(at) FROM audit_log").fetchone()[0]
         if last:
-            clock = SaneClock(SystemClock(), floor=dt.datetime.fromisoformat(last.replace("Z", "+00:00")))
+            clock = SaneClock(SystemClock(), floor=parse_iso(last))
             f.store.clock = clock
         daemon = CountDaemon(dev.scanner, f.store, f.station_conn, f.election, None, clock, log,
                              notifier=Notifier.from_env(), indicators=dev.indicators, idle_s=idle_s,

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from base.clock import parse_iso
 from base.paths import Paths
 from count.role import count_status, results_protocol, run_count, zero_report
 from identify.daemon import identification_summary
@@ -59,7 +60,7 @@ from station import polls
 from station.db import open_station_db
 from station.members import polls_action
 from sync import signing
-from sync.uploader import StationFiles, Uploader, open_station
+from sync.uploader import Uploader, open_station
 
 TZ = ZoneInfo("Asia/Bishkek")
 CHAIR = ("1", "Асанова Бермет", "2580")        # demo commission chair (id, name, PIN)
@@ -411,7 +412,7 @@ def _fill_box(box: Path, ballots: list[tuple[str, ...]], e, rng: random.Random, 
 # --- upload and the central view ---------------------------------------------------------
 
 def _upload(paths, url: str) -> dict:
-    files = StationFiles.from_home(paths.state_dir.parent)
+    files = Paths.from_env(paths.state_dir.parent)
     outboxes, cert_doc, ack_pub = open_station(files)
     try:
         with Uploader(outboxes, url, ack_pub, certificate=cert_doc, state_path=files.link_state,
@@ -474,7 +475,7 @@ def _turnout_by_hour(paths) -> list[tuple[int, int]]:
         rows = conn.execute("SELECT identified_at FROM identification").fetchall()
     finally:
         conn.close()
-    hours = Counter(dt.datetime.fromisoformat(r[0].replace("Z", "+00:00")).astimezone(TZ).hour for r in rows)
+    hours = Counter(parse_iso(r[0]).astimezone(TZ).hour for r in rows)
     return [(h, hours.get(h, 0)) for h in range(8, 20)]
 
 

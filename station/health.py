@@ -44,8 +44,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-# SaneClock moved to base/clock.py; re-exported for the callers that still import it from here.
-from base.clock import SaneClock as SaneClock
 from station.errors import StationError
 
 MB = 1024 * 1024
@@ -195,7 +193,7 @@ def wait_for_device(device: str, probe: Callable[[], Any], *,
 
     ``probe()`` returns the device's status value (e.g. a driver's
     ``DeviceStatus.DISCONNECTED``); ``is_ready`` tells ready from not (default:
-    the value ``"ready"``). An exception from ``probe`` counts as "not ready"
+    the value ``"ready"``, which every seam's READY member has). An exception from ``probe`` counts as "not ready"
     with its text as the status: a half-plugged USB device may well raise.
     Sleeps are cut into slices no longer than half the watchdog interval (or
     ``max_slice_s``) and the heartbeat beats between them.

@@ -34,6 +34,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from station.errors import PollsError
+from station.text import Text
 
 
 class PollsState(StrEnum):
@@ -63,13 +64,13 @@ TERMINAL = {S.PROTOCOL_SIGNED}
 TECHNICIAN_ONLY = {"reopen"}
 # The commission sees these words; the Kyrgyz/Russian catalogue carries them too.
 STATE_TEXT = {
-    S.PROVISIONED: ("Даярдалды", "Подготовлен"),
-    S.TEST_MODE: ("Сыноо режими", "Режим тестирования"),
-    S.ZERO_REPORT: ("Нөлдүк отчёт басылды", "Нулевой отчёт напечатан"),
-    S.OPEN: ("Добуш берүү ачык", "Голосование открыто"),
-    S.PAUSED: ("Тыныгуу", "Перерыв"),
-    S.CLOSED: ("Добуш берүү жабылды", "Голосование закрыто"),
-    S.PROTOCOL_SIGNED: ("Протокол кол коюлду", "Протокол подписан"),
+    S.PROVISIONED: Text("Даярдалды", "Подготовлен"),
+    S.TEST_MODE: Text("Сыноо режими", "Режим тестирования"),
+    S.ZERO_REPORT: Text("Нөлдүк отчёт басылды", "Нулевой отчёт напечатан"),
+    S.OPEN: Text("Добуш берүү ачык", "Голосование открыто"),
+    S.PAUSED: Text("Тыныгуу", "Перерыв"),
+    S.CLOSED: Text("Добуш берүү жабылды", "Голосование закрыто"),
+    S.PROTOCOL_SIGNED: Text("Протокол кол коюлду", "Протокол подписан"),
 }
 
 

@@ -484,14 +484,6 @@ def _retry_after(value: str | None) -> float | None:
 # --- the station's files -------------------------------------------------------------------
 
 
-class StationFiles(Paths):
-    """The station layout under its former name here: ``base.paths.Paths`` is the one layout."""
-
-    @classmethod
-    def from_home(cls, home: str | os.PathLike | None) -> StationFiles:
-        return cls.from_env(home)
-
-
 def connect_role_file(path: Path) -> sqlite3.Connection:
     """Open an existing role file with the station's durability settings (no migrations)."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=False)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from countkit import make_home, reading
 
-from base.clock import FixedClock
+from base.clock import FixedClock, SaneClock
 from count.ballots.interpret import interpret_file
 from count.daemon import CountDaemon, image_digest
 from count.store import CountStore
@@ -21,7 +21,7 @@ from drivers.scanner.simulator import SimulatedScanner
 from station import polls
 from station.db import open_station_db
 from station.events import verify_chain
-from station.health import DiskPolicy, SaneClock
+from station.health import DiskPolicy
 from station.polls import PollsState
 
 LOG = logging.getLogger("test.count")
