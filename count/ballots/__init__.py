@@ -1,2 +1,2 @@
 """Ballots: layouts (layout.py), validity rules (rules.py), reading (interpret.py, reading.py),
-the L&A test deck (deck.py). See docs/ballots.md."""
+the election they come from (source.py). The L&A test deck is simulation/deck.py. See docs/ballots.md."""
