@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from base.clock import SaneClock, SystemClock, parse_iso
+from base.clock import SaneClock, SystemClock
 from base.paths import Paths
 from count.daemon import CountDaemon
 from count.devices import CountDeviceFactory
@@ -49,6 +49,7 @@ from station import polls
 from station.db import open_station_db
 from station.election import Election
 from station.errors import ConfigError, ProvisioningError
+from station.events import clock_after_log
 from station.package import pinned_cec_key, read_election
 from station.sdnotify import Notifier
 from sync import signing
@@ -110,11 +111,8 @@ def run_count(paths: Paths, devices: CountDeviceFactory, *, once: bool = False, 
     log = logger or logging.getLogger("uchastok.count")
     clock = SaneClock(SystemClock())
     with count_files(paths, clock=clock) as f, contextlib.closing(devices.open_devices()) as dev:
-        # Recorded times never go back before what count.db already holds (station/health.py).
-        last = f.store.conn.execute("SELECT max(at) FROM audit_log").fetchone()[0]
-        if last:
-            clock = SaneClock(SystemClock(), floor=parse_iso(last))
-            f.store.clock = clock
+        # Recorded times never go back before what count.db already holds.
+        clock = f.store.clock = clock_after_log(f.store.conn)
         daemon = CountDaemon(dev.scanner, f.store, f.station_conn, f.election, None, clock, log,
                              notifier=Notifier.from_env(), indicators=dev.indicators, idle_s=idle_s,
                              state_dir=paths.state_dir, relay=lambda: relay_polls(paths, f, clock))

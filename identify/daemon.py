@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from base.clock import SystemClock
+from base.sqlite import connect
 from drivers.errors import DriverError
 from drivers.fingerprint.base import SensorStatus
 from drivers.idcard.base import CardStatus
@@ -73,7 +74,7 @@ from station.daemon import RoleDaemon
 from station.db import open_station_db
 from station.election import Election
 from station.errors import ConfigError, IdentificationError, PackageError, ProvisioningError
-from station.events import record
+from station.events import clock_after_log, record
 from station.health import RetryPolicy
 from station.package import current_package, voter_list_problem
 from station.printing import open_printer as role_printer
@@ -518,6 +519,13 @@ def build_identify_daemon(paths, factory: IdentifyDeviceFactory, *, table: str =
     """
     election = _election(paths)
     trust = [(current_package(paths).dir / "trust" / "document-signers.pem").read_bytes()]
+    if clock is None and paths.identify_db.exists():
+        # Recorded times never go back before what identify.db already holds (as for count).
+        conn = connect(paths.identify_db, readonly=True)
+        try:
+            clock = clock_after_log(conn)
+        finally:
+            conn.close()
     identifier = open_identifier(paths, election, table=table, clock=clock, logger=logger)
     try:
         devices = factory.open_devices()

@@ -34,7 +34,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from base.clock import SystemClock, iso
+from base.clock import SaneClock, SystemClock, iso, parse_iso
 from base.sqlite import Migration, atomic
 from station.errors import AuditChainError, StationError
 
@@ -173,3 +173,13 @@ def tail(conn: sqlite3.Connection, n: int = 20) -> list[dict]:
                         " ORDER BY seq DESC LIMIT ?", (n,)).fetchall()
     return [dict(seq=r[0], at=r[1], event=r[2], type=r[3], outcome=r[4], actor=r[5],
                  details=json.loads(r[6])) for r in reversed(rows)]
+
+
+def clock_after_log(conn: sqlite3.Connection, clock=None) -> SaneClock:
+    """A clock for a role's daemon that never goes back before the newest record of ``conn``'s log.
+
+    Both roles run on it (``SaneClock``): a wall clock that jumps backwards (a dead RTC battery,
+    a wrong NTP answer) is flagged, and no recorded time goes back before what the file holds.
+    """
+    last = conn.execute("SELECT max(at) FROM audit_log").fetchone()[0]
+    return SaneClock(clock or SystemClock(), floor=parse_iso(last) if last else None)
