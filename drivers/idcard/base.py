@@ -8,13 +8,19 @@
   (the CSCA/DS certificates of the election package) and returns a
   ``DocumentRead``. A document that fails passive authentication is returned
   with ``passive_auth.ok == False`` and its reason: deciding is the caller's.
+  Whatever the card answers, ``read_document`` returns a ``DocumentRead`` or
+  raises a ``drivers.idcard.errors`` leaf (a ``DriverError``): the card is
+  outside input, and every parser of its bytes refuses with those classes. A
+  read that takes longer than ``read_timeout_s`` (a chip that answers in
+  dribs) raises ``CardReadTimeoutError``, so a card cannot hold the daemon
+  past its watchdog.
 * ``PcscTransport`` talks to pcscd through pyscard's SCard API (the real
   reader); ``DirectTransport(emulator)`` talks to the in-process chip
   emulator (demo, fast tests). Config picks one; nothing tests for "testing".
 
 Faults raise the ``drivers.idcard.errors`` leaves: ``CardRemovedError`` (card
 pulled mid-read), ``ChipSilentError``, ``ReaderUnavailableError``,
-``CardAbsentError`` (transport family); ``BacFailedError`` (wrong MRZ keys),
+``CardAbsentError``, ``CardReadTimeoutError`` (transport family); ``BacFailedError`` (wrong MRZ keys),
 ``NotAnEmrtdError``, ``ChipError`` (device family); ``SecureMessagingError``,
 ``MalformedDataError`` (protocol family).
 
@@ -39,6 +45,7 @@ from typing import Protocol
 from drivers.device import Device
 from drivers.idcard.errors import (
     CardAbsentError,
+    CardReadTimeoutError,
     CardRemovedError,
     ChipSilentError,
     ReaderUnavailableError,
@@ -57,6 +64,10 @@ from drivers.idcard.lds import (
 )
 from drivers.idcard.mrz import MRZ, BacKey, PinLocation, parse_mrz
 from drivers.idcard.passive_auth import PassiveAuthResult, passive_authentication
+
+# A good chip is read in about 0.6 s (FIELD-NOTES "PC/SC and ID cards"); the identify
+# daemon's watchdog is 30 s (systemd/uchastok-identify.service).
+READ_TIMEOUT_S = 15.0
 
 
 class CardStatus(enum.Enum):
@@ -84,7 +95,8 @@ class DocumentRead:
         if self.mrz.pin:
             return self.mrz.pin
         number = self.personal_details.get("personal_number", "").replace("<", "").strip()
-        return number if number.isdigit() and len(number) == 14 else None
+        # isascii: str.isdigit also takes other scripts' digits and superscripts.
+        return number if number.isascii() and number.isdigit() and len(number) == 14 else None
 
 
 class Transport(Protocol):
@@ -115,9 +127,11 @@ class CardReader(Device):
 
     def __init__(self, transport: Transport, *, timer: Callable[[], float] = time.perf_counter,
                  rng: Callable[[int], bytes] = os.urandom, chunk: int = 0xDF,
-                 pin_locations: dict[str, PinLocation] | None = None):
+                 pin_locations: dict[str, PinLocation] | None = None,
+                 read_timeout_s: float = READ_TIMEOUT_S):
         self.transport = transport
         self._timer = timer
+        self.read_timeout_s = read_timeout_s
         self._rng = rng
         self._chunk = chunk
         self._pin_locations = pin_locations
@@ -140,9 +154,17 @@ class CardReader(Device):
         """Read and check one document; ``at`` also checks the DS certificate's validity."""
         key = bac_key_of(mrz_keys)
         started = self._timer()
+        deadline = started + self.read_timeout_s
+
+        def transmit(apdu: bytes) -> bytes:
+            if self._timer() > deadline:
+                raise CardReadTimeoutError(
+                    f"the card read did not finish within {self.read_timeout_s:g} s")
+            return self.transport.transmit(apdu)
+
         self.transport.connect()
         try:
-            session = EmrtdSession(self.transport.transmit, rng=self._rng, chunk=self._chunk)
+            session = EmrtdSession(transmit, rng=self._rng, chunk=self._chunk)
             card_access = session.read_card_access()
             pace = tuple(parse_card_access(card_access)) if card_access else ()
             session.select_application()

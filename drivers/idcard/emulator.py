@@ -17,6 +17,12 @@ What it answers (ISO/IEC 7816-4 APDUs, ``EmrtdEmulator.transmit``):
   face image), DG11 when ``dg11`` fields are given, EF.SOD (signed by the given document signer), and, when
   ``pace=True``, an EF.CardAccess advertising PACE (the chip still does BAC).
 
+Hostile cards: ``files={fid: bytes}`` serves any bytes as any elementary file
+of the application (over or beside the ones built above: a garbled DG1, an
+EF.SOD with a broken certificate), and ``card_access=bytes`` serves any bytes
+as EF.CardAccess, which a reader reads before BAC. The chip still does BAC
+and secure messaging correctly: what the reader gets is exactly those bytes.
+
 Failure presets (``preset=``), each a condition a polling station will meet:
 
 * ``"card-pulled"``: after ``pull_after_reads`` READ BINARY commands the card
@@ -221,7 +227,8 @@ class EmrtdEmulator:
     def __init__(self, mrz: MRZ | str | tuple[str, ...], face_image: bytes, pki: TestPki, *,
                  preset: str | None = None, pace: bool = False,
                  rng: Callable[[int], bytes] = os.urandom, pull_after_reads: int = 6,
-                 face_size: tuple[int, int] = (0, 0), dg11: dict[str, str] | None = None):
+                 face_size: tuple[int, int] = (0, 0), dg11: dict[str, str] | None = None,
+                 files: dict[int, bytes] | None = None, card_access: bytes | None = None):
         if preset is not None and preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
         self.mrz = mrz if isinstance(mrz, MRZ) else parse_mrz(mrz)
@@ -241,7 +248,10 @@ class EmrtdEmulator:
         self.files: dict[int, bytes] = {dg_fid(n): content for n, content in groups.items()}
         self.files[FID_COM] = build_com(sorted(groups))
         self.files[FID_SOD] = build_sod(hashed, pki.ds_key, pki.ds_cert)
+        self.files.update(files or {})
         self._mf_files = {FID_CARD_ACCESS: build_card_access()} if pace else {}
+        if card_access is not None:
+            self._mf_files[FID_CARD_ACCESS] = card_access
         _, self._kenc, self._kmac = document_keys(self.mrz.bac_key.information)
         self.present = True
         self.powered = False

@@ -26,6 +26,10 @@ class ChipSilentError(TransportError):
     """Raised when the chip returns no answer at all to a command."""
 
 
+class CardReadTimeoutError(TransportError):
+    """Raised when reading one document takes longer than the reader's deadline (a stalling chip)."""
+
+
 class BacFailedError(DeviceError):
     """Raised when the chip refuses Basic Access Control (the MRZ keys are wrong)."""
 

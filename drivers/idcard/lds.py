@@ -12,7 +12,11 @@ Guarantees:
   name: ``personal_number`` (5F10, where Kyrgyz chips may carry the PIN),
   ``full_name`` (5F0E), ``full_birth_date`` (5F2B), ``place_of_birth`` (5F11).
 * ``parse_card_access`` lists the PACE protocols EF.CardAccess advertises
-  (Part 11 §9.2: PACEInfo, OID under id-PACE 0.4.0.127.0.7.2.2.4).
+  (Part 11 §9.2: PACEInfo, OID under id-PACE 0.4.0.127.0.7.2.2.4). The file
+  is readable without BAC, so it is the first thing a hostile card can feed
+  us: an empty or cut-off object identifier is ``MalformedDataError`` too.
+* Every ``parse_*`` raises only ``MalformedDataError`` (and ``parse_dg1``
+  ``InvalidMrzError`` for an MRZ that fails its checks), whatever the bytes.
 * ``build_*`` compose the same files (for the chip emulator).
 
 Example::
@@ -170,6 +174,13 @@ def build_dg2(image: bytes, *, width: int = 0, height: int = 0) -> bytes:
 
 
 def _oid_text(raw: bytes) -> str:
+    """Dotted text of a DER OBJECT IDENTIFIER's contents (X.690 §8.19)."""
+    if not raw:
+        raise MalformedDataError("object identifier is empty")
+    if raw[-1] & 0x80:
+        raise MalformedDataError("object identifier ends inside a subidentifier")
+    if len(raw) > 64:
+        raise MalformedDataError(f"object identifier of {len(raw)} bytes is not a protocol OID")
     first = raw[0]
     parts = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
     value = 0

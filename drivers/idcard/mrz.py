@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from drivers.idcard.errors import InvalidMrzError
 
 _WEIGHTS = (7, 3, 1)
-_ALLOWED = re.compile(r"^[A-Z0-9<]+$")
+_ALLOWED = re.compile(r"[A-Z0-9<]+")  # used with fullmatch: "$" would let a final newline in
 
 
 def check_digit(text: str) -> str:
@@ -104,12 +104,13 @@ class BacKey:
             if isinstance(value, dt.date):
                 value = value.strftime("%y%m%d")
             value = value.strip()
-            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            # [0-9], not \d: other scripts' digits would pass and break the ASCII BAC key.
+            if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
                 value = value[2:4] + value[5:7] + value[8:10]
-            if not re.fullmatch(r"\d{6}", value):
+            if not re.fullmatch(r"[0-9]{6}", value):
                 raise InvalidMrzError(f"date {value!r} is not YYMMDD")
             dates.append(value)
-        if not _ALLOWED.match(number):
+        if not _ALLOWED.fullmatch(number):
             raise InvalidMrzError(f"document number {document_number!r} has bad characters")
         return cls(number, dates[0], dates[1])
 
@@ -117,7 +118,7 @@ class BacKey:
     def from_information(cls, information: str) -> BacKey:
         """From the MRZ information string itself (checks its three check digits)."""
         info = information.strip().upper()
-        if len(info) < 24 or not _ALLOWED.match(info):
+        if len(info) < 24 or not _ALLOWED.fullmatch(info):
             raise InvalidMrzError(f"MRZ information {information!r} is not 24+ MRZ characters")
         number, birth, expiry = info[:-14], info[-14:-7], info[-7:]
         _require_check("document number", number[:-1], number[-1])
@@ -172,7 +173,7 @@ def split_lines(text: str) -> tuple[str, ...]:
 
 
 def _date(text: str, what: str, *, future: bool, today: dt.date) -> dt.date:
-    if not re.fullmatch(r"\d{6}", text):
+    if not re.fullmatch(r"[0-9]{6}", text):
         raise InvalidMrzError(f"{what} {text!r} is not YYMMDD")
     yy, mm, dd = int(text[:2]), int(text[2:4]), int(text[4:6])
     # Two-digit years: expiries are this century; a birth year above this year's is the last.
@@ -203,7 +204,7 @@ def parse_mrz(text: str | tuple[str, ...] | list[str], *,
     pins = KYRGYZ_PIN_LOCATIONS if pin_locations is None else pin_locations
     today = today or dt.date.today()
     for ln in lines:
-        if not _ALLOWED.match(ln):
+        if not _ALLOWED.fullmatch(ln):
             raise InvalidMrzError(f"MRZ line {ln!r} has characters outside A-Z 0-9 <")
     shape = tuple(len(ln) for ln in lines)
     if shape == (30, 30, 30):
@@ -221,6 +222,8 @@ def _parse_td1(lines: tuple[str, ...], pin_at: PinLocation | None, today: dt.dat
         # Part 5 §4.2.2: a number over 9 characters continues in the optional data,
         # its check digit being the last character before the filler.
         rest = optional1.split("<", 1)[0]
+        if not rest:
+            raise InvalidMrzError("document number continues into an optional data field that starts with '<'")
         number_field = number + rest[:-1]
         number_check = rest[-1]
         optional1 = optional1[len(rest):]

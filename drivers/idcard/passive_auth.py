@@ -1,7 +1,8 @@
 """Passive authentication of an eMRTD (ICAO 9303 Part 11 §5.1, Part 10 §4.6.2).
 
 ``passive_authentication(ef_sod, data_groups, trust)`` returns a value, never
-raises for a bad document. In order, it:
+raises for a bad document, whatever its bytes (an exception inside a check is
+that check failing: fail closed). In order, it:
 
 1. parses EF.SOD (tag 77 around a CMS ContentInfo whose SignedData
    encapsulates an LDSSecurityObject, OID 2.23.136.1.1.1);
@@ -99,7 +100,7 @@ def load_certificates(trust: Iterable[bytes | str | x509.Certificate]) -> list[x
 
 
 def sod_content(ef_sod: bytes) -> cms.ContentInfo:
-    """The CMS ContentInfo inside EF.SOD (tag 77)."""
+    """The CMS ContentInfo inside EF.SOD (tag 77); ``ValueError`` or ``ProtocolError`` if not."""
     tag, value, _ = read_tlv(ef_sod)
     if tag != 0x77:
         raise ValueError(f"EF.SOD starts with tag {tag:X}, not 77")
@@ -187,6 +188,20 @@ def passive_authentication(ef_sod: bytes, data_groups: dict[int, bytes],
         return PassiveAuthResult.fail(f"trusted certificates do not load: {exc}")
     if not anchors:
         return PassiveAuthResult.fail("no trusted CSCA or document-signer certificates given")
+    try:
+        return _verify(ef_sod, data_groups, anchors, at)
+    except Exception as exc:  # noqa: BLE001 - fail closed on whatever the card's bytes make a parser raise
+        # EF.SOD goes through two third-party DER parsers: asn1crypto (lazily, at each field
+        # access below) and cryptography's X.509. What they raise on hostile bytes is not part
+        # of their contracts (ValueError, TypeError, KeyError, IndexError, InvalidVersion, ...
+        # were all seen). A document is authentic only when every check returns: anything
+        # raised on the way is a failed check, named in the reason.
+        said = " ".join(str(exc).split())  # one line for the screen and the audit log
+        return PassiveAuthResult.fail(f"EF.SOD does not parse ({type(exc).__name__}: {said})")
+
+
+def _verify(ef_sod: bytes, data_groups: dict[int, bytes], anchors: list[x509.Certificate],
+            at: dt.datetime | None) -> PassiveAuthResult:
     try:
         signed = sod_content(ef_sod)["content"]
         encap = signed["encap_content_info"]

@@ -10,7 +10,8 @@ responses; the chip emulator opens commands and protects responses):
   data padded with ISO/IEC 9797-1 padding method 2 (80 00 .. 00);
 * the send-sequence counter (SSC, 8 bytes) is incremented before each command
   and each response is protected or checked; any MAC or format failure raises
-  ``SecureMessagingError`` and the session must then be dropped.
+  ``SecureMessagingError`` (whatever the bytes: a garbled TLV, a cryptogram
+  that is not whole blocks) and the session must then be dropped.
 
 Example (ICAO 9303 Part 11 Appendix D)::
 
@@ -29,6 +30,7 @@ import hmac
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
+from drivers.errors import ProtocolError
 from drivers.idcard.apdu import (
     SW_SM_INCORRECT,
     SW_SM_MISSING,
@@ -58,6 +60,13 @@ def des3_encrypt(key: bytes, data: bytes) -> bytes:
 def des3_decrypt(key: bytes, data: bytes) -> bytes:
     dec = Cipher(TripleDES(_expand(key)), modes.CBC(_ZERO_IV)).decryptor()
     return dec.update(data) + dec.finalize()
+
+
+def _blocks(data: bytes, what: str) -> bytes:
+    """``data`` if it is whole 3DES blocks (at least one); the cipher would raise ValueError."""
+    if not data or len(data) % 8:
+        raise SecureMessagingError(f"{what} holds {len(data)} bytes, not whole 8-byte blocks")
+    return data
 
 
 def _des_ecb(key8: bytes, block: bytes, *, decrypt: bool = False) -> bytes:
@@ -140,7 +149,11 @@ class SecureMessaging:
 
     def unprotect(self, raw: bytes) -> ResponseApdu:
         """Check and open a protected response; SSC goes up once."""
-        resp = ResponseApdu.decode(raw)
+        try:
+            resp = ResponseApdu.decode(raw)
+            objects = parse_tlvs(resp.data)
+        except ProtocolError as exc:
+            raise SecureMessagingError(f"SM response does not parse: {exc}") from exc
         if not resp.data:
             # The chip ends the session with a plain status word on SM errors.
             if resp.sw in (SW_SM_MISSING, SW_SM_INCORRECT):
@@ -148,7 +161,6 @@ class SecureMessaging:
             if resp.ok:
                 raise SecureMessagingError("chip answered 9000 without secure messaging")
             return resp
-        objects = parse_tlvs(resp.data)
         macced = b""
         data = None
         sw = None
@@ -173,18 +185,22 @@ class SecureMessaging:
         plain = b""
         if data is not None:
             if odd:
-                plain = unpad(des3_decrypt(self.ks_enc, data))
+                plain = unpad(des3_decrypt(self.ks_enc, _blocks(data, "DO85")))
             else:
-                if not data or data[0] != 0x01 or (len(data) - 1) % 8:
-                    raise SecureMessagingError("DO87 has a bad padding indicator or length")
-                plain = unpad(des3_decrypt(self.ks_enc, data[1:]))
+                if not data or data[0] != 0x01:
+                    raise SecureMessagingError("DO87 has a bad padding indicator")
+                plain = unpad(des3_decrypt(self.ks_enc, _blocks(data[1:], "DO87")))
         return ResponseApdu(plain, int.from_bytes(sw, "big"))
 
     # --- chip side ---------------------------------------------------------
 
     def open_command(self, raw: bytes) -> CommandApdu:
         """Check and open a protected command (the chip's side); SSC goes up once."""
-        cmd = CommandApdu.decode(raw)
+        try:
+            cmd = CommandApdu.decode(raw)
+            objects = parse_tlvs(cmd.data)
+        except ProtocolError as exc:
+            raise SecureMessagingError(f"SM command does not parse: {exc}") from exc
         if cmd.cla & 0x0C != 0x0C:
             raise SecureMessagingError("command is not protected")
         header = bytes([cmd.cla, cmd.ins, cmd.p1, cmd.p2])
@@ -192,15 +208,15 @@ class SecureMessaging:
         data = b""
         le = None
         mac = None
-        for tag, value in parse_tlvs(cmd.data):
+        for tag, value in objects:
             if tag == 0x87:
-                if not value or value[0] != 0x01 or (len(value) - 1) % 8:
-                    raise SecureMessagingError("DO87 has a bad padding indicator or length")
+                if not value or value[0] != 0x01:
+                    raise SecureMessagingError("DO87 has a bad padding indicator")
                 macced += encode_tlv(tag, value)
-                data = unpad(des3_decrypt(self.ks_enc, value[1:]))
+                data = unpad(des3_decrypt(self.ks_enc, _blocks(value[1:], "DO87")))
             elif tag == 0x85:
                 macced += encode_tlv(tag, value)
-                data = unpad(des3_decrypt(self.ks_enc, value))
+                data = unpad(des3_decrypt(self.ks_enc, _blocks(value, "DO85")))
             elif tag == 0x97:
                 macced += encode_tlv(tag, value)
                 le = int.from_bytes(value, "big") or (256 if len(value) == 1 else 65536)
