@@ -132,20 +132,36 @@ SELECT rowid FROM voter WHERE NOT coalesce((
 
 
 def _template_rows(path: Path, validate: Callable[[bytes], None] | None):
-    with open(path, newline="", encoding="ascii") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if tuple(header or ()) != ("pin", "finger", "iso_base64"):
-            raise PackageError(f"{path}:1: header must be pin,finger,iso_base64")
-        for line, row in enumerate(reader, start=2):
+    """templates.csv rows as (pin, finger, record); any fault is a PackageError naming file and line.
+
+    The file is ASCII by format (base64 and digits): a byte outside it is named with its
+    exact line (each line is decoded on its own), never a UnicodeDecodeError traceback.
+    """
+    def ascii_lines(f):
+        for n, raw in enumerate(f, start=1):
             try:
-                pin, finger, b = row
-                rec = base64.b64decode(b, validate=True)
-                if validate:
-                    validate(rec)
-                yield pin, int(finger), rec
-            except Exception as e:   # any malformed row: name it
-                raise PackageError(f"{path.name}:{line}: corrupted template: {e}") from e
+                yield raw.decode("ascii")
+            except UnicodeDecodeError as e:
+                raise PackageError(f"{path.name}:{n}: not ASCII (byte 0x{raw[e.start]:02X}"
+                                   f" at column {e.start + 1})") from None
+
+    with open(path, "rb") as f:
+        reader = csv.reader(ascii_lines(f))
+        try:
+            header = next(reader, None)
+            if tuple(header or ()) != ("pin", "finger", "iso_base64"):
+                raise PackageError(f"{path}:1: header must be pin,finger,iso_base64")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    pin, finger, b = row
+                    rec = base64.b64decode(b, validate=True)
+                    if validate:
+                        validate(rec)
+                    yield pin, int(finger), rec
+                except Exception as e:   # any malformed row: name it
+                    raise PackageError(f"{path.name}:{line}: corrupted template: {e}") from e
+        except csv.Error as e:
+            raise PackageError(f"{path.name}:{reader.line_num}: not a CSV row: {e}") from e
 
 
 def _template_validator() -> Callable[[bytes], None]:
