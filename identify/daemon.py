@@ -288,6 +288,8 @@ class IdentifyDaemon(RoleDaemon):
                 keys = self.mrz_input.read_mrz(mrz_timeout)
             except DriverError as e:
                 return self._card_fault(e)
+            except Exception as e:  # noqa: BLE001 - outside input must not stop the table (see _card_fault)
+                return self._card_fault(e, unexpected=True)
         if keys is None:
             return TableResult(None, "mrz-needed", "MRZды окутуңуз же документтин маалыматын териңиз",
                                "Отсканируйте MRZ или введите данные документа")
@@ -296,12 +298,22 @@ class IdentifyDaemon(RoleDaemon):
             document = self.card_reader.read_document(keys, self.trust, at=self.clock.now())
         except DriverError as e:
             return self._card_fault(e)
+        except Exception as e:  # noqa: BLE001 - outside input must not stop the table (see _card_fault)
+            return self._card_fault(e, unexpected=True)
         early = self.identifier.check_card(document)     # no finger needed to say no
         if early is not None:
             return self._finish(early)
         return self._capture_and(lambda image: self.identifier.by_card(document, image))
 
-    def _card_fault(self, e: Exception) -> TableResult:
+    def _card_fault(self, e: Exception, *, unexpected: bool = False) -> TableResult:
+        """A card or MRZ fault shown as such (never an acceptance); the table goes on.
+
+        ``unexpected``: the driver raised outside its contract (drivers.idcard.errors):
+        a driver bug that a hostile card reached. It is still only this card's fault:
+        the commission sees an unreadable card, the traceback goes to the journal.
+        """
+        if unexpected:
+            self.log.error("card reader raised outside its contract", exc_info=e)
         code, text = card_fault(e)
         record(self.conn, "card-read-failed", "failure", clock=self.clock, reason=code, error=type(e).__name__)
         self._show("RETRY")
