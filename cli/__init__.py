@@ -24,7 +24,7 @@ from drivers.errors import DriverError
 
 GROUPS = [
     "package", "provision", "polls", "identify", "count", "fingerprint",
-    "receiver", "verify", "status", "log", "demo",
+    "receiver", "verify", "status", "log", "demo", "screens",
 ]
 
 

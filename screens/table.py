@@ -1,0 +1,379 @@
+"""The identification table behind its screen: the daemon's turns, and what the screen shows now.
+
+``TableSession`` owns one ``identify.daemon.IdentifyDaemon`` (built by
+``build_identify_daemon`` from the hardware factory, or from the simulated table
+in tests and the demo) and runs its turns in one thread. Every call into the
+daemon, from that thread or from a tap on the screen, holds one lock: the
+identifier's connection is used by one caller at a time. The screen shows a
+``TableScreen`` value, replaced as a whole at each change (``seq`` grows; the
+page reloads when it changes).
+
+What happens, in order (identify/daemon.py does the work, this module only
+shows it):
+
+1. a card enters the reader: "reading"; when the chip has been read and the
+   rules do not refuse it yet, "voter found, place your finger" with the name,
+   year of birth, face (DG2) and contests (the reader is watched through
+   ``WatchedCardReader``, a pass-through of the driver seam);
+2. the daemon's answer (``TableResult``): accepted (ballots to hand out, the
+   receipt printed or queued), refused (the reason and what to do, from
+   screens/words.py ``WHAT_TO_DO``), retry (the sensor's reason, "try again"),
+   or a card fault; the screen stays until the next card or the next tap;
+3. taps: 1:N search and confirmation of a candidate, the manual route, a reprint
+   of the queued receipts: each needs a member's PIN where the CLI needs one
+   (``station.polls.authorize``, lockout after ``MAX_PIN_FAILURES``).
+
+Double taps and reloads: every form carries a one-time token; a token seen
+before changes nothing (``Tokens``). Two tables racing on one voter: the
+identifier's one transaction decides (``pin`` UNIQUE), the loser shows
+"already identified". The server killed mid-identification: identify.db is the
+truth; at restart the daemon prints what was queued and the screen shows the
+counters from the file.
+
+Example::
+
+    session = TableSession(daemon, paths)
+    session.start()                   # the turns run in their thread
+    session.screen.name               # "waiting", "finger", "accepted", ...
+    session.manual(pin, "1", "258013", "fingerprint-unreadable")
+    session.close()
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+from drivers.idcard.base import CardStatus
+from drivers.printer.base import PrinterStatus
+from identify import eligibility, receipts, voters
+from identify.identifier import counts
+from identify.identifier import identified as identified_pin
+from identify.rules import MANUAL_REASONS, MESSAGES, receipt_label
+from identify.store import open_identify_db
+from screens.words import WHAT_TO_DO, WORDS
+from station import polls
+from station.errors import IdentificationError, PollsError
+from station.text import Text
+
+log = logging.getLogger("uchastok.screens")
+
+
+@dataclasses.dataclass(frozen=True)
+class TableScreen:
+    """What the table's screen shows now (one value, replaced at each change)."""
+
+    name: str = "waiting"        # waiting, reading, finger, retry, accepted, refused, confirm, manual-done
+    seq: int = 0
+    message: Text | None = None
+    reason: str | None = None
+    todo: Text | None = None
+    voter: dict | None = None    # name, birth_year, face (data: URI or None), contests [Text]
+    ballots: tuple = ()          # contest titles (Text) to hand out
+    receipt: str | None = None
+    printed: str = ""            # "printed", "queued", ""
+    candidates: tuple = ()       # 1:N candidates: dicts pin, name, birth_year, identified
+    offer_manual: bool = False
+    error: Text | None = None    # a tap that could not be done (wrong PIN, ...)
+
+
+class Tokens:
+    """One-time form tokens: a double tap or a reloaded POST is seen and ignored."""
+
+    def __init__(self, keep: int = 256):
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self.keep = keep
+
+    def first_use(self, token: str | None) -> bool:
+        """True the first time ``token`` is used; False for a repeat (or no token at all)."""
+        if not token:
+            return False
+        with self._lock:
+            if token in self._seen:
+                return False
+            self._seen[token] = None
+            while len(self._seen) > self.keep:
+                self._seen.popitem(last=False)
+            return True
+
+
+class WatchedCardReader:
+    """The card reader seam, passed through; tells ``on_read`` each document the chip gave."""
+
+    def __init__(self, reader, on_read):
+        self._reader = reader
+        self._on_read = on_read
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def __repr__(self) -> str:
+        return f"WatchedCardReader({self._reader!r})"
+
+    def read_document(self, *args, **kwargs):
+        document = self._reader.read_document(*args, **kwargs)
+        try:
+            self._on_read(document)
+        except Exception:  # noqa: BLE001 - the screen must never stop an identification
+            log.exception("screen update after a card read failed")
+        return document
+
+
+def member_list(station_conn) -> list[dict]:
+    """The commission members for the PIN pad's buttons: id, name, role, tries left."""
+    return [{"id": r[0], "name": r[1], "role": r[2], "left": max(0, polls.MAX_PIN_FAILURES - r[3])}
+            for r in station_conn.execute("SELECT id, name, role, failures FROM commission_member ORDER BY id")]
+
+
+def pin_refusal(e: PollsError, station_conn, member: str) -> Text:
+    """What the PIN pad says after ``polls.authorize`` refused: wrong PIN (tries left) or locked."""
+    text = str(e)
+    if "locked" in text:
+        return WORDS["locked"]
+    if "wrong PIN" in text:
+        left = next((m["left"] for m in member_list(station_conn) if m["id"] == member), 0)
+        if left == 0:
+            return WORDS["locked"]
+        wrong, tries = WORDS["wrong-pin"], WORDS["attempts-left"].format(n=left)
+        return Text(f"{wrong.ky}. {tries.ky}", f"{wrong.ru}. {tries.ru}")
+    return Text(text, text)
+
+
+class TableSession:
+    """One identification table's daemon, run in a thread, and its screen (module docstring)."""
+
+    def __init__(self, daemon, paths, *, poll_s: float = 0.05, mrz_timeout_s: float = 0.05):
+        self.daemon = daemon
+        self.paths = paths
+        self.poll_s = poll_s
+        self.mrz_timeout_s = mrz_timeout_s
+        self.lock = threading.RLock()
+        self.tokens = Tokens()
+        self._screen = TableScreen()
+        self._screen_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._again = threading.Event()
+        self._card_done = False
+        self.devices: dict[str, str] = {}
+        daemon.card_reader = WatchedCardReader(daemon.card_reader, self._card_read)
+
+    def __repr__(self) -> str:
+        return f"TableSession(table={self.table}, screen={self._screen.name})"
+
+    @property
+    def table(self) -> str:
+        return self.daemon.identifier.table
+
+    @property
+    def election(self):
+        return self.daemon.election
+
+    @property
+    def screen(self) -> TableScreen:
+        return self._screen
+
+    def show(self, name: str, **values) -> TableScreen:
+        with self._screen_lock:
+            self._screen = TableScreen(name=name, seq=self._screen.seq + 1, **values)
+            return self._screen
+
+    # -- the turns ---------------------------------------------------------------------
+
+    def start(self) -> TableSession:
+        with self.lock:
+            self.daemon.begin()
+        self._thread = threading.Thread(target=self._run, name=f"table-{self.table}", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the turns (after the current one) and end the daemon's run; idempotent."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self.lock:
+            self.daemon.end()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.turn()
+            except Exception:  # noqa: BLE001 - the screen's thread keeps going; the journal has it
+                log.exception("table turn failed")
+            self._stop.wait(self.poll_s)
+
+    def turn(self) -> str:
+        """One look at the devices: serve the card in the reader (once), print what waits."""
+        with self.lock:
+            self.devices = self.daemon.device_status()
+            card = self.devices.get("card-reader")
+            if card != CardStatus.READY.value:
+                self._card_done = False
+            if self.devices.get("printer") == PrinterStatus.READY.value and \
+                    receipts.pending(self.daemon.conn, self.table):
+                self.daemon.print_pending()
+            if card == CardStatus.READY.value and self.devices.get("sensor") == "ready" and \
+                    (not self._card_done or self._again.is_set()):
+                self._again.clear()
+                self.show("reading")
+                result = self.daemon.serve_voter(mrz_timeout=self.mrz_timeout_s)
+                if result.status == "mrz-needed":
+                    self.show("waiting")
+                    return "mrz-needed"
+                self._card_done = True
+                self._show_result(result)
+                return "served"
+        return "idle"
+
+    def try_again(self) -> None:
+        """"Try again" on the retry screen: the card still in the reader is served once more."""
+        self._again.set()
+
+    def _card_read(self, document) -> None:
+        """The chip was read: show who it is while the finger is asked for."""
+        pin = document.pin
+        voter = voters.by_pin(self.daemon.conn, pin) if pin else None
+        if voter is None:
+            voter = voters.by_document(self.daemon.conn, document.mrz.document_number)
+        face = None
+        if document.face_image and document.face_format == "jpeg":
+            face = "data:image/jpeg;base64," + base64.b64encode(document.face_image).decode()
+        shown = {"name": voter.full_name if voter else document.mrz.document_number,
+                 "birth_year": voter.birth_date.year if voter else None, "face": face,
+                 "contests": self._contests(voter) if voter else ()}
+        self.show("finger", voter=shown, message=WORDS["place-finger"])
+
+    def _contests(self, voter) -> tuple:
+        return tuple(self.election.contest(c).title for c in eligibility.decide(voter, self.election).contests)
+
+    def _show_result(self, result) -> TableScreen:
+        out = result.outcome
+        message = Text(result.message_ky, result.message_ru)
+        previous = self._screen.voter
+        if out is not None and out.accepted:
+            printed = "printed" if result.printed and all(r.printed for _, r in result.printed) else "queued"
+            v = out.voter
+            return self.show("accepted", message=message, ballots=tuple(
+                self.election.contest(c).title for c in out.ballots),
+                receipt=receipt_label(out.receipt.number) if out.receipt else None, printed=printed,
+                voter={"name": v.full_name, "birth_year": v.birth_date.year, "face": (previous or {}).get("face"),
+                       "contests": self._contests(v)} if v else previous)
+        if out is not None and str(out.status) == "confirm":
+            return self.show("confirm", message=message, offer_manual=True, candidates=tuple(
+                {"pin": c.pin, "name": c.full_name, "birth_year": c.birth_date[:4],
+                 "identified": c.already_identified} for c in out.candidates))
+        if out is not None and str(out.status) == "refused":
+            return self.show("refused", message=message, reason=out.reason, todo=WHAT_TO_DO.get(out.reason or ""),
+                             offer_manual=out.offer_manual, voter=previous)
+        # retry (poor capture, sensor condition, card fault): the reason, and try again
+        return self.show("retry", message=message, reason=result.status,
+                         offer_manual=bool(out is not None and out.offer_manual) or "manual" in result.detail,
+                         voter=previous)
+
+    # -- taps ------------------------------------------------------------------------------
+
+    def _authorize(self, member: str, member_pin: str) -> Text | None:
+        """None when the member's PIN is right; otherwise what the PIN pad says."""
+        try:
+            polls.authorize(self.daemon.identifier.station_conn, member, member_pin, clock=self.daemon.clock)
+            return None
+        except PollsError as e:
+            return pin_refusal(e, self.daemon.identifier.station_conn, member)
+
+    def finger_search(self) -> TableScreen:
+        """No document: the 1:N search on the finger on the sensor; candidates to confirm."""
+        with self.lock:
+            self.show("reading")
+            return self._show_result(self.daemon.serve_search())
+
+    def confirm(self, pin: str, member: str, member_pin: str) -> TableScreen:
+        """The commission confirmed candidate ``pin`` of the last search."""
+        with self.lock:
+            refused = self._authorize(member, member_pin)
+            if refused is not None:
+                return self.show(self._screen.name, **_keep(self._screen), error=refused)
+            try:
+                return self._show_result(self.daemon.confirm(pin, member))
+            except IdentificationError as e:
+                return self.show(self._screen.name, **_keep(self._screen), error=Text(str(e), str(e)))
+
+    def manual(self, pin: str, member: str, member_pin: str, reason: str) -> TableScreen:
+        """The manual route: a member's PIN, a reason from ``MANUAL_REASONS``, the voter's PIN."""
+        with self.lock:
+            if reason not in MANUAL_REASONS:
+                return self.show(self._screen.name, **_keep(self._screen), error=WORDS["choose-reason"])
+            refused = self._authorize(member, member_pin)
+            if refused is not None:
+                return self.show(self._screen.name, **_keep(self._screen), error=refused)
+            v = voters.by_pin(self.daemon.conn, pin)
+            if v is not None:
+                self.show("reading", voter={"name": v.full_name, "birth_year": v.birth_date.year, "face": None,
+                                            "contests": self._contests(v)})
+            return self._show_result(self.daemon.manual(pin, member, reason))
+
+    def reprint(self) -> list[dict]:
+        """Print the receipts that wait in the queue (paper back in the printer)."""
+        with self.lock:
+            done = self.daemon.print_pending()
+        return [{"receipt": receipt_label(n), "printed": r.printed} for n, r in done]
+
+    def next_voter(self) -> TableScreen:
+        return self.show("waiting")
+
+    # -- what the screen reads -----------------------------------------------------------
+
+    def search(self, query: str, limit: int = 12) -> list[dict]:
+        """The list searched by PIN (14 digits), document number or surname (own read connection)."""
+        q = " ".join(query.split())
+        if len(q) < 2:
+            return []
+        conn = open_identify_db(self.paths.identify_db)
+        try:
+            if q.isdigit():
+                found = [v for v in [voters.by_pin(conn, q)] if v is not None]
+            else:
+                found = [v for v in [voters.by_document(conn, q.upper())] if v is not None]
+                found += [v for v in voters.search_by_name(conn, q[:1].upper() + q[1:], limit)
+                          if v.pin not in {f.pin for f in found}]
+            identified = {v.pin for v in found if identified_pin(conn, v.pin)}
+            return [{"pin": v.pin, "name": v.full_name, "birth_year": v.birth_date.year,
+                     "document": v.document_number, "identified": v.pin in identified} for v in found[:limit]]
+        finally:
+            conn.close()
+
+    def counters(self) -> dict:
+        """Identified so far (by method, manual by reason), on the list, receipts waiting."""
+        conn = open_identify_db(self.paths.identify_db)
+        try:
+            c = counts(conn)
+            return c | {"on_list": voters.count(conn), "receipts_waiting": len(receipts.pending(conn))}
+        finally:
+            conn.close()
+
+
+def _keep(screen: TableScreen) -> dict:
+    """The screen's values without its name, seq and error (to show it again with a new error)."""
+    return {k: v for k, v in dataclasses.asdict(screen).items() if k not in ("name", "seq", "error")} | {
+        "candidates": screen.candidates, "ballots": screen.ballots}
+
+
+CONFIRM_TEXT = MESSAGES["confirm"]
+
+
+def wait_for(predicate, timeout: float = 10.0, step: float = 0.02) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` (the simulated table's callers, the demo)."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(step)
+    return True
