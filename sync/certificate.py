@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from sync.errors import VerificationError
 
 CERT_TYPE = "uchastok-device-certificate"
 ROLES = ("identify", "count")
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,26 @@ class DeviceCertificate:
 
 
 def _parse_ts(s: Any, field: str) -> dt.datetime:
-    if not isinstance(s, str):
-        raise VerificationError(f"certificate {field} must be a timestamp")
+    if not isinstance(s, str) or not _TIME.match(s):
+        raise VerificationError(f"certificate {field} is not YYYY-MM-DDTHH:MM:SSZ: {s!r}")
     try:
         return parse_iso(s)
     except ValueError as e:
-        raise VerificationError(f"certificate {field} is not YYYY-MM-DDTHH:MM:SSZ: {s!r}") from e
+        raise VerificationError(f"certificate {field} is not a real time: {s!r}") from e
+
+
+def _text(s: dict[str, Any], field: str) -> str:
+    v = s.get(field)
+    if not isinstance(v, str) or not v:
+        raise VerificationError(f"certificate {field} is not a text")
+    return v
+
+
+def _roles(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not v or not all(isinstance(r, str) and r in ROLES for r in v) \
+            or len(set(v)) != len(v):
+        raise VerificationError(f"certificate roles must be a list of distinct roles from {list(ROLES)}")
+    return tuple(v)
 
 
 def device_id_for(pub: signing.PublicKey) -> str:
@@ -76,12 +92,12 @@ def verify_certificate(doc: Any, authority_pub: signing.PublicKey, *, device_id:
                        election_id: str | None = None, at: dt.datetime | None = None) -> DeviceCertificate:
     """Verify the authority's signature first, then every field; raise VerificationError naming the problem."""
     s = signing.open_document(doc, authority_pub)
-    if s.get("type") != CERT_TYPE or s.get("version") != 1:
+    if s.get("type") != CERT_TYPE or type(s.get("version")) is not int or s["version"] != 1:
         raise VerificationError("not a version-1 device certificate")
-    pub = signing.public_from_text(s.get("public_key", ""))
+    pub = signing.public_from_text(_text(s, "public_key"))
     cert = DeviceCertificate(
-        device_id=str(s.get("device_id")), public_key=pub, station_id=str(s.get("station_id")),
-        election_id=str(s.get("election_id")), roles=tuple(s.get("roles") or ()),
+        device_id=_text(s, "device_id"), public_key=pub, station_id=_text(s, "station_id"),
+        election_id=_text(s, "election_id"), roles=_roles(s.get("roles")),
         not_before=_parse_ts(s.get("not_before"), "not_before"),
         not_after=_parse_ts(s.get("not_after"), "not_after"), ref=cert_ref(doc))
     if cert.device_id != device_id_for(pub):

@@ -6,13 +6,19 @@ implementation. In short:
 - An envelope is a JSON object with exactly the fields ``version`` (1),
   ``kind``, ``election``, ``station``, ``device``, ``stream``, ``seq``
   (1, 2, 3 ... per device and stream), ``prev`` (the envelope hash of seq-1 in
-  the same stream, 64 zeros for seq 1), ``created_at`` (``YYYY-MM-DDTHH:MM:SSZ``),
-  ``body`` (an object, the kind's payload), ``cert`` (the device certificate
-  reference, sync/certificate.py) and ``signature``.
-- ``signature`` = base64 of Ed25519(device key, canonical(envelope without
-  ``signature``)), canonical = RFC 8785 (sync/canonical.py).
+  the same stream, 64 zeros for seq 1), ``created_at`` (``YYYY-MM-DDTHH:MM:SSZ``,
+  a real UTC time), ``body`` (an object, the kind's payload), ``cert`` (the
+  device certificate reference, sync/certificate.py) and ``signature``.
+- Each kind travels on its stream (``KIND_STREAMS``): receipts and summaries
+  on ``identify``, results protocols on ``count``, polls events and
+  heartbeats on either; an envelope of a kind on another stream is malformed.
+- ``signature`` = canonical base64 of Ed25519(device key, canonical(envelope
+  without ``signature``)), canonical = RFC 8785 (sync/canonical.py). Canonical
+  base64 (``SIGNATURE``: the last character before ``==`` carries no unused
+  bits) gives each signature one spelling, hence each envelope one hash.
 - envelope hash = lowercase SHA-256 hex of canonical(whole envelope, with
-  ``signature``). The next envelope of the stream names it as ``prev``.
+  ``signature``). The next envelope of the stream names it as ``prev``. The
+  paper protocol, the centre and ``uchastok verify`` all show this hash.
 - Limits: canonical body <= ``MAX_BODY_BYTES``; canonical envelope <=
   ``MAX_ENVELOPE_BYTES``; a batch holds <= ``MAX_BATCH_ENVELOPES`` envelopes
   of one device and one stream and is <= ``MAX_BATCH_BYTES`` once decompressed.
@@ -22,7 +28,8 @@ implementation. In short:
 
 Verification order (style: verify before parse-and-use): size, shape,
 signature (against the key of the certificate the receiver enrolled), then
-chain and station checks by the caller.
+``certificate_problem`` (the envelope against what its certificate allows),
+then chain checks by the caller.
 
 Example::
 
@@ -41,9 +48,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from base.clock import iso
+from base.clock import iso, parse_iso
 from sync import signing
 from sync.canonical import canonical, parse
+from sync.certificate import DeviceCertificate
 from sync.errors import EnvelopeError, VerificationError
 
 VERSION = 1
@@ -54,6 +62,10 @@ KINDS = ("results-protocol", "identification-summary", "polls-event", "identific
          "heartbeat")
 PRIORITY = {k: i for i, k in enumerate(KINDS)}
 STREAMS = ("identify", "count")
+# The stream each kind travels on, so a certificate's roles bound what a device may say.
+KIND_STREAMS = {"results-protocol": ("count",), "identification-summary": ("identify",),
+                "polls-event": STREAMS, "identification-receipt": ("identify",),
+                "heartbeat": STREAMS}
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ENVELOPE_BYTES = 72 * 1024
@@ -67,11 +79,23 @@ _FIELDSET = frozenset(FIELDS)
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-SIGNATURE = re.compile(r"^[A-Za-z0-9+/]{86}==$")
+# Canonical base64 of 64 bytes: the 86th character holds 2 bits and 4 zero bits (A, Q, g, w).
+SIGNATURE = re.compile(r"^[A-Za-z0-9+/]{85}[AQgw]==$")
 
 BATCH_TYPE = "uchastok-batch"
 ACK_TYPE = "uchastok-ack"
 STATUSES = ("stored", "duplicate", "rejected")
+
+
+def is_time(value: Any) -> bool:
+    """True if ``value`` is a TIME: ``YYYY-MM-DDTHH:MM:SSZ`` naming a real UTC second."""
+    if not isinstance(value, str) or not ISO_Z.match(value):
+        return False
+    try:
+        parse_iso(value)
+    except ValueError:  # 2026-13-45T99:99:99Z has the form but is no time
+        return False
+    return True
 
 
 def signing_bytes(env: dict[str, Any]) -> bytes:
@@ -141,12 +165,15 @@ def check_shape(env: Any, *, measure_body: bool = True) -> None:
         missing = sorted(_FIELDSET - env.keys())
         extra = sorted(env.keys() - _FIELDSET)
         _fail(f"envelope fields wrong (missing {missing}, unexpected {extra})")
-    if env["version"] != VERSION or type(env["version"]) is not int:
+    if type(env["version"]) is not int or env["version"] != VERSION:
         _fail(f"envelope version {env['version']!r} is not {VERSION}")
-    if env["kind"] not in PRIORITY:
+    if not isinstance(env["kind"], str) or env["kind"] not in PRIORITY:
         _fail(f"unknown kind {env['kind']!r}")
-    if env["stream"] not in STREAMS:
+    if not isinstance(env["stream"], str) or env["stream"] not in STREAMS:
         _fail(f"unknown stream {env['stream']!r}")
+    if env["stream"] not in KIND_STREAMS[env["kind"]]:
+        _fail(f"kind {env['kind']} travels on stream {' or '.join(KIND_STREAMS[env['kind']])},"
+              f" not {env['stream']}")
     for k in ("election", "station", "device"):
         if not isinstance(env[k], str) or not IDENT.match(env[k]):
             _fail(f"{k} {env[k]!r} is not an identifier")
@@ -158,13 +185,13 @@ def check_shape(env: Any, *, measure_body: bool = True) -> None:
             _fail(f"{k} is not 64 lowercase hex digits")
     if (seq == 1) != (env["prev"] == ZERO_HASH):
         _fail("prev must be 64 zeros exactly when seq is 1")
-    if not isinstance(env["created_at"], str) or not ISO_Z.match(env["created_at"]):
-        _fail("created_at is not YYYY-MM-DDTHH:MM:SSZ")
+    if not is_time(env["created_at"]):
+        _fail("created_at is not a real time YYYY-MM-DDTHH:MM:SSZ")
     if not isinstance(env["body"], dict):
         _fail("body is not a JSON object")
     sig = env["signature"]
     if not isinstance(sig, str) or not SIGNATURE.match(sig):
-        _fail("signature is not 88 base64 characters")
+        _fail("signature is not the canonical base64 of 64 bytes (88 characters)")
     if not measure_body:
         return
     try:
@@ -207,6 +234,32 @@ def verify_envelope(env: Any, device_pub: signing.PublicKey) -> str:
         raise EnvelopeError(f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_BYTES}")
     signing.verify(device_pub, signing.unb64(env["signature"], "signature"), signed)
     return signing.sha256_hex(data)
+
+
+def certificate_problem(env: dict[str, Any], cert: DeviceCertificate) -> tuple[str, str] | None:
+    """The first way a shape-checked ``env`` oversteps its certificate, as (code, text), or None.
+
+    Codes and order are docs/protocol.md section 7 (after the signature): the
+    certificate reference, device, station, election, the stream among the
+    certificate's roles, ``created_at`` within its validity. The receiver and
+    ``uchastok verify`` (sync/export.py) both use this one function.
+    """
+    if env["cert"] != cert.ref:
+        return "unknown-certificate", f"envelope names certificate {env['cert'][:12]}…, not {cert.ref[:12]}…"
+    if env["device"] != cert.device_id:
+        return "wrong-device", f"envelope says device {env['device']}, certificate {cert.device_id}"
+    if env["station"] != cert.station_id:
+        return "wrong-station", f"envelope says station {env['station']}, certificate {cert.station_id}"
+    if env["election"] != cert.election_id:
+        return "wrong-election", f"envelope says election {env['election']}, certificate {cert.election_id}"
+    if env["stream"] not in cert.roles:
+        return ("role-not-allowed",
+                f"stream {env['stream']} is not among the certificate's roles {list(cert.roles)}")
+    # check_shape made created_at a real time in the one fixed form, where text order is time order.
+    if not iso(cert.not_before) <= env["created_at"] <= iso(cert.not_after):
+        return ("certificate-expired", f"created_at {env['created_at']} outside the certificate's"
+                f" validity {iso(cert.not_before)}..{iso(cert.not_after)}")
+    return None
 
 
 # --- batches -------------------------------------------------------------------------------
@@ -254,7 +307,8 @@ def decompress(data: bytes, encoding: str | None, limit: int = MAX_BATCH_BYTES) 
 def parse_batch(data: bytes) -> dict[str, Any]:
     """Parse and shape-check a batch (the envelopes inside are checked one by one later)."""
     b = parse(data, max_bytes=MAX_BATCH_BYTES)
-    if not isinstance(b, dict) or b.get("type") != BATCH_TYPE or b.get("version") != VERSION:
+    if not isinstance(b, dict) or b.get("type") != BATCH_TYPE or type(b.get("version")) is not int \
+            or b["version"] != VERSION:  # 1.0 and true equal 1 in Python: the integer 1 only
         raise EnvelopeError("not a version 1 uchastok-batch")
     if set(b) != {"type", "version", "device", "stream", "certificate", "envelopes"}:
         raise EnvelopeError(f"batch fields wrong: {sorted(b)}")
@@ -287,7 +341,8 @@ def open_ack(doc: Any, ack_pub: signing.PublicKey, *, device: str | None = None,
     a = signing.open_document(doc, ack_pub)
     keys = {"type", "version", "device", "stream", "contiguous_seq", "contiguous_hash",
             "results", "at"}
-    if set(a) != keys or a["type"] != ACK_TYPE or a["version"] != VERSION:
+    if set(a) != keys or a["type"] != ACK_TYPE or type(a["version"]) is not int \
+            or a["version"] != VERSION:
         raise VerificationError("not a version 1 uchastok-ack")
     if device is not None and a["device"] != device:
         raise VerificationError(f"ack is for device {a['device']!r}, not {device!r}")

@@ -5,13 +5,18 @@ Format (docs/protocol.md section 10)::
     {"type": "uchastok-export", "version": 1, "certificate": <device certificate>,
      "envelopes": [envelope, ...]}
 
-``verify_export`` needs only the provisioning authority's public key: it
-verifies the certificate, then every envelope's shape, certificate reference,
-device/station/election binding and signature, then the hash chain between
-consecutive seqs of each stream present. It reports per envelope rather than
-stopping at the first failure; ``ExportReport.ok`` is true only if all pass.
-A bare envelope (no export wrapper) is accepted with the certificate given
-separately.
+``verify_export`` needs only the provisioning authority's public key and is
+as strict as the receiver (central/service.py): it verifies the certificate,
+then every envelope's shape (the kind on its own stream, real times,
+canonical base64), size and signature, then what the certificate allows
+(``sync.envelope.certificate_problem``: certificate reference, device,
+station, election, the stream among the certificate's roles, ``created_at``
+within its validity), then across the file: two different envelopes at one
+(stream, seq) are a fork (both are marked bad; the same envelope twice is
+fine), and each envelope's ``prev`` must be the hash of seq-1 of its stream
+when the file holds it. It reports per envelope rather than stopping at the
+first failure; ``ExportReport.ok`` is true only if all pass. A bare envelope
+(no export wrapper) is accepted with the certificate given separately.
 
 Example::
 
@@ -28,7 +33,7 @@ from typing import Any
 from sync import signing
 from sync.canonical import parse
 from sync.certificate import verify_certificate
-from sync.envelope import envelope_hash, verify_envelope
+from sync.envelope import certificate_problem, envelope_hash, verify_envelope
 from sync.errors import EnvelopeError, SyncError, VerificationError
 
 EXPORT_TYPE = "uchastok-export"
@@ -66,7 +71,8 @@ def verify_export(doc: Any, authority_pub: signing.PublicKey, *,
                   certificate: dict[str, Any] | None = None) -> ExportReport:
     """Check an export (or a bare envelope with ``certificate``) offline; see the module doc."""
     if isinstance(doc, dict) and doc.get("type") == EXPORT_TYPE:
-        if set(doc) != {"type", "version", "certificate", "envelopes"} or doc["version"] != 1:
+        if set(doc) != {"type", "version", "certificate", "envelopes"} \
+                or type(doc["version"]) is not int or doc["version"] != 1:
             raise EnvelopeError("not a version 1 uchastok-export")
         envelopes, cert_doc = doc["envelopes"], certificate or doc["certificate"]
         if not isinstance(envelopes, list):
@@ -80,20 +86,17 @@ def verify_export(doc: Any, authority_pub: signing.PublicKey, *,
     cert = verify_certificate(cert_doc, authority_pub)
     report = ExportReport(ok=True, device=cert.device_id, station=cert.station_id,
                           election=cert.election_id)
-    by_stream: dict[tuple[str, int], str] = {}
+    by_stream: dict[tuple[str, int], set[str]] = {}
     for i, env in enumerate(envelopes):
         entry: dict[str, Any] = {"index": i}
         try:
             h = verify_envelope(env, cert.public_key)
             entry.update(stream=env["stream"], seq=env["seq"], kind=env["kind"], hash=h,
                          created_at=env["created_at"])
-            if env["cert"] != cert.ref:
-                raise VerificationError("envelope names another certificate")
-            for k, want in (("device", cert.device_id), ("station", cert.station_id),
-                            ("election", cert.election_id)):
-                if env[k] != want:
-                    raise VerificationError(f"envelope {k} {env[k]!r} is not the certificate's {want!r}")
-            by_stream[(env["stream"], env["seq"])] = h
+            problem = certificate_problem(env, cert)
+            if problem is not None:
+                raise VerificationError(f"{problem[0]}: {problem[1]}")
+            by_stream.setdefault((env["stream"], env["seq"]), set()).add(h)
             entry["ok"] = True
         except SyncError as e:
             entry.update(ok=False, error=str(e))
@@ -102,9 +105,14 @@ def verify_export(doc: Any, authority_pub: signing.PublicKey, *,
     for e in report.envelopes:
         if not e.get("ok"):
             continue
+        here = by_stream[(e["stream"], e["seq"])]
+        if len(here) > 1:  # both signed by the device: the receiver would call the second a fork
+            e.update(ok=False, error=f"fork: {len(here)} different envelopes at {e['stream']} seq {e['seq']}")
+            report.ok = False
+            continue
         prev = by_stream.get((e["stream"], e["seq"] - 1))
         env = envelopes[e["index"]]
-        if prev is not None and env["prev"] != prev:
+        if prev is not None and env["prev"] not in prev:
             e.update(ok=False, error=f"prev does not match the hash of seq {e['seq'] - 1} in this file")
             report.ok = False
     if not envelopes:

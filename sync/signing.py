@@ -13,6 +13,12 @@ File formats:
   the signature over ``canonical(signed)`` (RFC 8785). ``open_document``
   verifies before it returns anything to read.
 
+Base64 is standard, padded and canonical: ``unb64`` accepts a text only if
+encoding the decoded bytes gives back the same text. The unused low bits of
+the last character before the padding must be zero; otherwise one signature
+would have several spellings, each verifying, each giving another document or
+envelope hash (docs/protocol.md section 1).
+
 Example::
 
     key = generate_key()
@@ -83,11 +89,7 @@ def public_from_text(text: str) -> PublicKey:
     parts = text.strip().split()
     if len(parts) != 2 or parts[0] != "ed25519":
         raise VerificationError("not an Ed25519 public key file (expected 'ed25519 <base64>')")
-    try:
-        raw = base64.b64decode(parts[1], validate=True)
-    except ValueError as e:
-        raise VerificationError(f"public key is not valid base64: {e}") from e
-    return public_from_bytes(raw)
+    return public_from_bytes(unb64(parts[1], "public key"))
 
 
 def save_private_key(key: PrivateKey, path: str | os.PathLike) -> None:
@@ -139,10 +141,14 @@ def b64(data: bytes) -> str:
 
 
 def unb64(text: str, what: str = "value") -> bytes:
+    """The bytes of canonical base64 ``text``; VerificationError for any other spelling."""
     try:
-        return base64.b64decode(text, validate=True)
+        raw = base64.b64decode(text, validate=True)
     except (ValueError, TypeError) as e:
         raise VerificationError(f"{what} is not valid base64") from e
+    if b64(raw) != text:  # non-zero unused bits: a second spelling of the same bytes
+        raise VerificationError(f"{what} is not canonical base64 (unused bits must be zero)")
+    return raw
 
 
 def sign_document(key: PrivateKey, signed: dict[str, Any]) -> dict[str, Any]:
