@@ -184,7 +184,14 @@ def stations(storage: Storage) -> dict[str, Any]:
 
 
 def anomalies(storage: Storage, limit: int = 1000) -> dict[str, Any]:
-    """Rejections and other stored anomalies, open gaps, and PINs identified at two stations."""
+    """Signed evidence, open gaps, PINs identified at two stations, and unauthenticated junk.
+
+    ``stored``: the newest ``limit`` rows of signed evidence (central/service.py);
+    ``evidence``: every kind of signed evidence counted per code, device and
+    station, so that no row cut from ``stored`` goes unseen; ``unauthenticated``:
+    the junk counters per client (total, then the 100 most active), apart
+    from the evidence it can never displace.
+    """
     gaps = []
     for s in storage.streams():
         if s["max_seq"] > s["contiguous_seq"]:
@@ -194,4 +201,6 @@ def anomalies(storage: Storage, limit: int = 1000) -> dict[str, Any]:
                                                          s["contiguous_seq"])})
     doubles = [{"pin": pin, "stations": sorted(st.split(",")), "receipts": n}
                for pin, st, n in storage.double_identifications()]
-    return {"stored": storage.anomalies(limit), "gaps": gaps, "double_identification": doubles}
+    return {"stored": storage.anomalies(limit), "evidence": storage.anomaly_counts(), "gaps": gaps,
+            "double_identification": doubles,
+            "unauthenticated": {"total": storage.junk_total(), "clients": storage.junk(100)}}

@@ -51,7 +51,8 @@ OPENAPI: dict[str, Any] = {
                 "400": {"description": "Malformed batch"},
                 "403": {"description": "Unenrolled device or bad certificate"},
                 "413": {"description": "Batch too large"},
-                "429": {"description": "Slow down; see Retry-After"},
+                "429": {"description": "Too much unauthenticated input from this client;"
+                                       " see Retry-After"},
                 "503": {"description": "Unavailable; see Retry-After"}}}},
         "/v1/turnout": {"get": {
             "summary": "Identified voters per station over time",
@@ -65,7 +66,8 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": {"description": "Groups with contests and votes; held stations"}}}},
         "/v1/stations": {"get": {"summary": "Stations reported / verified / missing",
                                  "responses": {"200": {"description": "Station status lists"}}}},
-        "/v1/anomalies": {"get": {"summary": "Rejections, gaps, PINs identified at two stations",
+        "/v1/anomalies": {"get": {"summary": "Signed evidence, gaps, PINs identified at two stations,"
+                                             " unauthenticated junk per client",
                                   "responses": {"200": {"description": "Anomaly lists"}}}},
         "/v1/streams": {"get": {"summary": "Per device and stream: highest contiguous seq",
                                 "responses": {"200": {"description": "Stream heads"}}}},
@@ -163,7 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
             if len(data) != n:
                 self.close_connection = True
                 return None
-            reply = self.server.receiver.handle_batch(data, self.headers.get("Content-Encoding"))
+            reply = self.server.receiver.handle_batch(data, self.headers.get("Content-Encoding"),
+                                                      self.client_address[0])
             return self._send(reply.status, reply.body, reply.headers)
         except OSError:
             self.close_connection = True

@@ -3,8 +3,22 @@
 Pure of HTTP (central/server.py maps requests onto ``Receiver.handle_batch``)
 and of SQL (central/storage.py). The checks and their order are those of
 docs/protocol.md section 7; each rejected envelope gets a ``rejected`` result
-with a code and an anomaly row, and the receiver never raises on input: a
-broken batch is a ``Reply`` with a 4xx status.
+with a code, and the receiver never raises on input: a broken batch is a
+``Reply`` with a 4xx status.
+
+Evidence and junk are kept apart (section 7, "Anomalies"). What anyone can
+send without a device key (a malformed batch, a foreign or missing
+certificate, an envelope rejected before its signature verified) is junk: it
+is counted per client (``client_key``: an IPv4 address or an IPv6 /64) and
+code in one counter row, never charged to the device or station it names,
+and each client has a budget (``JunkBudget``); past it, junk is answered 429
+with ``Retry-After`` and counted in memory until the client's next counted
+junk. Signed evidence (a rejection after the device's signature verified:
+wrong station or election, role, validity, fork, chain; a body the
+aggregation cannot read) goes to the anomaly list with device and station,
+which junk therefore never displaces. A batch holding anything
+authenticated is always answered with its ack, whatever the client's budget:
+stations behind one carrier NAT share an address with whoever else is there.
 
 Example::
 
@@ -15,8 +29,11 @@ Example::
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import math
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,14 +49,21 @@ from sync.envelope import (
     ZERO_HASH,
     body_size,
     canonical_pair,
+    certificate_problem,
     check_shape,
     decompress,
+    is_time,
     parse_batch,
     sign_ack,
 )
 from sync.errors import EnvelopeError, SyncError, VerificationError
+from sync.pin import pin_problem
 
 log = logging.getLogger("uchastok.central")
+
+# Rejections decided before the device's signature verified: anyone can cause them.
+UNAUTHENTICATED = frozenset({"malformed", "too-large", "wrong-device", "wrong-stream",
+                             "unknown-certificate", "bad-signature"})
 
 
 @dataclass
@@ -47,6 +71,48 @@ class Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def client_key(address: str | None) -> str:
+    """Who junk is counted against: an IPv4 address, or the /64 of an IPv6 one (one subscriber)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return (address or "-")[:64]
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped if ip.version == 6 else ip)
+
+
+class JunkBudget:
+    """A token bucket per client for unauthenticated input: ``capacity`` at once, then ``per_second``.
+
+    Bounded memory: the ``max_clients`` most recently seen clients are remembered.
+    Time comes from the receiver's clock (seconds), so tests need no waiting.
+    """
+
+    def __init__(self, capacity: float = 30, per_second: float = 0.5, max_clients: int = 65536):
+        self.capacity = capacity
+        self.per_second = per_second
+        self.max_clients = max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.suppressed: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        return f"JunkBudget({self.capacity}, {self.per_second}/s, {len(self._buckets)} clients)"
+
+    def take(self, client: str, now: float) -> bool:
+        """Spend one token of ``client``; False when its budget is spent."""
+        tokens, then = self._buckets.pop(client, (self.capacity, now))
+        tokens = min(self.capacity, tokens + max(0.0, now - then) * self.per_second)
+        ok = tokens >= 1
+        self._buckets[client] = (tokens - 1 if ok else tokens, now)
+        while len(self._buckets) > self.max_clients:
+            self._buckets.popitem(last=False)
+        return ok
+
+    def retry_after(self) -> int:
+        return max(1, math.ceil(1 / self.per_second))
 
 
 class _Reject(Exception):
@@ -61,7 +127,8 @@ class Receiver:
 
     def __init__(self, storage: Storage, ack_key: signing.PrivateKey,
                  authority_pub: signing.PublicKey, *, election_id: str | None = None,
-                 clock=None, logger: logging.Logger | None = None):
+                 clock=None, logger: logging.Logger | None = None,
+                 junk_budget: JunkBudget | None = None):
         self.storage = storage
         self.ack_key = ack_key
         self.authority_pub = authority_pub
@@ -70,7 +137,7 @@ class Receiver:
         self.log = logger or log
         self._certs: dict[str, DeviceCertificate] = {}
         self._stations: set[str] | None = None
-        self._windows: dict[str, tuple[str, str]] = {}
+        self.junk_budget = junk_budget or JunkBudget()
 
     def __repr__(self) -> str:
         return f"Receiver({self.storage!r}, election={self.election_id})"
@@ -115,14 +182,17 @@ class Receiver:
 
     # --- batches ------------------------------------------------------------------------------
 
-    def handle_batch(self, data: bytes, content_encoding: str | None = None) -> Reply:
-        """Process one POST /v1/batches body; never raises on bad input."""
+    def handle_batch(self, data: bytes, content_encoding: str | None = None,
+                     client: str | None = None) -> Reply:
+        """Process one POST /v1/batches body from ``client`` (its address); never raises on bad input."""
         now = iso(self.clock.now())
+        client = client_key(client)
         try:
             batch = parse_batch(decompress(data, content_encoding))
         except EnvelopeError as e:
             code = "too-large" if "exceed" in str(e) else "malformed"
-            self.storage.add_anomaly(now, f"batch-{code}", str(e))
+            if (limited := self._junk(client, {f"batch-{code}": 1}, str(e), now)) is not None:
+                return limited
             return Reply(413 if code == "too-large" else 400, {"error": code, "detail": str(e)})
         device, stream = batch["device"], batch["stream"]
         if batch["certificate"] is not None:
@@ -132,21 +202,44 @@ class Receiver:
                 if cert.ref not in self._certs:
                     self.enroll(batch["certificate"])
             except SyncError as e:
-                self.storage.add_anomaly(now, "bad-certificate", str(e), device, stream)
+                if (limited := self._junk(client, {"bad-certificate": 1},
+                                          f"batch naming device {device}: {e}", now)) is not None:
+                    return limited
                 return Reply(403, {"error": "bad-certificate", "detail": str(e)})
         certs = self._certs_of(device)
         if not certs:
-            self.storage.add_anomaly(now, "unenrolled-device", "batch from an unenrolled device",
-                                     device, stream)
+            if (limited := self._junk(client, {"unenrolled-device": 1},
+                                      f"batch naming unenrolled device {device}", now)) is not None:
+                return limited
             return Reply(403, {"error": "unenrolled-device",
                                "detail": f"device {device} is not enrolled"})
         try:
-            results, (cs, ch) = self._store(batch, certs, now)
+            results, (cs, ch), junk = self._store(batch, certs, now)
             ack = sign_ack(self.ack_key, device, stream, cs, ch, results, now)
         except Exception as e:  # a bug must not take the service down; the station resends
             self.log.exception("storing a batch of %s/%s failed", device, stream)
             return Reply(500, {"error": "internal", "detail": type(e).__name__})
+        if junk:
+            limited = self._junk(client, Counter(code for code, _ in junk),
+                                 f"batch naming device {device}: {junk[-1][1]}", now)
+            if limited is not None and len(junk) == len(results):  # nothing authenticated in it
+                return limited
         return Reply(200, ack)
+
+    def _junk(self, client: str, counts: dict[str, int], detail: str, now: str) -> Reply | None:
+        """Count unauthenticated input against ``client``; a 429 reply once its budget is spent."""
+        budget = self.junk_budget
+        if not budget.take(client, self.clock.now().timestamp()):
+            budget.suppressed[client] += sum(counts.values())
+            wait = budget.retry_after()
+            return Reply(429, {"error": "rate-limited",
+                               "detail": f"too much unauthenticated input from {client}; retry after {wait} s"},
+                         {"Retry-After": str(wait)})
+        counts = dict(counts)
+        if held := budget.suppressed.pop(client, 0):
+            counts["rate-limited"] = counts.get("rate-limited", 0) + held
+        self.storage.count_junk(client, counts, detail, now)
+        return None
 
     def _check(self, env: Any, batch: dict, certs: dict[str, DeviceCertificate]) -> tuple[str, bytes]:
         try:
@@ -165,33 +258,26 @@ class Receiver:
         cert = certs.get(env["cert"])
         if cert is None:
             raise _Reject("unknown-certificate", f"certificate {env['cert'][:12]}… is not enrolled")
-        if env["station"] != cert.station_id:
-            raise _Reject("wrong-station",
-                          f"envelope says station {env['station']}, certificate {cert.station_id}")
-        if env["election"] != cert.election_id or (self.election_id and env["election"] != self.election_id):
-            raise _Reject("wrong-election", f"election {env['election']} is not this device's or ours")
-        stations = self.station_list()
-        if stations and env["station"] not in stations:
-            raise _Reject("wrong-station", f"station {env['station']} is not on the station list")
-        if env["stream"] not in cert.roles:
-            raise _Reject("role-not-allowed", f"stream {env['stream']} not in roles {cert.roles}")
-        not_before, not_after = self._validity(cert)
-        if not not_before <= env["created_at"] <= not_after:  # one fixed ISO form: text order is time order
-            raise _Reject("certificate-expired", f"created_at {env['created_at']} outside the certificate")
+        # The signature before anything else about the certificate: every later code is
+        # signed evidence against the device, every earlier one junk anyone could send.
         try:
             signing.verify(cert.public_key, signing.unb64(env["signature"], "signature"), signed)
         except VerificationError as e:
             raise _Reject("bad-signature", str(e)) from e
+        stations = self.station_list()
+        if stations and env["station"] not in stations:
+            raise _Reject("wrong-station", f"station {env['station']} is not on the station list")
+        if self.election_id and env["election"] != self.election_id:
+            raise _Reject("wrong-election", f"election {env['election']} is not ours ({self.election_id})")
+        problem = certificate_problem(env, cert)
+        if problem is not None:
+            raise _Reject(*problem)
         return signing.sha256_hex(data), data
 
-    def _validity(self, cert: DeviceCertificate) -> tuple[str, str]:
-        v = self._windows.get(cert.ref)
-        if v is None:
-            v = self._windows[cert.ref] = (iso(cert.not_before), iso(cert.not_after))
-        return v
-
     def _store(self, batch: dict, certs: dict[str, DeviceCertificate], now: str):
+        """Check and store each envelope; (results, (contiguous seq, hash), junk (code, text) list)."""
         device, stream = batch["device"], batch["stream"]
+        junk: list[tuple[str, str]] = []
         checked: list[tuple[Any, str | None, bytes | None, _Reject | None]] = []
         for env in batch["envelopes"]:
             try:
@@ -219,10 +305,11 @@ class Receiver:
                         results.append({"seq": seq, "hash": h, "status": "duplicate", "reason": None})
                         continue
                 if rej is not None:
-                    self.storage.add_anomaly(
-                        now, rej.code, rej.text, device, stream, seq,
-                        env.get("station") if isinstance(env, dict) and isinstance(
-                            env.get("station"), str) else None)
+                    if rej.code in UNAUTHENTICATED:  # the named device and station did not sign it
+                        junk.append((rej.code, rej.text))
+                    else:
+                        self.storage.add_anomaly(now, rej.code, rej.text, device, stream, seq,
+                                                 env["station"])
                     results.append({"seq": seq, "hash": h, "status": "rejected",
                                     "reason": f"{rej.code}: {rej.text}"[:300]})
                     continue
@@ -238,7 +325,7 @@ class Receiver:
                                                  max(s for s in win), now, ZERO_HASH)
             else:
                 cs = head or (0, ZERO_HASH)
-        return results, cs
+        return results, cs, junk
 
     @staticmethod
     def _chain(env: dict, h: str, win: dict[int, tuple[str, str]]):
@@ -258,19 +345,20 @@ class Receiver:
         body, kind = env["body"], env["kind"]
         try:
             if kind == "identification-receipt":
-                if not (isinstance(body.get("pin"), str) and isinstance(body.get("receipt"), str)
-                        and isinstance(body.get("method"), str)
-                        and isinstance(body.get("identified_at"), str)):
-                    raise ValueError("receipt body lacks pin/receipt/method/identified_at")
+                if not (isinstance(body.get("receipt"), str) and isinstance(body.get("method"), str)
+                        and is_time(body.get("identified_at"))):
+                    raise ValueError("receipt body lacks receipt/method/identified_at (a TIME)")
+                if problem := pin_problem(body.get("pin")):  # a look-alike would dodge the double check
+                    raise ValueError(f"receipt PIN {str(body.get('pin'))[:20]!r} is malformed: {problem}")
                 self.storage.add_receipt(env, body)
             elif kind == "results-protocol":
-                if not isinstance(body.get("closed_at"), str) or not isinstance(body.get("contests"), list):
-                    raise ValueError("results protocol lacks closed_at/contests")
+                if not is_time(body.get("closed_at")) or not isinstance(body.get("contests"), list):
+                    raise ValueError("results protocol lacks closed_at (a TIME)/contests")
                 self.storage.add_protocol(env, body, h)
             elif kind == "identification-summary":
                 if type(body.get("voters_on_list")) is not int or type(body.get("identified")) is not int \
-                        or not isinstance(body.get("at"), str):
-                    raise ValueError("summary lacks voters_on_list/identified/at")
+                        or not is_time(body.get("at")):
+                    raise ValueError("summary lacks voters_on_list/identified/at (a TIME)")
                 self.storage.add_summary(env, body)
             elif kind == "heartbeat":
                 self.storage.set_heartbeat(env, body, now)

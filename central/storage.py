@@ -8,7 +8,10 @@ call the methods below.
 
 Tables: ``devices`` (enrolled certificates), ``envelopes`` (keyed by device,
 stream, seq: idempotent), ``streams`` (highest contiguous seq and its hash),
-``anomalies``, ``stations`` (the registered station list with its
+``anomalies`` (signed evidence only: rejections after the device's signature
+verified, bodies the aggregation cannot read), ``junk`` (unauthenticated
+input: one counter per client and code, so it never grows with the flood and
+never displaces evidence), ``stations`` (the registered station list with its
 Region/ОИК/ТИК), and per-kind projections for aggregation: ``receipts``,
 ``protocols``, ``summaries``, ``heartbeats``.
 """
@@ -44,6 +47,9 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS anomalies (
         id INTEGER PRIMARY KEY, at TEXT NOT NULL, code TEXT NOT NULL, device TEXT,
         stream TEXT, seq BIGINT, station TEXT, detail TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS junk (
+        client TEXT NOT NULL, code TEXT NOT NULL, events BIGINT NOT NULL, first_at TEXT NOT NULL,
+        last_at TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (client, code))""",
     """CREATE TABLE IF NOT EXISTS stations (
         id TEXT PRIMARY KEY, number INTEGER, name TEXT, region_code TEXT, region_name TEXT,
         oik_code TEXT, oik_name TEXT, tik_code TEXT, tik_name TEXT, voters_on_list INTEGER)""",
@@ -205,6 +211,16 @@ class Storage:
         with self.transaction():  # inside another: a savepoint of it
             self.conn.execute(sql, args)
 
+    def count_junk(self, client: str, counts: dict[str, int], detail: str, at: str) -> None:
+        """Add ``counts`` (code -> events) of unauthenticated input to ``client``'s counters."""
+        with self.transaction():
+            for code, n in sorted(counts.items()):
+                self.conn.execute(
+                    "INSERT INTO junk (client, code, events, first_at, last_at, detail)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client, code) DO UPDATE SET"
+                    " events=junk.events+excluded.events, last_at=excluded.last_at,"
+                    " detail=excluded.detail", (client, code, n, at, at, detail[:300]))
+
     # --- stations -------------------------------------------------------------------------------
 
     def register_stations(self, stations: Sequence[dict]) -> int:
@@ -278,6 +294,22 @@ class Storage:
         cols = ["id", "at", "code", "device", "stream", "seq", "station", "detail"]
         return [dict(zip(cols, r, strict=True)) for r in self._q(
             f"SELECT {', '.join(cols)} FROM anomalies ORDER BY id DESC LIMIT ?", (limit,))]
+
+    def anomaly_counts(self) -> list[dict]:
+        """Signed evidence per (code, device, station): every one, however many rows the list cuts."""
+        cols = ["code", "device", "station", "count", "first_at", "last_at"]
+        return [dict(zip(cols, r, strict=True)) for r in self._q(
+            "SELECT code, device, station, count(*), min(at), max(at) FROM anomalies"
+            " GROUP BY code, device, station ORDER BY code, device, station")]
+
+    def junk(self, limit: int = 100) -> list[dict]:
+        """Unauthenticated input counters, the most active clients first."""
+        cols = ["client", "code", "events", "first_at", "last_at", "detail"]
+        return [dict(zip(cols, r, strict=True)) for r in self._q(
+            f"SELECT {', '.join(cols)} FROM junk ORDER BY events DESC, client, code LIMIT ?", (limit,))]
+
+    def junk_total(self) -> int:
+        return self._q("SELECT coalesce(sum(events), 0) FROM junk")[0][0]
 
     def streams(self) -> list[dict]:
         cols = ["device", "stream", "station", "contiguous_seq", "contiguous_hash", "max_seq",

@@ -27,8 +27,14 @@ ELECTION = "kg-2025-parl"
 ROLE_MIGRATIONS = [Migration("outbox-v1", OUTBOX_SCHEMA)]
 
 
+def receipt_pin(i: int, station_no: int = 42) -> str:
+    """A valid PIN (sync/pin.py), one per (station_no, i): sex 2, a real birth date, a serial."""
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=station_no * 64 + i // 100_000)
+    return f"2{born:%d%m%Y}{i % 100_000:05d}"
+
+
 def receipt_body(i: int, station_no: int = 42) -> dict:
-    return {"receipt": f"R-{i:06d}", "pin": f"2{station_no:03d}{i:010d}", "method": "card+finger",
+    return {"receipt": f"R-{i:06d}", "pin": receipt_pin(i, station_no), "method": "card+finger",
             "manual_reason": None, "identified_at": f"2025-11-30T{8 + (i // 600) % 12:02d}:"
             f"{(i // 10) % 60:02d}:{i % 60:02d}Z", "ballots": ["district-07", "party-list"],
             "table": str(1 + i % 3)}
