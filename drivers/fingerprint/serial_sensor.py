@@ -22,6 +22,14 @@ frames, so each reply is read in a loop until the frame is complete or its
 ``reply_timeout_s`` passes (the timeout restarts at each received packet, so
 a 6.5 s image upload at 57,600 baud is fine with a 1 s reply timeout).
 
+A data transfer (UpImage, UpChar) is bounded twice, whatever the module
+sends: it must end (an end packet) within ``transfer_timeout_s`` (10 s: an
+image takes 6.95 s at 57,600 baud in 128-byte packets, and the daemon's 5 s
+finger wait plus this stay inside its 30 s watchdog, pinged at most every 15 s)
+or it raises ``TransferTimeoutError``; and it may not bring more bytes than
+the buffer it uploads holds (``IMAGE_BYTES``, ``CHAR_FILE_BYTES``) or it raises
+``FrameError``. Either is an ERROR capture, never a hang past the watchdog.
+
 Example::
 
     with ZfmSensor("/dev/serial/by-id/usb-ZFM", password=0) as sensor:
@@ -75,6 +83,10 @@ class ReplyTimeoutError(TransportError):
         self.received = received
 
 
+class TransferTimeoutError(ProtocolError):
+    """Raised when a data transfer does not end within ``transfer_timeout_s`` (packets that never stop)."""
+
+
 class PortUnavailableError(TransportError):
     """Raised when the serial port cannot be opened, read or written (missing or unplugged)."""
 
@@ -88,6 +100,7 @@ class ZfmSensor(FingerprintSensor):
         baudrate: int = 57600,
         *,
         reply_timeout_s: float = 1.0,
+        transfer_timeout_s: float = 10.0,
         poll_interval_s: float = 0.05,
         open_port: Callable[..., serial.SerialBase] = serial.serial_for_url,
         clock: Callable[[], float] = time.monotonic,
@@ -97,6 +110,7 @@ class ZfmSensor(FingerprintSensor):
         self.password = password
         self.baudrate = baudrate
         self.reply_timeout_s = reply_timeout_s
+        self.transfer_timeout_s = transfer_timeout_s
         self.poll_interval_s = poll_interval_s
         self._open_port = open_port
         self._clock = clock
@@ -188,7 +202,7 @@ class ZfmSensor(FingerprintSensor):
 
     def up_image(self) -> np.ndarray:
         """Upload the image buffer: 288×256 uint8, 4-bit levels scaled to 0..255."""
-        data = self._command_with_data(Command.UP_IMAGE, b"")
+        data = self._command_with_data(Command.UP_IMAGE, b"", IMAGE_BYTES)
         if len(data) != IMAGE_BYTES:
             raise FrameError(f"image of {len(data)} bytes, expected {IMAGE_BYTES}")
         return unpack_image(data)
@@ -198,7 +212,7 @@ class ZfmSensor(FingerprintSensor):
         self._command(Command.IMG2TZ, bytes([_buffer(buffer_id)]))
 
     def up_char(self, buffer_id: int = 1) -> bytes:
-        return self._command_with_data(Command.UP_CHAR, bytes([_buffer(buffer_id)]))
+        return self._command_with_data(Command.UP_CHAR, bytes([_buffer(buffer_id)]), CHAR_FILE_BYTES)
 
     def down_char(self, data: bytes, buffer_id: int = 1, chunk: int = 128) -> None:
         if len(data) != CHAR_FILE_BYTES:
@@ -326,18 +340,27 @@ class ZfmSensor(FingerprintSensor):
             raise SensorRefusedError(command, ack.confirmation)
         return ack
 
-    def _command_with_data(self, command: Command, params: bytes) -> bytes:
+    def _command_with_data(self, command: Command, params: bytes, max_bytes: int) -> bytes:
         with self._exchanging():
-            return self._exchange_with_data(command, params)
+            return self._exchange_with_data(command, params, max_bytes)
 
-    def _exchange_with_data(self, command: Command, params: bytes) -> bytes:
+    def _exchange_with_data(self, command: Command, params: bytes, max_bytes: int) -> bytes:
+        """The data packets after ``command``'s ack, up to the end packet (see the module docstring)."""
         self._exchange(command, params)
+        end = self._clock() + self.transfer_timeout_s
         data = bytearray()
         while True:
+            if self._clock() >= end:
+                raise TransferTimeoutError(
+                    f"{command.name}: no end packet within {self.transfer_timeout_s:g} s "
+                    f"({len(data)} bytes of data came)")
             packet = self._receive()
             if packet.pid not in (PacketId.DATA, PacketId.END):
                 raise FrameError(f"{command.name}: expected data, got {packet.pid.name}")
             data += packet.payload
+            if len(data) > max_bytes:
+                raise FrameError(f"{command.name}: data overruns the {max_bytes}-byte buffer "
+                                 "(no end packet)")
             if packet.pid == PacketId.END:
                 return bytes(data)
 

@@ -26,6 +26,9 @@ changed):
 - ``finger-lifted-early``: GenImg succeeds, then the finger is gone: the image
   buffer is invalid and UpImage answers 0x15 (no valid primary image).
 - ``wrong-password``: VfyPwd answers 0x13 and every other command 0x21.
+- ``no-end-packet``: UpImage is acknowledged, then the image's data packets
+  come over and over and never an end packet (until the preset changes, the
+  module is unplugged or the simulator stops: meanwhile it hears nothing).
 
 Example::
 
@@ -79,6 +82,7 @@ PRESETS = (
     "unplugged-mid-transfer",
     "finger-lifted-early",
     "wrong-password",
+    "no-end-packet",
 )
 
 _PACKET_SIZE_CODES = {32: 0, 64: 1, 128: 2, 256: 3}
@@ -274,13 +278,16 @@ class SensorSimulator(FailurePresets):
             if bad:
                 self._answer([ack_packet(Confirmation.PACKET_ERROR, address=self.address)])
 
-    def _write(self, data: bytes) -> bool:
-        """Write all of ``data`` to the master; False if unplugged or stopping."""
+    def _write(self, data: bytes, *, while_preset: str | None = None) -> bool:
+        """Write all of ``data`` to the master; False if unplugged or stopping
+        (or, given ``while_preset``, once that preset is switched off)."""
         view = memoryview(data)
         step = 64 if self.pace_baud else len(view)
         while view:
             master = self._master
             if master is None or self._stop.is_set():
+                return False
+            if while_preset is not None and self._preset != while_preset:
                 return False
             try:
                 _, ready, _ = select.select([], [master], [], 0.05)
@@ -385,10 +392,26 @@ class SensorSimulator(FailurePresets):
         if self._image_buffer is None:
             self._ack(Confirmation.NO_VALID_IMAGE)
             return
+        if self._preset == "no-end-packet":
+            self._endless_image()
+            return
         packets = [ack_packet(Confirmation.OK, address=self.address)]
         packets += data_packets(self._image_buffer, self.data_packet_size, self.address)
         unplug_after = len(packets) // 2 if self._preset == "unplugged-mid-transfer" else None
         self._answer(packets, unplug_after=unplug_after)
+
+    def _endless_image(self) -> None:
+        """The "no-end-packet" module: the image's data packets over and over, no end packet."""
+        preset = "no-end-packet"
+        if not self._write(encode_packet(ack_packet(Confirmation.OK, address=self.address)),
+                           while_preset=preset):
+            return
+        frames = [encode_packet(Packet(PacketId.DATA, p.payload, self.address))
+                  for p in data_packets(self._image_buffer, self.data_packet_size, self.address)]
+        while True:
+            for frame in frames:
+                if not self._write(frame, while_preset=preset):
+                    return
 
     def _buffer_id(self, params: bytes) -> int | None:
         return params[0] if len(params) == 1 and params[0] in (1, 2) else None

@@ -24,7 +24,7 @@ def identifications(table) -> int:
 EXPECTED_SENSOR_STATUS = {
     "corrupt-checksum": "sensor-error", "truncated-frame": "sensor-error", "no-answer": "sensor-disconnected",
     "unplugged-mid-transfer": "sensor-disconnected", "finger-lifted-early": "sensor-no-finger",
-    "wrong-password": "sensor-error",
+    "wrong-password": "sensor-error", "no-end-packet": "sensor-error",
 }
 
 

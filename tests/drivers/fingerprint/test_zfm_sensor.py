@@ -74,6 +74,7 @@ PRESET_OUTCOMES = {
     "unplugged-mid-transfer": (SensorStatus.DISCONNECTED, "failed"),
     "finger-lifted-early": (SensorStatus.NO_FINGER, "lifted"),
     "wrong-password": (SensorStatus.ERROR, "password"),
+    "no-end-packet": (SensorStatus.ERROR, "overruns the 36864-byte buffer"),
 }
 
 
