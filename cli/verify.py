@@ -23,6 +23,10 @@ from sync.export import verify_export
 def command(ctx, file, cert, trust, as_json) -> None:
     """Check an export (envelopes + device certificate) against the trust roots, offline.
 
+    As strict as the receiver: canonical encoding, each kind on its stream, the stream among
+    the certificate's roles, times real and within the certificate's validity, no two
+    different envelopes at one seq, the chain between the seqs present. The hash printed
+    per envelope is its envelope hash: the one on the paper protocol and at the centre.
     Exit status 0 when every envelope verifies, 1 otherwise (docs/protocol.md section 10).
 
     \b

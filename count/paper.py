@@ -7,11 +7,13 @@ Russian (DOMAIN.md "Languages"). The same document renders as a 58 mm
 receipt (``save_receipt``) or as an A4 page (``save_a4``, PNG and PDF).
 
 They are pure functions of values (election, tally or protocol body, hash):
-printing the same protocol twice gives the same pixels.
+printing the same protocol twice gives the same pixels. The hash printed on
+the protocol is its envelope hash (docs/protocol.md sections 3 and 10), the
+one the centre publishes and ``uchastok verify`` prints.
 
 Example::
 
-    doc = protocol_document(election, signed.body, signed.hash, revision=1)
+    doc = protocol_document(election, signed.body, signed.envelope_hash, revision=1)
     save_a4(doc, out_dir / "protocol")   # protocol.png, protocol.pdf
 """
 
@@ -57,6 +59,9 @@ LABELS = {
     "voters_identified": ("Идентификацияланган", "Идентифицировано"),
     "closed_at": ("Добуш берүү жабылды", "Голосование закрыто"),
 }
+# The envelope hash (docs/protocol.md section 3): the centre and `uchastok verify` show the same.
+HASH_LABEL = ("Протоколдун хэши (конверттин SHA-256)", "Хэш протокола (SHA-256 конверта)")
+NOT_QUEUED = ("жөнөтүүгө коюлган эмес", "не поставлен в очередь отправки")
 RELATIONS = {
     "ballots<=identified": ("бюллетендер ≤ идентификацияланган", "бюллетеней ≤ идентифицировано"),
     "ballots<=voters-on-list": ("бюллетендер ≤ тизмедеги", "бюллетеней ≤ в списке"),
@@ -126,9 +131,12 @@ def _when(at: str, election: Election) -> str:
     return local(t, election.time_zone).strftime("%Y-%m-%d %H:%M")
 
 
-def protocol_document(election: Election, body: dict[str, Any], protocol_hash: str, *,
+def protocol_document(election: Election, body: dict[str, Any], envelope_hash: str | None, *,
                       revision: int = 1, signer: str | None = None) -> Document:
-    """The results protocol on paper: counts, control relations, the hash to check it by."""
+    """The results protocol on paper: counts, control relations, the hash to check it by.
+
+    ``envelope_hash`` is the hash of the protocol's signed envelope (None: not queued for upload).
+    """
     test = body.get("test_mode")
     title = ("ЖЫЙЫНТЫК ПРОТОКОЛУ", "ПРОТОКОЛ ОБ ИТОГАХ ГОЛОСОВАНИЯ")
     doc = Document(title=f"results protocol {body['station']} r{revision}")
@@ -165,10 +173,13 @@ def protocol_document(election: Election, body: dict[str, Any], protocol_hash: s
         op = "≤" if "<=" in r["relation"] else "="
         verdict = "✔" if r["ok"] else "✘ ТУУРА ЭМЕС / НЕ СХОДИТСЯ:"
         doc.add(Text(f"{verdict} {label}{where}: {left} {op} {right}", size=16))
-    doc.add(Rule(), Text("Протоколдун хэши (SHA-256) / Хэш протокола (SHA-256):", size=18, bold=True))
-    doc.add(Text("\n".join(protocol_hash[i:i + 16] for i in range(0, 64, 16)), size=24, bold=True,
-                 align=Align.CENTER))
-    doc.add(QrCode(f"uchastok-protocol:{body['station']}:{revision}:{protocol_hash}", module_dots=3))
+    doc.add(Rule(), Text(bi(HASH_LABEL) + ":", size=18, bold=True))
+    if envelope_hash is None:
+        doc.add(Text(f"— ({bi(NOT_QUEUED)})", size=18, align=Align.CENTER))
+    else:
+        doc.add(Text("\n".join(envelope_hash[i:i + 16] for i in range(0, 64, 16)), size=24, bold=True,
+                     align=Align.CENTER))
+        doc.add(QrCode(f"uchastok-protocol:{body['station']}:{revision}:{envelope_hash}", module_dots=3))
     if signer:
         doc.add(Row("Кол койгон ачкыч / Ключ подписи", signer, size=16))
     doc.add(Row("Редакция / Редакция", str(revision), size=16),

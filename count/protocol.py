@@ -24,6 +24,13 @@ and signing builds a new revision.
 Files (``export_protocol``): the signed JSON, the NIST JSON, the receipt and
 A4 renderings, the observers' export; printed when a printer is given.
 
+Two hashes, two names: ``SignedProtocol.hash`` is the SHA-256 of the body
+(``protocol_hash``: it tells a re-signing of the same count apart from a new
+revision); ``SignedProtocol.envelope_hash`` is the envelope hash of
+docs/protocol.md section 3, the one the centre and ``uchastok verify`` show,
+and the only one printed on paper, so an observer matches the paper to the
+published copy with the protocol document alone.
+
 Example::
 
     key, outbox = device_outbox(paths, store.conn, election, clock=clock)
@@ -46,6 +53,7 @@ from count.nist import nist_results
 from count.paper import protocol_document, save_a4, save_receipt
 from count.protocol_body import build_protocol, protocol_hash, tally_hash
 from count.store import CountStore
+from drivers.printer.document import Document
 from station import polls
 from station.election import Election
 from station.errors import CountingError, ProvisioningError
@@ -68,14 +76,15 @@ STREAM = "count"
 class SignedProtocol:
     revision: int
     body: dict[str, Any]
-    hash: str
+    hash: str                      # SHA-256 of the canonical body (protocol_hash)
     document: dict[str, Any]       # sync.signing signed document over the body, device key
     outbox_seq: int | None
     signed_at: str
+    envelope_hash: str | None = None   # docs/protocol.md section 3; None when signed without an outbox
 
     def to_json(self) -> dict[str, Any]:
-        return {"revision": self.revision, "hash": self.hash, "outbox_seq": self.outbox_seq,
-                "signed_at": self.signed_at, "document": self.document}
+        return {"revision": self.revision, "hash": self.hash, "envelope_hash": self.envelope_hash,
+                "outbox_seq": self.outbox_seq, "signed_at": self.signed_at, "document": self.document}
 
 
 def last_close(station_conn: sqlite3.Connection) -> str:
@@ -87,11 +96,14 @@ def last_close(station_conn: sqlite3.Connection) -> str:
 
 
 def latest_protocol(store: CountStore) -> SignedProtocol | None:
-    row = store.conn.execute("SELECT revision, body, hash, document, outbox_seq, signed_at"
-                             " FROM protocol ORDER BY revision DESC LIMIT 1").fetchone()
+    row = store.conn.execute(
+        "SELECT p.revision, p.body, p.hash, p.document, p.outbox_seq, p.signed_at, o.hash"
+        " FROM protocol p LEFT JOIN outbox o ON o.stream = ? AND o.seq = p.outbox_seq"
+        " ORDER BY p.revision DESC LIMIT 1", (STREAM,)).fetchone()
     if row is None:
         return None
-    return SignedProtocol(row[0], json.loads(row[1]), row[2], json.loads(row[3]), row[4], row[5])
+    return SignedProtocol(row[0], json.loads(row[1]), row[2], json.loads(row[3]), row[4], row[5],
+                          row[6])
 
 
 def _row_matches(store: CountStore, p: SignedProtocol, station_conn: sqlite3.Connection) -> bool:
@@ -142,7 +154,8 @@ def sign_protocol(store: CountStore, station_conn: sqlite3.Connection, election:
         else:
             revision = prev.revision + 1 if prev else 1
             doc = signing.sign_document(key, body)
-            seq = outbox.enqueue(KIND, body).seq if outbox is not None else None
+            queued = outbox.enqueue(KIND, body) if outbox is not None else None
+            seq = queued.seq if queued is not None else None
             at = iso(clock.now())
             store.conn.execute(
                 "INSERT INTO protocol(revision, tally_hash, body, hash, document, outbox_seq, signed_at)"
@@ -151,7 +164,8 @@ def sign_protocol(store: CountStore, station_conn: sqlite3.Connection, election:
                  json.dumps(doc, ensure_ascii=False), seq, at))
             record(store.conn, "protocol-signed", actor=actor, clock=clock, revision=revision,
                    hash=h, outbox_seq=seq)
-            signed = SignedProtocol(revision, body, h, doc, seq, at)
+            signed = SignedProtocol(revision, body, h, doc, seq, at,
+                                    queued.hash if queued is not None else None)
     if crash_after_enqueue:
         return signed
     polls.apply(station_conn, "sign-protocol", actor=actor, clock=clock)
@@ -178,6 +192,12 @@ def verify_protocol(document: dict[str, Any], device_pub: signing.PublicKey) -> 
 
 # --- printing and export ------------------------------------------------------
 
+def paper_protocol(election: Election, signed: SignedProtocol) -> Document:
+    """The paper document of ``signed`` (count/paper.py), showing its envelope hash."""
+    return protocol_document(election, signed.body, signed.envelope_hash, revision=signed.revision,
+                             signer=signed.document.get("signer"))
+
+
 def export_protocol(election: Election, signed: SignedProtocol, out_dir, *, printer=None,
                     store: CountStore | None = None, clock=None, actor: str = "system",
                     certificate: dict[str, Any] | None = None) -> dict[str, str]:
@@ -195,11 +215,11 @@ def export_protocol(election: Election, signed: SignedProtocol, out_dir, *, prin
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"protocol-{signed.body['station']}-r{signed.revision}"
-    doc = protocol_document(election, signed.body, signed.hash, revision=signed.revision,
-                            signer=signed.document.get("signer"))
+    doc = paper_protocol(election, signed)
     files: dict[str, str] = {}
     j = out / f"{stem}.json"
-    j.write_text(json.dumps({"protocol": signed.document, "hash": signed.hash, "revision": signed.revision},
+    j.write_text(json.dumps({"protocol": signed.document, "hash": signed.hash,
+                             "envelope_hash": signed.envelope_hash, "revision": signed.revision},
                             ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     files["json"] = str(j)
     n = out / f"{stem}.nist-1500-100.json"
