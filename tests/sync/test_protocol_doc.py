@@ -13,6 +13,7 @@ from sync import signing
 from sync.canonical import canonical
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 BLOCK = re.compile(r"<!-- example: ([a-z0-9-]+) -->\n```text\n(.*?)\n```", re.S)
 
 
@@ -48,3 +49,17 @@ def test_independent_check_of_example_from_doc_text_only():
     ack = json.loads(b["ack"])
     ack_pub = signing.public_from_bytes(bytes.fromhex(b["ack-public"]))
     signing.open_document(ack, ack_pub)
+
+
+def test_example_signatures_are_canonical_base64():
+    """Section 1: one spelling per signature; the doc's own regex and the re-encoding rule agree."""
+    text = DOC.read_text()
+    pattern = re.compile(re.search(r"canonical base64 \(88 characters, `(\^[^`]+\$)`\)", text).group(1))
+    b = doc_blocks()
+    docs = [json.loads(b[k]) for k in ("certificate", "envelope1", "envelope2", "ack")]
+    for d in docs:
+        sig = d["signature"]
+        assert pattern.match(sig) and base64.b64encode(base64.b64decode(sig)).decode() == sig
+        spellings = [sig[:85] + c + "==" for c in B64]
+        same = [t for t in spellings if base64.b64decode(t) == base64.b64decode(sig)]
+        assert len(same) == 16 and [t for t in same if pattern.match(t)] == [sig]
