@@ -20,11 +20,13 @@ Guarantees:
   ``TemplateError`` naming the fault for anything malformed: wrong magic or
   version, a record length that disagrees with the data, truncated views or
   minutiae, trailing bytes, minutiae outside the image, reserved type or
-  reserved bits set, out-of-range quality, finger position or impression type.
-  A record that decodes is safe to match.
+  reserved bits set, a non-zero reserved header byte, out-of-range quality,
+  finger position or impression type. A record that decodes is safe to match.
 * ``decode(encode(t)) == t`` when the angles are multiples of 1.40625 degrees
   (otherwise they are rounded to the nearest unit), and
-  ``encode(decode(b)) == b`` for every valid 2005 record.
+  ``encode_views(decode_views(b)) == b`` for every 2005 record that decodes
+  (``encode(decode(b)) == b`` for a single-view one): nothing the decoder
+  accepts is dropped on the way (tests/fuzz checks it on arbitrary bytes).
 
 Example::
 
@@ -211,7 +213,7 @@ def decode_views(record: bytes,
         if n < ISO_HEADER_LEN:
             raise TemplateError(f"truncated header: {n} of {ISO_HEADER_LEN} bytes")
         (length, equipment, width, height, xres, yres, nviews,
-         _reserved) = struct.unpack_from(">IHHHHHBB", record, 8)
+         reserved) = struct.unpack_from(">IHHHHHBB", record, 8)
         pos = ISO_HEADER_LEN
         unit = ISO_ANGLE_UNIT
     elif standard == "ansi":
@@ -225,7 +227,7 @@ def decode_views(record: bytes,
             length = struct.unpack_from(">I", record, 10)[0]
             pos = 14
         pos += 4  # CBEFF product identifier: owner and type
-        equipment, width, height, xres, yres, nviews, _reserved = struct.unpack_from(
+        equipment, width, height, xres, yres, nviews, reserved = struct.unpack_from(
             ">HHHHHBB", record, pos)
         pos += 12
         unit = ANSI_ANGLE_UNIT
@@ -233,6 +235,9 @@ def decode_views(record: bytes,
         raise ValueError(f"unknown standard {standard!r}")
     if length != n:
         raise TemplateError(f"record length field says {length} bytes, the data has {n}")
+    if reserved:
+        # Kept nowhere (encode writes 0), so accepting it would break encode(decode(b)) == b.
+        raise TemplateError(f"reserved header byte is 0x{reserved:02X}, not 0")
     _check_header(width, height, xres, yres)
     if nviews == 0:
         raise TemplateError("record holds no finger views")
