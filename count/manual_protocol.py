@@ -13,8 +13,8 @@ protocol, asks them, and signs what they return (ARCHITECTURE.md invariant 1):
    relations; the commission's explanation; ``supersedes``: the hash of the
    revision it corrects) + its outbox entry (stream "count", kind
    "results-protocol") + the ``manual-count-signed`` audit record;
-4. the files are exported and the paper printed (count/protocol.py
-   ``export_protocol``).
+4. the files are exported and the paper printed as for every signed
+   revision (count/role.py ``results_protocol``: the latest revision).
 
 A correction after signing is one more revision: earlier revisions are never
 changed, and ``revisions`` lists them all.
@@ -38,13 +38,12 @@ from count.protocol import (
     KIND,
     SignedProtocol,
     device_outbox,
-    export_protocol,
     last_close,
     latest_protocol,
     sign_protocol,
 )
 from count.protocol_body import build_protocol, protocol_hash, tally_hash
-from count.role import count_files, identify_summary, relay_polls
+from count.role import count_files, identify_summary, relay_polls, results_protocol
 from station import polls
 from station.errors import CountingError
 from station.events import record
@@ -155,8 +154,7 @@ def sign_manual_count(paths, typed: dict[str, str], explanation: str | None, *, 
             new_body["supersedes"] = prev.hash
             signed = sign_manual_revision(f.store, f.election, new_body, key=key, outbox=outbox, clock=clock,
                                           actor=actor)
-        cert = json.loads(paths.device_cert.read_text()) if paths.device_cert.exists() else None
-        files = export_protocol(f.election, signed, out_dir or paths.output_dir, store=f.store, clock=clock,
-                                certificate=cert, printer=printer, actor=actor)
-        return {"revision": signed.revision, "hash": signed.hash, "outbox_seq": signed.outbox_seq,
-                "manual_count": section, "files": files}
+    # Exported and printed as every signed protocol is (count/role.py: the latest revision).
+    shown = results_protocol(paths, out_dir=out_dir, clock=clock, printer=printer)
+    return {"revision": signed.revision, "hash": signed.hash, "outbox_seq": signed.outbox_seq,
+            "manual_count": section, "files": shown.get("files")}

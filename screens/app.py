@@ -45,6 +45,8 @@ from base.errors import UchastokError
 from count.manual_count import RELATION_TEXT, check, refusal
 from count.manual_protocol import ManualCountRefused, manual_count_form, sign_manual_count
 from count.role import results_protocol, zero_report
+from identify.daemon import identification_summary
+from identify.receipts import METHOD_TEXT
 from identify.rules import MANUAL_REASONS
 from provisioning.status import power_status
 from screens.table import TableSession, Tokens, member_list, pin_refusal
@@ -137,7 +139,8 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
             has_box=s.box is not None, banners=banners(lang), queue=queue_depth(),
             table_counters=s.table.counters() if s.table else None,
             box_counters=s.box.counters() if s.box else None,
-            message=s.messages.pop(request.url.path, None), path=request.url.path, **ctx)
+            message=s.messages.pop(request.url.path, None), path=request.url.path, method_text=METHOD_TEXT,
+            manual_reasons=MANUAL_REASONS, **ctx)
         return HTMLResponse(page, status_code=status)
 
     def back(path: str, message: Text | None = None) -> RedirectResponse:
@@ -182,7 +185,7 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
     def table_page(request: Request) -> Response:
         if s.table is None:
             return back("/")
-        return render(request, "table.html", live=True, screen=s.table.screen, token=token())
+        return render(request, "table.html", live=True, watch="table polls", screen=s.table.screen, token=token())
 
     def table_tap(request: Request) -> Response:
         f = request.state.form
@@ -310,6 +313,13 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
             return back(f"/polls/do/{action}", text)
         except UchastokError as e:
             return back(f"/polls/do/{action}", error_text(e))
+        if action == "close" and s.table is not None:
+            # The identification summary (counts only) goes up with the close, as `identify summary --send`:
+            # the protocol's "ballots <= identified" relation reads it (count/role.py identify_summary).
+            try:
+                identification_summary(paths, send=True)
+            except UchastokError as e:
+                return back("/polls", error_text(e))
         if action == "close" and s.box is not None:
             return back("/protocol")
         return back("/polls")
@@ -406,7 +416,7 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
     def box_page(request: Request) -> Response:
         if s.box is None:
             return back("/")
-        return render(request, "box.html", live=True, screen=s.box.screen, token=token())
+        return render(request, "box.html", live=True, watch="box polls", screen=s.box.screen, token=token())
 
     def box_next(request: Request) -> Response:
         s.box.ready_again()

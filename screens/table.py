@@ -342,7 +342,7 @@ class TableSession:
                 found = [v for v in [voters.by_pin(conn, q)] if v is not None]
             else:
                 found = [v for v in [voters.by_document(conn, q.upper())] if v is not None]
-                found += [v for v in voters.search_by_name(conn, q[:1].upper() + q[1:], limit)
+                found += [v for v in voters.search_by_name(conn, " ".join(w[:1].upper() + w[1:].lower() for w in q.split()), limit)
                           if v.pin not in {f.pin for f in found}]
             identified = {v.pin for v in found if identified_pin(conn, v.pin)}
             return [{"pin": v.pin, "name": v.full_name, "birth_year": v.birth_date.year,

@@ -40,11 +40,17 @@
   });
   var first = document.querySelector("[data-figure]");
   if (first) { first.focus(); }
+  // Leaving the page (a tap on a link or a form): no reload may cancel that navigation.
+  var leaving = false;
+  document.addEventListener("click", function (e) { if (e.target.closest("a[href], button[type=submit], form button:not([type])")) { leaving = true; } }, true);
+  document.addEventListener("submit", function () { leaving = true; }, true);
   if (body.getAttribute("data-live") === "1") {
+    var watch = (body.getAttribute("data-watch") || "polls").split(" ");
     setInterval(function () {
+      if (leaving) { return; }
       fetch("/state", {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (s) {
-        if (String(s.table) !== body.getAttribute("data-table") || String(s.box) !== body.getAttribute("data-box")
-            || s.polls !== body.getAttribute("data-polls")) { location.reload(); }
+        var changed = watch.some(function (k) { return String(s[k]) !== body.getAttribute("data-" + k); });
+        if (changed && !leaving) { location.reload(); }
       }).catch(function () {});
     }, 300);
   }
