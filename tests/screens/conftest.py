@@ -9,60 +9,17 @@ free port of 127.0.0.1. ``browser``: Debian's Chromium driven by selenium throug
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import socket
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
+from screens_world import served
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
-from screens.serve import open_screens
 from simulation.table import provision_home
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screens"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Station:
-    paths: object
-    url: str
-    table: object          # screens.table.TableSession
-    box: object            # screens.box.BoxSession
-    sim: object            # simulation.table.SimTable
-    feeder: Path
-
-
-@contextlib.contextmanager
-def served(paths, secrets, feeder: Path, **options):
-    with open_screens(paths, ["identify", "count"], sim=True, secrets=secrets, scanner=f"sim:{feeder}",
-                      **options) as (app, sessions):
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                               access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the screens' server did not start")
-            time.sleep(0.02)
-        try:
-            yield Station(paths, f"http://127.0.0.1:{port}", sessions["identify"], sessions["count"],
-                          sessions["sim_table"], feeder)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -77,9 +34,6 @@ def browser():
     if not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()):
         pytest.skip("Debian's chromium and chromium-driver are not installed (make deps)")
     os.environ["SE_OFFLINE"] = "true"          # selenium's driver manager must never download
-    from selenium import webdriver  # noqa: PLC0415 - only the browser tests load selenium
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
-
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1024,700",
@@ -98,6 +52,3 @@ def shots():
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
 
-
-def have_browser() -> bool:
-    return shutil.which("chromium") is not None
