@@ -30,7 +30,7 @@ def invoke(*args):
 def home(tmp_path, manifest):
     paths = make_home(tmp_path / "st", manifest, state="test-mode")
     conn = open_station_db(paths.station_db)
-    polls.set_member_pin(conn, "1", "Айгүл Асанова", "2468")
+    polls.set_member_pin(conn, "1", "Айгүл Асанова", "246813")
     conn.close()
     return paths
 
@@ -47,7 +47,7 @@ def test_election_day_through_the_cli(home, deck, tmp_path):
     # L&A in test mode, then the zero report (real tally still empty).
     r = json.loads(invoke("count", "run", "--home", h, "--scanner", f"sim:{feeder}", "--once", "--json"))
     assert r["sheets_test"] == r["counted"] == 1 and r["sheets_real"] == 0
-    z = json.loads(invoke("count", "zero-report", "--home", h, "--member", "1", "--pin", "2468", "--json"))
+    z = json.loads(invoke("count", "zero-report", "--home", h, "--member", "1", "--pin", "246813", "--json"))
     assert z["counters_zero"] and z["state"] == "zero-report-printed"
     conn = open_station_db(home.station_db)
     polls.apply(conn, "open")
@@ -60,7 +60,7 @@ def test_election_day_through_the_cli(home, deck, tmp_path):
     conn.close()
     preview = json.loads(invoke("count", "protocol", "--home", h, "--json"))
     assert preview["signed"] is False
-    p = json.loads(invoke("count", "protocol", "--home", h, "--sign", "--member", "1", "--pin", "2468",
+    p = json.loads(invoke("count", "protocol", "--home", h, "--sign", "--member", "1", "--pin", "246813",
                           "--voters-identified", "5", "--out", str(tmp_path / "out"), "--json"))
     assert p["signed"] and p["state"] == "protocol-signed" and p["body"]["voters_identified"] == 5
     assert p["body"]["contests"] == preview["body"]["contests"]

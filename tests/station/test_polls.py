@@ -129,16 +129,16 @@ def test_persisted_and_audited(tmp_path):
 
 def test_member_pin(tmp_path):
     conn = open_station_db(tmp_path / "station.db")
-    polls.set_member_pin(conn, "1", "Асанова Б.", "4821", role="chair")
-    assert polls.authorize(conn, "1", "4821") == "chair"
+    polls.set_member_pin(conn, "1", "Асанова Б.", "482193", role="chair")
+    assert polls.authorize(conn, "1", "482193") == "chair"
     with pytest.raises(PollsError, match="wrong PIN"):
         polls.authorize(conn, "1", "0000")
     for _ in range(polls.MAX_PIN_FAILURES):
         with pytest.raises(PollsError):
             polls.authorize(conn, "1", "0000")
     with pytest.raises(PollsError, match="locked"):
-        polls.authorize(conn, "1", "4821")
-    with pytest.raises(PollsError, match="4 to 8"):
+        polls.authorize(conn, "1", "482193")
+    with pytest.raises(PollsError, match="6 to 12"):
         polls.set_member_pin(conn, "2", "x", "12")
 
 
@@ -147,9 +147,9 @@ def test_the_count_roles_transitions_are_not_commission_actions(tmp_path, action
     """The zero report and the protocol move the polls with their documents (count role) only."""
     paths = Paths.from_env(tmp_path / "st").ensure()
     conn = open_station_db(paths.station_db)
-    polls.set_member_pin(conn, "1", "Асанова Б.", "4821", role="chair")
+    polls.set_member_pin(conn, "1", "Асанова Б.", "482193", role="chair")
     polls.apply(conn, "enter-test-mode")
     with pytest.raises(PollsError, match="not a commission action"):
-        polls_action(paths, action, "1", "4821")
+        polls_action(paths, action, "1", "482193")
     assert polls.current(conn) == S.TEST_MODE
     conn.close()
