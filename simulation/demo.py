@@ -66,6 +66,7 @@ TZ = ZoneInfo("Asia/Bishkek")
 CHAIR = ("1", "Асанова Бермет", "2580")        # demo commission chair (id, name, PIN)
 MEMBER = ("2", "Петров Сергей", "1397")
 STAGES = 10
+SCREENS_MINUTES = 15          # how long the demo's screens stay up after the demo ends
 
 
 @dataclass
@@ -323,6 +324,7 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, e) -> None:
         _central_results(p, url, e, res)
 
     _finish(opts, p, res, paths)
+    _start_screens(opts, p, res, paths, pkg)
 
 
 # --- identification --------------------------------------------------------------------
@@ -477,6 +479,32 @@ def _turnout_by_hour(paths) -> list[tuple[int, int]]:
         conn.close()
     hours = Counter(parse_iso(r[0]).astimezone(TZ).hour for r in rows)
     return [(h, hours.get(h, 0)) for h in range(8, 20)]
+
+
+def _start_screens(opts, p, res, paths, pkg) -> None:
+    """The commission's screens on the demo station, on the simulated devices: a process of their own
+    that outlives the demo for ``SCREENS_MINUTES`` minutes (the demo itself ends now)."""
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    home = paths.state_dir.parent
+    log = open(opts.out / "screens.log", "w")      # handed to the detached process
+    proc = subprocess.Popen(
+        _cli("--home", str(home), "screens", "serve", "--role", "identify", "--role", "count", "--sim",
+             "--secrets", str(secrets_dir(pkg.dir)), "--scanner", f"sim:{opts.out / 'screens-box'}",
+             "--lna-expected", str(opts.out / "lna-expected.json"), "--port", str(port),
+             "--exit-after", str(SCREENS_MINUTES * 60)),
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    try:
+        _wait_http(url + "state")
+    except OSError:
+        p.echo(f"\nThe screens did not start (see {opts.out / 'screens.log'}).")
+        return
+    res.artefacts["commission screens (touchscreen UI)"] = url
+    p.echo(f"\nCommission screens · Экраны комиссии · Комиссиянын экрандары: {url}\n"
+           f"  (simulated devices; closed polls: protocol and manual count; they stop by themselves in"
+           f" {SCREENS_MINUTES} min, or: kill {proc.pid})")
 
 
 def default_out() -> Path:
