@@ -171,9 +171,11 @@ class BoxSession:
     def counters(self) -> dict:
         with self.lock:
             store = self.files.store
-            # As `uchastok count status` counts them (count/role.py): every sheet given back.
-            returned = store.conn.execute("SELECT count(*) FROM audit_log WHERE event = 'sheet-rejected'"
-                                          ).fetchone()[0]
+            # Sheets given back to voters: count.db's counter where the store keeps one (no record per
+            # sheet: secrecy), else its audit records, as `uchastok count status` reads them.
+            total = getattr(store, "returned_total", None)
+            returned = total("real") if callable(total) else store.conn.execute(
+                "SELECT count(*) FROM audit_log WHERE event = 'sheet-rejected'").fetchone()[0]
             return {"real": store.sheet_count("real"), "test": store.sheet_count("test"), "returned": returned}
 
     def polls_state(self) -> PollsState:
