@@ -1,7 +1,8 @@
 """Fingerprint files a technician handles: images, raw sensor dumps, records, galleries.
 
-* Images: PNG or PGM (anything OpenCV reads as 8-bit grey), and the sensor's
-  raw upload: 36,864 bytes, 256 x 288 pixels at 4 bits, two pixels per byte,
+* Images: PNG, PGM, TIFF, BMP (anything OpenCV reads as 8-bit grey), of any
+  size and any resolution the caller states (``ppi``, default 500), and the
+  sensor's raw upload: 36,864 bytes, 256 x 288 pixels at 4 bits, two pixels per byte,
   high nibble first, row by row (``.raw``).
 * Records: ISO/IEC 19794-2:2005 or ANSI INCITS 378-2004 (``.iso``, ``.ist``,
   ``.fmr``, or any file starting with ``FMR\\0``).
@@ -36,7 +37,7 @@ import numpy as np
 
 from base.files import atomic_write
 from biometrics.errors import GalleryError, ImageError, TemplateError
-from biometrics.extract import SENSOR_SHAPE, Extraction, extract
+from biometrics.extract import SENSOR_SHAPE, WORKING_PPI, Extraction, extract
 from biometrics.iso19794 import MAGIC, Template, decode, encode
 from biometrics.match import Candidate, Decision, Gallery, decide, score
 from biometrics.synthetic import SyntheticFinger
@@ -122,18 +123,18 @@ class Probe:
         return self.extraction.reason if self.extraction is not None else ""
 
 
-def read_probe(path: str | os.PathLike) -> Probe:
-    """A template from a record file, or extracted from an image file."""
+def read_probe(path: str | os.PathLike, ppi: float = WORKING_PPI) -> Probe:
+    """A template from a record file, or extracted from an image file taken at ``ppi``."""
     if is_record(path):
         return Probe(str(path), decode(_read_bytes(path)))
-    result = extract(read_image(path))
+    result = extract(read_image(path), ppi=ppi)
     return Probe(str(path), result.template, result)
 
 
-def extract_file(image: str | os.PathLike, output: str | os.PathLike | None = None
-                 ) -> Extraction:
-    """Extract an image; write its ISO record to ``output`` when the capture is usable."""
-    result = extract(read_image(image))
+def extract_file(image: str | os.PathLike, output: str | os.PathLike | None = None,
+                 ppi: float = WORKING_PPI) -> Extraction:
+    """Extract an image taken at ``ppi``; write its ISO record to ``output`` when usable."""
+    result = extract(read_image(image), ppi=ppi)
     if output is not None and result.ok:
         atomic_write(output, encode(result.template))
     return result
@@ -148,9 +149,13 @@ class MatchReport:
 
 
 def match_files(a: str | os.PathLike, b: str | os.PathLike,
-                target_fmr: float | None = None) -> MatchReport:
-    """Score two images or records against each other and decide at the calibrated threshold."""
-    pa, pb = read_probe(a), read_probe(b)
+                target_fmr: float | None = None, ppi: float = WORKING_PPI) -> MatchReport:
+    """Score two images or records against each other and decide at the calibrated threshold.
+
+    ``ppi`` is the resolution of whichever of the two is an image; a record
+    carries its own.
+    """
+    pa, pb = read_probe(a, ppi), read_probe(b, ppi)
     s = score(pa.template, pb.template) if pa.usable and pb.usable else 0.0
     return MatchReport(pa, pb, s, decide(s, target_fmr=target_fmr))
 
@@ -233,9 +238,10 @@ class SearchReport:
 
 
 def search_file(image: str | os.PathLike, gallery: str | os.PathLike, top: int = 5,
-                target_fmr: float | None = None) -> SearchReport:
-    """Search an image (or record) in a gallery; each candidate with its decision."""
-    probe = read_probe(image)
+                target_fmr: float | None = None, ppi: float = WORKING_PPI) -> SearchReport:
+    """Search an image taken at ``ppi`` (or a record) in a gallery; each candidate with its
+    decision."""
+    probe = read_probe(image, ppi)
     g = load_gallery(gallery)
     found = g.search(probe.template, top=top) if probe.usable else []
     return SearchReport(probe, found, [decide(c.score, target_fmr=target_fmr) for c in found],

@@ -16,6 +16,9 @@ enrolled. This module guarantees:
   returns the threshold and rate with the verdict, so every decision records
   the operating point it was taken at.
 
+Templates are compared at 500 ppi: a record taken at another resolution
+(its header's pixels per centimetre) has its coordinates scaled first.
+
 How: each minutia gets a *cylinder*, a 3-D histogram of its neighbours in its
 own rotated frame (``NS x NS`` spatial cells of radius ``R`` times ``ND``
 direction cells), binarised (the bit version of MCC). Cells outside the
@@ -55,6 +58,7 @@ import numpy as np
 from biometrics.iso19794 import Template
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+WORKING_PPCM = 197  # 500 ppi: the resolution cylinders are built at
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class MccParams:
     sigma_s: float = 28.0 / 3.0
     sigma_d: float = 2.0 * math.pi / 9.0
     mu_psi: float = 0.01
-    omega: float = 20.0
+    omega: float = 50.0
     min_vc: float = 0.70
     min_m: int = 2
     min_me: float = 0.60
@@ -173,8 +177,12 @@ def cylinders(template: Template, p: MccParams = PARAMS) -> Cylinders:
     n = len(ms)
     if n < 3:
         return _empty_cylinders()
-    x = np.array([m.x for m in ms], np.float32)
-    y_img = np.array([m.y for m in ms], np.float32)
+    # Cylinders are built at 500 ppi: a record taken at another resolution is
+    # scaled (its header says which; decode refuses a zero resolution).
+    sx = WORKING_PPCM / template.x_res_ppcm
+    sy = WORKING_PPCM / template.y_res_ppcm
+    x = np.array([m.x for m in ms], np.float32) * np.float32(sx)
+    y_img = np.array([m.y for m in ms], np.float32) * np.float32(sy)
     theta = np.radians(np.array([m.angle_deg for m in ms], np.float32))
     xy = np.stack([x, -y_img], 1)
     # Cell centres in each minutia's rotated frame: (n, cells, 2), y up.
@@ -183,7 +191,8 @@ def cylinders(template: Template, p: MccParams = PARAMS) -> Cylinders:
     cx = x[:, None] + c[:, None] * ox[None] - s[:, None] * oy[None]
     cy = xy[:, 1][:, None] + s[:, None] * ox[None] + c[:, None] * oy[None]
     # Validity: inside the radius, inside the image and the enlarged convex hull.
-    valid = _hull_validity(template, x, y_img, cx, -cy, p) & _INSIDE[None]
+    width, height = math.ceil(template.width * sx), math.ceil(template.height * sy)
+    valid = _hull_validity(width, height, x, y_img, cx, -cy, p) & _INSIDE[None]
     # Spatial contribution of every minutia t to every cell of cylinder m.
     dx = cx[:, :, None] - x[None, None, :]
     dy = cy[:, :, None] - xy[:, 1][None, None, :]
@@ -212,8 +221,7 @@ def cylinders(template: Template, p: MccParams = PARAMS) -> Cylinders:
                      _pool(bits.astype(np.float32), p))
 
 
-def _hull_validity(template: Template, x, y_img, cx, cy_img, p: MccParams) -> np.ndarray:
-    w, h = template.width, template.height
+def _hull_validity(w: int, h: int, x, y_img, cx, cy_img, p: MccParams) -> np.ndarray:
     pts = np.stack([x, y_img], 1).astype(np.int32)
     hull = cv2.convexHull(pts)
     area = np.zeros((h, w), np.uint8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from biometrics.extract import WORKING_PPI
 from biometrics.files import extract_file, match_files, search_file, synthesise
 from cli.common import echo_json, json_option
 
@@ -19,6 +20,12 @@ def command() -> None:
     """
 
 
+def ppi_option(f):
+    return click.option("--ppi", type=float, default=WORKING_PPI, show_default=True,
+                        help="Resolution of the image(s) in pixels per inch; resampled to 500 "
+                             "before extraction. A record carries its own.")(f)
+
+
 def _minutiae_json(template) -> list[dict]:
     return [{"kind": str(m.kind), "x": m.x, "y": m.y, "angle_deg": m.angle_deg,
              "quality": m.quality} for m in template.minutiae]
@@ -28,19 +35,23 @@ def _minutiae_json(template) -> list[dict]:
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the ISO/IEC 19794-2:2005 record here (only if the capture is usable).")
+@ppi_option
 @json_option
-def extract_command(image: str, output: str | None, as_json: bool) -> None:
-    """Extract minutiae from IMAGE (PNG/PGM or raw 4-bit sensor dump); print count and quality.
+def extract_command(image: str, output: str | None, ppi: float, as_json: bool) -> None:
+    """Extract minutiae from IMAGE (PNG/PGM/TIFF/BMP of any size, or a raw 4-bit sensor dump);
+    print count and quality.
 
-    A poor capture (blank, saturated, partial, too few minutiae) is reported as
-    "retry" with its reason and no record is written (exit status 1 with -o).
+    A poor capture (blank, saturated, partial, too few minutiae, a resolution
+    that does not fit the ridges) is reported as "retry" with its reason and no
+    record is written (exit status 1 with -o). The record is at 500 ppi.
 
     \b
     Example:
       uchastok fingerprint extract live.raw -o live.iso --json
+      uchastok fingerprint extract scan.tif --ppi 569 -o scan.iso
     """
 
-    result = extract_file(image, output)
+    result = extract_file(image, output, ppi)
     if as_json:
         echo_json({"image": image, "status": result.status, "reason": result.reason,
                    "quality": result.quality, "minutiae_count": len(result.template.minutiae),
@@ -63,8 +74,9 @@ def extract_command(image: str, output: str | None, as_json: bool) -> None:
 @click.argument("b", type=click.Path(exists=True, dir_okay=False))
 @click.option("--fmr", type=float, default=None,
               help="Target false-match rate of the threshold (default: the calibrated one).")
+@ppi_option
 @json_option
-def match_command(a: str, b: str, fmr: float | None, as_json: bool) -> None:
+def match_command(a: str, b: str, fmr: float | None, ppi: float, as_json: bool) -> None:
     """Compare A and B (each an image or an ISO/ANSI record); print score and decision.
 
     \b
@@ -72,7 +84,7 @@ def match_command(a: str, b: str, fmr: float | None, as_json: bool) -> None:
       uchastok fingerprint match live.png enrolled.iso --json
     """
 
-    r = match_files(a, b, fmr)
+    r = match_files(a, b, fmr, ppi)
     d = r.decision
     if as_json:
         echo_json({"a": a, "b": b, "score": round(r.score, 6), "match": d.match,
@@ -94,8 +106,10 @@ def match_command(a: str, b: str, fmr: float | None, as_json: bool) -> None:
                    "directory holding it, or a station's identify.db.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100))
 @click.option("--fmr", type=float, default=None, help="Target false-match rate of the threshold.")
+@ppi_option
 @json_option
-def search_command(image: str, gallery: str, top: int, fmr: float | None, as_json: bool) -> None:
+def search_command(image: str, gallery: str, top: int, fmr: float | None, ppi: float,
+                   as_json: bool) -> None:
     """Search IMAGE (or a record) in a gallery; print the top candidates with decisions.
 
     \b
@@ -104,7 +118,7 @@ def search_command(image: str, gallery: str, top: int, fmr: float | None, as_jso
       uchastok fingerprint search live.raw --gallery /var/lib/uchastok/identify.db
     """
 
-    r = search_file(image, gallery, top, fmr)
+    r = search_file(image, gallery, top, fmr, ppi)
     rows = [{"key": c.key, "score": round(c.score, 6), "match": d.match,
              "threshold": d.threshold, "target_fmr": d.target_fmr}
             for c, d in zip(r.candidates, r.decisions, strict=True)]

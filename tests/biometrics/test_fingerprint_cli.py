@@ -3,6 +3,7 @@
 import base64
 import json
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -105,3 +106,24 @@ def test_unreadable_image_is_one_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["fingerprint", "extract", str(tmp_path / "x.png")])
     assert info.value.code == 2 and "not an image" in capsys.readouterr().err
+
+
+def test_an_image_of_another_size_and_resolution(files, tmp_path):
+    """A 569-ppi TIFF of another size extracts, matches and searches once --ppi says so."""
+    img = cv2.imread(str(files / "s31_1.png"), cv2.IMREAD_GRAYSCALE)
+    big = cv2.resize(img, None, fx=569 / 500, fy=569 / 500, interpolation=cv2.INTER_CUBIC)
+    big = np.pad(big, ((20, 20), (40, 40)), constant_values=221)
+    cv2.imwrite(str(tmp_path / "scan.tif"), big)
+    data = json.loads(run("extract", tmp_path / "scan.tif", "--ppi", 569, "-o",
+                          tmp_path / "scan.iso", "--json").output)
+    assert data["status"] == "ok" and data["output"]
+    (tmp_path / "gallery").mkdir()
+    for seed in (31, 32):
+        run("extract", files / f"s{seed}_0.png", "-o", tmp_path / "gallery" / f"s{seed}_0.iso")
+    data = json.loads(run("match", tmp_path / "scan.tif", tmp_path / "gallery" / "s31_0.iso",
+                          "--ppi", 569, "--json").output)
+    assert data["match"] is True
+    r = run("search", tmp_path / "scan.tif", "--ppi", 569, "--gallery", tmp_path / "gallery")
+    assert r.output.startswith("1. s31") and "MATCH" in r.output.splitlines()[0]
+    data = json.loads(run("extract", tmp_path / "scan.tif", "--ppi", 1200, "--json").output)
+    assert (data["status"], data["reason"]) == ("retry", "wrong-resolution")

@@ -1,6 +1,7 @@
 """Matching: genuine above impostor, empty templates cannot match, search agrees with score."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -131,3 +132,47 @@ def test_shipped_calibration_records_its_operating_point():
     assert d.match and d.threshold == cal.threshold() and d.target_fmr == cal.target_fmr
     assert decide(0.5, threshold=0.6, target_fmr=0.001) == decide(0.5, 0.6, 0.001)
     assert not decide(0.5, threshold=0.6, target_fmr=0.001).match
+
+
+def _rescaled(t: Template, ppi: float) -> Template:
+    """The same minutiae as a record taken at ``ppi`` (coordinates and header scaled)."""
+    s = ppi / 500.0
+    ppcm = round(197 * s)
+    return replace(t, width=math.ceil(t.width * s), height=math.ceil(t.height * s),
+                   x_res_ppcm=ppcm, y_res_ppcm=ppcm,
+                   minutiae=tuple(replace(m, x=round(m.x * s), y=round(m.y * s))
+                                  for m in t.minutiae))
+
+
+def test_a_record_at_another_resolution_is_matched_at_500_ppi(extractions):
+    probe, enrolled = extractions[4, 2].template, extractions[4, 0].template
+    at_569 = decode(encode(_rescaled(enrolled, 569.0)))
+    assert at_569.x_res_ppcm == 224
+    assert score(probe, at_569) == pytest.approx(score(probe, enrolled), abs=0.03)
+    assert decide(score(probe, at_569)).match
+
+
+ODD_CONVENTIONS = {
+    # origin at the bottom left: y counted upwards
+    "origin-at-bottom": lambda t: replace(t, minutiae=tuple(
+        replace(m, y=t.height - 1 - m.y) for m in t.minutiae)),
+    # angles clockwise instead of counter-clockwise
+    "angles-clockwise": lambda t: replace(t, minutiae=tuple(
+        replace(m, angle_deg=(360.0 - m.angle_deg) % 360.0) for m in t.minutiae)),
+    # 2-degree ANSI units written where ISO's 1.40625-degree units belong
+    "angles-in-ansi-units": lambda t: replace(t, minutiae=tuple(
+        replace(m, angle_deg=(m.angle_deg / 2.0 * 1.40625) % 360.0) for m in t.minutiae)),
+    # resolution stated in pixels per inch where the record wants per centimetre
+    "resolution-in-ppi": lambda t: replace(t, x_res_ppcm=500, y_res_ppcm=500),
+}
+
+
+@pytest.mark.parametrize("convert", ODD_CONVENTIONS.values(), ids=ODD_CONVENTIONS.keys())
+def test_a_record_with_odd_conventions_is_never_a_false_accept(convert, extractions):
+    """Another extractor's record that breaks the ISO conventions decodes (its bytes are
+    well formed) but matches nobody else: a clear "no match", never a false accept."""
+    for i in range(6):
+        odd = decode(encode(convert(extractions[i, 0].template)))
+        for j in range(6):
+            if j != i:
+                assert not decide(score(extractions[j, 2].template, odd)).match
