@@ -18,7 +18,7 @@ umask); an explicit mode is applied exactly, whatever the umask.
 
 Example::
 
-    atomic_write(paths.device_key, pem, mode=0o600)
+    atomic_write(paths.role("count").key, pem, mode=0o600)
     atomic_write(paths.link_state, json.dumps(state).encode())
 """
 

@@ -25,16 +25,20 @@ def command(ctx, as_json):
         echo_json(st)
         return
     e, s = st.get("election"), st.get("station")
-    dev = st.get("device")
+    devs, certs = st.get("devices") or {}, st.get("certificates") or {}
+    again = st.get("commission_pins_to_set_again") or []
     lines = [
         ("Election / Шайлоо / Выборы", f"{e['name']['ru']} ({e['id']}), {e['voting_day']}" if e else "no package loaded"),
         ("Station / Участок", f"{s['name']['ru']} ({s['id']})" if s else "-"),
         ("Polls / Добуш берүү", st.get("polls", "-")),
         ("Voters on list", st.get("voters_on_list") if st.get("voters_on_list") is not None else "-"),
         ("Voters identified", st.get("voters_identified") if st.get("voters_identified") is not None else "-"),
-        ("Device", f"{dev['id']} (key {dev['key_fingerprint']})" if dev else "not initialised"),
-        ("Certificate", f"{st['certificate']['station']}, until {st['certificate']['valid_until']}"
-         if st.get("certificate") else "not enrolled"),
+        ("Role keys", "; ".join(f"{r} {d['id']} (key {d['key_fingerprint']})" if d else f"{r} not initialised"
+                                for r, d in devs.items()) or "-"),
+        ("Certificates", "; ".join(f"{r} {c['station']}, until {c['valid_until']}" if c else f"{r} not enrolled"
+                                   for r, c in certs.items()) or "-"),
+        ("Commission PINs", f"set again (6+ digits, uchastok provision set-pin): members {', '.join(again)}"
+         if again else "ok"),
         ("Package", f"v{st['package']['version']} sha256 {st['package']['sha256'][:16]}…" if st.get("package") else "-"),
         ("Sheets read / Окулган бюллетендер", st["sheets_read"] if st.get("sheets_read") is not None else "-"),
         ("Link and queue / Связь", sync_line(st.get("sync"))),
@@ -42,8 +46,8 @@ def command(ctx, as_json):
                                                           if st["power"].get("battery_pct") is not None else "")),
     ]
     for key in sorted(st):
-        if key in ("election", "station", "polls", "voters_on_list", "voters_identified", "device", "certificate",
-                   "package", "home", "sheets_read", "sync", "power"):
+        if key in ("election", "station", "polls", "voters_on_list", "voters_identified", "devices", "certificates",
+                   "commission_pins_to_set_again", "package", "home", "sheets_read", "sync", "power"):
             continue
         val = st[key]
         if isinstance(val, dict):

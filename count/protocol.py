@@ -178,7 +178,8 @@ def device_outbox(paths, conn: sqlite3.Connection, election: Election, *,
     """The device key and the count stream's outbox on ``conn`` (key + installed certificate)."""
 
     try:
-        device = load_device(paths.device_key, paths.device_cert, election_id=election.id,
+        role = paths.role("count")
+        device = load_device(role.key, role.cert, election_id=election.id,
                              station_id=election.station.id, clock=clock)
     except SyncError as e:
         raise ProvisioningError(str(e)) from e

@@ -140,7 +140,7 @@ def zero_report(paths: Paths, *, member: str | None = None, pin: str | None = No
 
 def _device_id(paths: Paths) -> str | None:
     try:
-        return device_id_for(signing.public_key(signing.load_private_key(paths.device_key)))
+        return device_id_for(signing.public_key(signing.load_private_key(paths.role("count").key)))
     except Exception:  # noqa: BLE001 - the report prints without it
         return None
 
@@ -224,7 +224,8 @@ def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = N
                                   last_close(f.station_conn))
             return {"signed": False, "state": str(polls.current(f.station_conn)),
                     "hash": protocol_hash(body), "body": body}
-        cert = json.loads(paths.device_cert.read_text()) if paths.device_cert.exists() else None
+        cert_file = paths.role("count").cert
+        cert = json.loads(cert_file.read_text()) if cert_file.exists() else None
         files = export_protocol(f.election, signed, out, store=f.store, clock=clock, certificate=cert,
                                 printer=printer)
         return {"signed": True, "state": str(polls.current(f.station_conn)), "revision": signed.revision,

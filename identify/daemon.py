@@ -396,7 +396,8 @@ def open_identifier(paths, election: Election, *, table: str = "1", clock=None, 
     if problem:
         raise PackageError(problem)
     try:
-        signer = load_device(paths.device_key, paths.device_cert, election_id=election.id,
+        role = paths.role("identify")
+        signer = load_device(role.key, role.cert, election_id=election.id,
                              station_id=election.station.id, clock=clock).signer
     except SyncError as e:
         raise ProvisioningError(str(e)) from e

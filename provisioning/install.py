@@ -10,8 +10,9 @@ scratch directory in tests or when preparing an SD card image):
   name (``venv/bin/uchastok``, ``venv/bin/uchastok-sync``); the guides always
   go to ``/opt/uchastok/app/docs``;
 - ``/usr/local/bin/uchastok``, a link to the CLI;
-- the units and target in ``/etc/systemd/system``, enabled the way
-  ``systemctl enable`` would (symlinks in ``*.wants``);
+- the units, the roles' outbox sockets and the target in
+  ``/etc/systemd/system``, enabled the way ``systemctl enable`` would
+  (symlinks in ``*.wants``; the outbox services are socket-activated);
 - ``/etc/sysusers.d/uchastok.conf``, ``/etc/tmpfiles.d/uchastok.conf``,
   ``/etc/udev/rules.d/99-uchastok.rules``, a journald drop-in that keeps the
   journal persistent but bounded (a full disk is a reliability case);
@@ -55,8 +56,11 @@ from station.errors import ProvisioningError
 
 PREFIX = Path("opt/uchastok")
 UNITS = ("uchastok-identify.service", "uchastok-count.service", "uchastok-sync.service",
+         "uchastok-identify-outbox.socket", "uchastok-count-outbox.socket",
+         "uchastok-identify-outbox.service", "uchastok-count-outbox.service",
          "uchastok.target")
-SERVICES = UNITS[:3]
+# Enabled in uchastok.target.wants; the outbox services start when the uploader connects.
+ENABLED = UNITS[:5]
 # What the light mode copies: the importable packages and the guides.
 PACKAGES = ("base", "drivers", "sync", "station", "biometrics", "count", "identify", "provisioning",
             "simulation", "screens", "cli")
@@ -66,6 +70,7 @@ ENTRY_POINTS = {
     # wrapper name -> Python statement run with the arguments in sys.argv[1:]
     "uchastok": "from cli import main; main(sys.argv[1:])",
     "uchastok-sync": "from sync.uploader import main; sys.exit(main())",
+    "uchastok-outbox": "from station.outbox_service import main; sys.exit(main())",
 }
 
 DEFAULT_CONFIG = """\
@@ -178,7 +183,7 @@ def install(root: Path, *, source: Path | None = None, python: str | None = None
     # 3. Enable, as `systemctl enable uchastok.target` would (WantedBy= lines).
     target.link(Path("etc/systemd/system/multi-user.target.wants/uchastok.target"),
                 "/etc/systemd/system/uchastok.target")
-    for unit in SERVICES:
+    for unit in ENABLED:
         target.link(Path("etc/systemd/system/uchastok.target.wants") / unit,
                     f"/etc/systemd/system/{unit}")
 

@@ -293,15 +293,17 @@ def load_package(paths: Paths, pkg_dir: str | os.PathLike, *, clock=None,
 
 
 def _check_certificate(paths: Paths, pkg: Package) -> None:
-    """An enrolled device takes only the package of the station and election it is certified for."""
-    if not paths.device_cert.exists():
-        return
-    signed = json.loads(paths.device_cert.read_text()).get("signed", {})
-    want = (signed.get("station_id"), signed.get("election_id"))
-    got = (pkg.election.station.id, pkg.election.id)
-    if want != got:
-        raise PackageError(f"this device is certified for station {want[0]} in {want[1]};"
-                           f" the package is for station {got[0]} in {got[1]}: refused")
+    """An enrolled device takes only the package of the station and election it is certified for
+    (each role's certificate, where installed)."""
+    for files in paths.roles.values():
+        if not files.cert.exists():
+            continue
+        signed = json.loads(files.cert.read_text()).get("signed", {})
+        want = (signed.get("station_id"), signed.get("election_id"))
+        got = (pkg.election.station.id, pkg.election.id)
+        if want != got:
+            raise PackageError(f"this device is certified for station {want[0]} in {want[1]};"
+                               f" the package is for station {got[0]} in {got[1]}: refused")
 
 
 def _check_rollback(sconn: sqlite3.Connection, pkg: Package) -> None:

@@ -1,8 +1,10 @@
 """What the device knows about itself, for ``uchastok status`` and the commission's screen.
 
 Reads only (read-only connections): election and station, voters on the list,
-identifications so far, sheets read, polls state, key fingerprint, package
-hash, outbox depth and link state when those parts are present.
+identifications so far, sheets read, polls state, each role's key fingerprint
+and certificate, package hash, outbox depth and link state when those parts
+are present, and the commission members whose PIN must be set again (set
+before the 6-digit rule and the station's PIN key; station/polls.py).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from base.paths import Paths
+from base.paths import ROLES, Paths
 from provisioning.identity import identity, load_certificate
 from station import polls
 from station.db import open_station_db
@@ -36,14 +38,17 @@ def _count(path, sql: str) -> int | None:
 def device_status(paths: Paths) -> dict:
 
     out: dict = {"home": str(paths.state_dir.parent) if paths.state_dir.name == "var" else str(paths.state_dir)}
-    try:
-        ident = identity(paths)
-        out["device"] = {"id": ident.device_id, "key_fingerprint": ident.key_id}
-    except StationError:
-        out["device"] = None
-    cert = load_certificate(paths)
-    out["certificate"] = ({"station": cert["signed"]["station_id"], "election": cert["signed"]["election_id"],
-                           "valid_until": cert["signed"]["not_after"]} if cert else None)
+    out["devices"], out["certificates"] = {}, {}
+    for role in ROLES:
+        try:
+            ident = identity(paths, role)
+            out["devices"][role] = {"id": ident.device_id, "key_fingerprint": ident.key_id}
+        except StationError:
+            out["devices"][role] = None
+        cert = load_certificate(paths, role)
+        out["certificates"][role] = (
+            {"station": cert["signed"]["station_id"], "election": cert["signed"]["election_id"],
+             "valid_until": cert["signed"]["not_after"]} if cert else None)
     out["package"] = None
     if paths.station_db.exists():
         conn = open_station_db(paths.station_db, readonly=True)
@@ -54,6 +59,7 @@ def device_status(paths: Paths) -> dict:
                 out["package"] = {"election": row[0], "version": row[1], "sha256": row[2], "station": row[3],
                                   "loaded_at": row[4]}
             out["polls"] = str(polls.current(conn))
+            out["commission_pins_to_set_again"] = polls.members_to_set_again(conn)
         finally:
             conn.close()
     else:

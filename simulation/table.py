@@ -65,7 +65,7 @@ from drivers.printer.simulator import SimulatedPrinter
 from identify.daemon import build_identify_daemon, stop_after_commit_hook
 from identify.devices import IdentifyDeviceFactory
 from identify.voters import VOTER_COLUMNS, Voter, by_pin
-from provisioning.identity import enroll, init_device, issue_for_request
+from provisioning.identity import enroll_with_authority, init_device
 from provisioning.package import load_package
 from simulation.authority import cec_pub_path, document_signer, load_or_create_key, secrets_dir
 from simulation.election import demo_voters
@@ -74,16 +74,15 @@ from station.db import open_station_db
 from station.errors import ConfigError
 from station.package import current_package
 from station.sdnotify import Notifier
-from sync import signing
 
 # --- provisioning a home from a demo package ----------------------------------------
 
-MEMBER = ("m1", "Асанова Гүлнара", "2468")   # demo commission member (id, name, PIN)
+MEMBER = ("m1", "Асанова Гүлнара", "246813")   # demo commission member (id, name, PIN)
 
 
 def provision_home(root: str | os.PathLike, pkg_dir: str | os.PathLike, *, signing_key,
                    state: str = "open", clock=None) -> Paths:
-    """A provisioned station directory from a demo package: device key and certificate,
+    """A provisioned station directory from a demo package: a key and certificate per role,
     package loaded (voters and templates in identify.db), a commission member, polls driven
     to ``state`` ("provisioned", "zero-report-printed", "open")."""
 
@@ -91,11 +90,8 @@ def provision_home(root: str | os.PathLike, pkg_dir: str | os.PathLike, *, signi
     cec = load_or_create_key(signing_key)
     init_device(paths, cec_pub_path(pkg_dir), clock=clock)
     pkg = load_package(paths, pkg_dir, clock=clock)
-    cert = issue_for_request(paths.config_dir / "enrolment-request.json", cec, pkg.election.station.id,
-                             pkg.election.id, now=(clock.now() if clock else None))
-    cert_file = paths.config_dir / "device-cert.issued.json"
-    cert_file.write_text(json.dumps(cert))
-    enroll(paths, cert_file, signing.public_key(cec), clock=clock)
+    enroll_with_authority(paths, cec, pkg.election.station.id, pkg.election.id, paths.config_dir / "issued",
+                          clock=clock)
     conn = open_station_db(paths.station_db)
     try:
         polls.set_member_pin(conn, MEMBER[0], MEMBER[1], MEMBER[2], clock=clock)

@@ -19,7 +19,7 @@ A missing or unreadable key or certificate raises ``DeviceCredentialsError``.
 
 Example::
 
-    device = load_device(paths.device_key, paths.device_cert,
+    device = load_device(paths.role("count").key, paths.role("count").cert,
                          election_id=election.id, station_id=election.station.id, clock=clock)
     outbox = Outbox(conn, device.signer, "count")
 """

@@ -29,6 +29,10 @@ class TransportFault(SyncError):
     """Raised when the link or the server is unavailable: retry with backoff."""
 
 
+class OutboxUnavailable(TransportFault):
+    """Raised when a role's outbox service does not answer (stopped, restarting): retry with backoff."""
+
+
 class RemoteRejected(SyncError):
     """Raised when the server answers and refuses a request."""
 

@@ -155,6 +155,11 @@ class Outbox:
     def __repr__(self) -> str:
         return f"Outbox({self.stream!r}, device={self.signer.device_id}, cap={self.cap})"
 
+    @property
+    def device_id(self) -> str:
+        """The device (role key) whose stream this is: each role signs with its own key."""
+        return self.signer.device_id
+
     # --- writing -------------------------------------------------------------------------
 
     def _head(self) -> tuple[int, str, int]:
@@ -200,6 +205,11 @@ class Outbox:
                           (seq + 1, sealed.hash, self.stream))
         self._alarm(pending + 1)
         return Enqueued(seq + 1, sealed.hash)
+
+    def enqueue_heartbeat(self, body: dict[str, Any]) -> Enqueued:
+        """Queue a heartbeat (device status) in its own transaction: it changes no state."""
+        with atomic(self.conn):
+            return self.enqueue("heartbeat", body)
 
     def _alarm(self, depth: int) -> None:
         level = self.level_for(depth)

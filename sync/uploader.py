@@ -5,6 +5,13 @@ Guarantees (issue "Uploader"; docs/protocol.md sections 5-6):
 - The outboxes are the only state: a restart (or kill -9) resumes from what
   is not yet acked. Nothing leaves an outbox except through a verified ack
   (sync/outbox.py), so resending is always safe and never loses anything.
+- Each role's outbox is reached through the role's socket when the role serves
+  one (the appliance: the uploader runs as its own user, may open neither role
+  file nor key, and the role verifies each ack itself; sync/outbox_socket.py),
+  else through the role's file (a single-user ``--home``: the demo, tests).
+  Each stream is signed by its role's own key: batches name the outbox's
+  device and carry its certificate. A role whose service does not answer is
+  skipped and retried with backoff (``OutboxUnavailable``), never lost.
 - Each request has a connect timeout, a per-read timeout AND an overall
   deadline: a watchdog shuts down the request's sockets when the deadline
   passes (a `requests` read timeout applies per socket read, so a server
@@ -25,7 +32,7 @@ Guarantees (issue "Uploader"; docs/protocol.md sections 5-6):
   the tests and the documentation.
 - The link state (last success, last error, consecutive failures, next
   attempt, queue depths) is written atomically (base/files.py) to
-  ``Paths.link_state`` (``<state>/sync-link.json``) for ``uchastok status``
+  ``Paths.link_state`` (``<state>/sync/sync-link.json``) for ``uchastok status``
   (``link_status``).
 
 Example::
@@ -63,7 +70,6 @@ from requests.adapters import HTTPAdapter
 from base.clock import SystemClock, iso
 from base.files import atomic_write
 from base.paths import Paths
-from base.sqlite import atomic
 from sync import signing
 from sync.canonical import parse
 from sync.device import load_device
@@ -71,12 +77,14 @@ from sync.envelope import MAX_BATCH_ENVELOPES, encode_batch, make_batch
 from sync.errors import (
     EnvelopeError,
     ForkError,
+    OutboxUnavailable,
     RemoteRejected,
     SyncError,
     TransportFault,
     VerificationError,
 )
 from sync.outbox import Outbox, Pending
+from sync.outbox_socket import OutboxClient
 
 log = logging.getLogger("uchastok.sync.uploader")
 
@@ -188,8 +196,9 @@ class SendResult:
 class Uploader:
     """Sends the outboxes' envelopes in batches until each is acked."""
 
-    def __init__(self, outboxes: Sequence[Outbox], url: str, ack_pub: signing.PublicKey, *,
-                 certificate: dict[str, Any] | None = None, ca: str | os.PathLike | None = None,
+    def __init__(self, outboxes: Sequence[Outbox | OutboxClient], url: str, ack_pub: signing.PublicKey | None,
+                 *, certificate: dict[str, Any] | None = None,
+                 certificates: dict[str, dict[str, Any]] | None = None, ca: str | os.PathLike | None = None,
                  connect_timeout: float = 10.0, read_timeout: float = 30.0,
                  deadline: float = 90.0, batch_size: int = 200, base_backoff: float = 1.0,
                  max_backoff: float = 300.0, state_path: str | os.PathLike | None = None,
@@ -198,9 +207,9 @@ class Uploader:
                  logger: logging.Logger | None = None):
         if not outboxes:
             raise SyncError("nothing to upload: no outbox given")
-        devices = {o.signer.device_id for o in outboxes}
-        if len(devices) != 1:
-            raise SyncError(f"outboxes of several devices: {devices}")
+        streams = [o.stream for o in outboxes]
+        if len(set(streams)) != len(streams):
+            raise SyncError(f"one outbox per stream, not {streams}")
         scheme = urlparse(url).scheme
         if scheme == "https":
             if ca is None:
@@ -208,10 +217,12 @@ class Uploader:
         elif scheme != "http" or not _is_loopback(url):
             raise SyncError(f"{url}: only https, or http to a loopback address, is allowed")
         self.outboxes = list(outboxes)
-        self.device_id = devices.pop()
         self.url = urljoin(url if url.endswith("/") else url + "/", BATCH_PATH)
+        # Direct outboxes verify acks with this key; an OutboxClient's role uses its own copy.
         self.ack_pub = ack_pub
+        # The certificate a batch carries: the stream's own (each role has its key), else one for all.
         self.certificate = certificate
+        self.certificates = dict(certificates or {})
         self.timeouts = (connect_timeout, read_timeout)
         self.deadline = deadline
         self.max_batch = min(batch_size, MAX_BATCH_ENVELOPES)
@@ -236,10 +247,13 @@ class Uploader:
         self.requests_made = 0
 
     def __repr__(self) -> str:
-        return f"Uploader({self.device_id} -> {self.url}, streams={[o.stream for o in self.outboxes]})"
+        return f"Uploader(-> {self.url}, streams={[o.stream for o in self.outboxes]})"
 
     def close(self) -> None:
         self.session.close()
+        for o in self.outboxes:
+            if isinstance(o, OutboxClient):
+                o.close()
 
     def __enter__(self) -> Uploader:
         return self
@@ -259,7 +273,13 @@ class Uploader:
         return LinkState()
 
     def _save_state(self) -> None:
-        self.state.queues = {o.stream: o.status().to_json() for o in self.outboxes}
+        queues = {}
+        for o in self.outboxes:
+            try:
+                queues[o.stream] = o.status().to_json()
+            except OutboxUnavailable as e:
+                queues[o.stream] = {"error": str(e)}
+        self.state.queues = queues
         self.state.batch_size = self.batch_size
         if self.state_path:
             try:
@@ -269,24 +289,49 @@ class Uploader:
 
     # --- one attempt -------------------------------------------------------------------------
 
-    def _choose(self) -> Outbox | None:
+    def _choose(self) -> Outbox | OutboxClient | None:
         best, best_p = None, None
         for o in self.outboxes:
-            if o.depth() == 0:
+            try:
+                if o.depth() == 0:
+                    continue
+                p = o.best_priority()
+            except OutboxUnavailable as e:  # that role's service is down: the others still go
+                self.log.warning("%s", e)
                 continue
-            p = o.best_priority()
             p = 99 if p is None else p  # only rejected envelopes left: after everything else
             if best_p is None or p < best_p:
                 best, best_p = o, p
         return best
 
     def _only_rejected(self) -> bool:
-        return all(o.best_priority() is None for o in self.outboxes)
+        for o in self.outboxes:
+            try:
+                if o.best_priority() is not None:
+                    return False
+            except OutboxUnavailable:
+                continue
+        return True
 
-    def batch_body(self, outbox: Outbox, pending: Sequence[Pending]) -> bytes:
+    def queue_depth(self) -> int:
+        """Undelivered envelopes in the outboxes that answer."""
+        n = 0
+        for o in self.outboxes:
+            try:
+                n += o.depth()
+            except OutboxUnavailable:
+                continue
+        return n
+
+    def certificate_of(self, outbox: Outbox | OutboxClient) -> dict[str, Any] | None:
+        if outbox.stream in self.certificates:
+            return self.certificates[outbox.stream]
+        return getattr(outbox, "certificate", None) or self.certificate
+
+    def batch_body(self, outbox: Outbox | OutboxClient, pending: Sequence[Pending]) -> bytes:
         """The request body for ``pending``: ``encode_batch`` of their envelopes, nothing else."""
-        batch = make_batch(self.device_id, outbox.stream, [p.envelope for p in pending],
-                           self.certificate)
+        batch = make_batch(outbox.device_id, outbox.stream, [p.envelope for p in pending],
+                           self.certificate_of(outbox))
         return encode_batch(batch, compress=self.compress)
 
     def send_once(self) -> SendResult:
@@ -420,7 +465,10 @@ class Uploader:
         """Send until every outbox is empty (or stopped); return envelopes delivered."""
         delivered, attempts = 0, 0
         while not (stop and stop.is_set()):
-            r = self.send_once()
+            try:
+                r = self.send_once()
+            except OutboxUnavailable as e:  # the chosen role's service went away mid-attempt
+                r = self._failed(0, str(e), None)
             delivered += r.delivered
             if r.idle:
                 break
@@ -435,14 +483,14 @@ class Uploader:
 
     def heartbeat(self, *, power: str = "mains", battery_pct: int | None = None,
                   disk_path: str | os.PathLike = "/") -> int:
-        """Enqueue a heartbeat (device status) in the first outbox, in its own transaction."""
+        """Enqueue a heartbeat (device status) in the last outbox (the count stream when present),
+        in its own transaction; through a role's service, the role checks it and signs its own clock."""
         outbox = self.outboxes[-1]  # count stream when present (role files in identify, count order)
         body = {"power": power, "battery_pct": battery_pct,
                 "disk_free_mb": shutil.disk_usage(disk_path).free // (1024 * 1024),
-                "queue_depth": sum(o.depth() for o in self.outboxes),
+                "queue_depth": self.queue_depth(),
                 "clock": iso(self.clock.now())}
-        with atomic(outbox.conn):
-            return outbox.enqueue("heartbeat", body).seq
+        return outbox.enqueue_heartbeat(body).seq
 
     def run(self, stop: threading.Event | None = None, poll: float = 5.0,
             heartbeat: float | None = None, disk_path: str | os.PathLike = "/") -> None:
@@ -498,26 +546,38 @@ def _has_outbox(conn: sqlite3.Connection) -> bool:
                         ).fetchone() is not None
 
 
-def open_station(paths: Paths, clock=None) -> tuple[list[Outbox], dict[str, Any],
-                                                      signing.PublicKey]:
-    """Open the outboxes of the role files present, with the device's signer and certificate."""
+def open_station(paths: Paths, clock=None) -> tuple[list[Outbox | OutboxClient], dict[str, dict[str, Any]],
+                                                      signing.PublicKey | None]:
+    """The outbox of each role: its socket when one exists (the role's service answers there), else
+    its file opened with the role's own key and certificate. Returns the outboxes, the certificates of
+    the directly opened ones by stream (a client's comes from its service), and the ack key that
+    direct outboxes verify with (None when every role is behind a socket)."""
     authority = paths.provisioning_pub
-    device = load_device(paths.device_key, paths.device_cert, clock=clock,
-                         authority_pub=signing.load_public_key(authority) if authority.exists() else None)
-    ack_pub = signing.load_public_key(paths.ack_pub)
-    outboxes = []
-    for stream, path in paths.role_dbs.items():
-        if not path.exists():
+    authority_pub = None
+    outboxes: list[Outbox | OutboxClient] = []
+    certificates: dict[str, dict[str, Any]] = {}
+    ack_pub = None
+    for stream, files in paths.roles.items():
+        if files.outbox_socket.exists():
+            outboxes.append(OutboxClient(files.outbox_socket, stream))
             continue
-        conn = connect_role_file(path)
+        if not files.db.exists():
+            continue
+        if authority_pub is None and authority.exists():
+            authority_pub = signing.load_public_key(authority)
+        device = load_device(files.key, files.cert, clock=clock, authority_pub=authority_pub)
+        conn = connect_role_file(files.db)
         if not _has_outbox(conn):
-            log.warning("%s has no outbox yet; skipping stream %s", path, stream)
+            log.warning("%s has no outbox yet; skipping stream %s", files.db, stream)
             conn.close()
             continue
+        if ack_pub is None:
+            ack_pub = signing.load_public_key(paths.ack_pub)
         outboxes.append(Outbox(conn, device.signer, stream))
+        certificates[stream] = device.certificate
     if not outboxes:
-        raise SyncError(f"no role file with an outbox under {paths.state_dir}")
-    return outboxes, device.certificate, ack_pub
+        raise SyncError(f"no role outbox (socket in {paths.run_dir} or role file under {paths.state_dir})")
+    return outboxes, certificates, ack_pub
 
 
 def link_status(where: Paths | str | os.PathLike) -> dict[str, Any]:
@@ -575,8 +635,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     paths = Paths.from_env(args.home)
     try:
-        outboxes, cert, ack_pub = open_station(paths)
-        up = Uploader(outboxes, args.url, ack_pub, certificate=cert, ca=args.ca,
+        outboxes, certificates, ack_pub = open_station(paths)
+        up = Uploader(outboxes, args.url, ack_pub, certificates=certificates, ca=args.ca,
                       batch_size=args.batch, deadline=args.deadline,
                       max_backoff=args.max_backoff, state_path=paths.link_state,
                       compress=not args.no_compress)
@@ -587,7 +647,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.once:
             t0 = time.monotonic()
             n = up.drain(max_attempts=args.max_attempts)
-            left = sum(o.depth() for o in outboxes)
+            try:
+                left = sum(o.depth() for o in outboxes)
+            except OutboxUnavailable as e:   # unknown is not zero
+                left, up.state.last_error = None, str(e)
             print(json.dumps({"delivered": n, "left": left, "seconds": round(time.monotonic() - t0, 3),
                               "requests": up.requests_made, "bytes_sent": up.bytes_sent,
                               "last_error": up.state.last_error}), flush=True)

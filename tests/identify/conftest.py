@@ -3,7 +3,7 @@
 The package is the shared demo package (``demo_package``, tests/support/fixtures_election.py:
 12 synthetic voters with enrolled templates, built once per session); each test gets its
 own provisioned home (device key and certificate, package loaded, polls open,
-commission member "m1" with PIN 2468) and, when it asks, a simulated table.
+commission member "m1" with PIN 246813) and, when it asks, a simulated table.
 """
 
 from __future__ import annotations

@@ -88,11 +88,11 @@ def test_cli_voter_manual_summary_reprint(home):
                      "--sim", env={"UCHASTOK_MEMBER_PIN": "0000"}, check=False)
     assert wrong.returncode == 2 and "wrong PIN" in wrong.stderr
     done = json.loads(uchastok(home, "identify", "manual", "--pin", pin, "--member", "m1", "--reason",
-                               "sensor-failure", "--sim", "--json", env={"UCHASTOK_MEMBER_PIN": "2468"}).stdout)
+                               "sensor-failure", "--sim", "--json", env={"UCHASTOK_MEMBER_PIN": "246813"}).stdout)
     assert done["status"] == "accepted" and done["outcome"]["receipt"]["number"] == "R-000001"
     assert done["printed"] == [{"receipt": 1, "printed": True, "printer": "ready"}]
     again = json.loads(uchastok(home, "identify", "manual", "--pin", pin, "--member", "m1", "--reason",
-                                "sensor-failure", "--sim", "--json", env={"UCHASTOK_MEMBER_PIN": "2468"}).stdout)
+                                "sensor-failure", "--sim", "--json", env={"UCHASTOK_MEMBER_PIN": "246813"}).stdout)
     assert again["outcome"]["reason"] == "already-identified"
     rep = json.loads(uchastok(home, "identify", "voter", pin, "--json").stdout)
     assert rep["identified"]["receipt"] == "R-000001" and rep["identified"]["method"] == "manual"

@@ -12,8 +12,9 @@ from station.errors import ProvisioningError
 
 def test_corrupt_device_key_is_a_clear_error(paths, package):
     init_device(paths, cec_pub_path(package.dir))
-    paths.device_key.write_text("not a key")
-    paths.device_key.chmod(0o600)
+    paths.role("count").key.write_text("not a key")
+    paths.role("count").key.chmod(0o600)
     with pytest.raises(ProvisioningError, match="unusable device key"):
-        identity(paths)
-    assert device_status(paths)["device"] is None
+        identity(paths, "count")
+    devices = device_status(paths)["devices"]
+    assert devices["count"] is None and devices["identify"]["id"].startswith("dev-")

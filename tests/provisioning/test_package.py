@@ -127,12 +127,14 @@ def test_read_package_verifies_before_parsing(package):
 # --- device identity -------------------------------------------------------------
 
 def test_enrolment_certificate_checks(paths, package, tmp_path):
-    ident = init_device(paths, cec_pub_path(package.dir))
+    ident = init_device(paths, cec_pub_path(package.dir))["count"]
     authority = load_or_create_key(package.key)
-    req = paths.config_dir / "enrolment-request.json"
+    req = paths.role("count").enrolment_request
     good = issue_for_request(req, authority, "UIK-1234", "kg-2025-parliament")
     (tmp_path / "good.json").write_text(json.dumps(good))
-    assert enroll(paths, tmp_path / "good.json", signing.public_key(authority)).device_id == ident.device_id
+    cert = enroll(paths, tmp_path / "good.json", signing.public_key(authority))
+    assert (cert.device_id, cert.roles) == (ident.device_id, ("count",))
+    assert paths.role("count").cert.exists() and not paths.role("identify").cert.exists()
     # expired
     old = issue_for_request(req, authority, "UIK-1234", "kg-2025-parliament", days=1,
                             now=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
@@ -142,7 +144,7 @@ def test_enrolment_certificate_checks(paths, package, tmp_path):
     # for another device
     other_paths = type(paths).from_env(tmp_path / "other").ensure()
     init_device(other_paths, cec_pub_path(package.dir))
-    foreign = issue_for_request(other_paths.config_dir / "enrolment-request.json", authority, "UIK-1234",
+    foreign = issue_for_request(other_paths.role("count").enrolment_request, authority, "UIK-1234",
                                 "kg-2025-parliament")
     (tmp_path / "foreign.json").write_text(json.dumps(foreign))
     with pytest.raises(ProvisioningError, match="for device"):
@@ -154,12 +156,14 @@ def test_enrolment_certificate_checks(paths, package, tmp_path):
         enroll(paths, tmp_path / "forged.json", signing.public_key(authority))
 
 
-def test_device_key_is_private_and_never_printed(paths, package, capsys):
+@pytest.mark.parametrize("role", ["identify", "count"])
+def test_device_key_is_private_and_never_printed(paths, package, capsys, role):
     init_device(paths, cec_pub_path(package.dir))
-    assert paths.device_key.stat().st_mode & 0o777 == 0o600
-    pem = paths.device_key.read_text()
+    files = paths.role(role)
+    assert files.key.stat().st_mode & 0o777 == 0o600 and files.dir.stat().st_mode & 0o777 == 0o700
+    pem = files.key.read_text()
     body = "".join(pem.splitlines()[1:-1])
-    req = (paths.config_dir / "enrolment-request.json").read_text()
+    req = files.enrolment_request.read_text()
     assert body not in req and body not in capsys.readouterr().out
     with pytest.raises(ProvisioningError, match="already initialised"):
         init_device(paths, cec_pub_path(package.dir))
@@ -179,7 +183,7 @@ def test_read_election_needs_only_the_signed_manifest(package):
 
 def test_enrolled_device_refuses_another_stations_package(device, package, tmp_path):
     authority = load_or_create_key(package.key)
-    cert = issue_for_request(device.config_dir / "enrolment-request.json", authority, "UIK-9999",
+    cert = issue_for_request(device.role("identify").enrolment_request, authority, "UIK-9999",
                              "kg-2025-parliament")
     (tmp_path / "cert.json").write_text(json.dumps(cert))
     enroll(device, tmp_path / "cert.json", signing.public_key(authority))

@@ -11,14 +11,17 @@ def test_status_of_a_provisioned_device(device, package):
     assert st["station"]["id"] == "UIK-1234"
     assert st["voters_on_list"] == package.voters
     assert st["polls"] == "provisioned"
-    assert st["device"]["id"].startswith("dev-") and len(st["device"]["key_fingerprint"]) == 16
+    ids = {role: d["id"] for role, d in st["devices"].items()}
+    assert all(i.startswith("dev-") for i in ids.values()) and ids["identify"] != ids["count"]
+    assert all(len(d["key_fingerprint"]) == 16 for d in st["devices"].values())
     assert len(st["package"]["sha256"]) == 64
-    assert st["certificate"] is None          # not enrolled yet: said, not hidden
+    assert st["certificates"] == {"identify": None, "count": None}   # not enrolled yet: said, not hidden
 
 
 def test_status_of_a_blank_device(paths):
     st = device_status(paths)
-    assert st["device"] is None and st["package"] is None and st["polls"] == "provisioned"
+    assert st["devices"] == {"identify": None, "count": None}
+    assert st["package"] is None and st["polls"] == "provisioned"
 
 
 def fake_supply(root, name, **files):

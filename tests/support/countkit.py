@@ -39,15 +39,14 @@ def make_home(root: Path, manifest: dict, *, state: str | None = "open") -> Path
     signing.save_public_key(signing.public_key(cec), paths.cec_pub)
     build_package(root / "package-src", manifest, [], cec)
     load_package(paths, root / "package-src")
-    paths.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = signing.private_from_seed(DEVICE_SEED)
-    signing.save_private_key(key, paths.device_key)
+    signing.save_private_key(key, paths.role("count").key)
     authority = signing.private_from_seed(bytes(range(1, 33)))
     now = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
     cert = issue_certificate(authority, device_id_for(signing.public_key(key)), signing.public_key(key),
                              manifest["station"]["id"], manifest["election"]["id"],
                              now - dt.timedelta(days=30), now + dt.timedelta(days=30))
-    paths.device_cert.write_text(json.dumps(cert))
+    paths.role("count").cert.write_text(json.dumps(cert))
     conn = open_station_db(paths.station_db)
     steps = {"provisioned": [], "test-mode": ["enter-test-mode"],
              "zero-report-printed": ["enter-test-mode", "print-zero-report"],

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from base.paths import Paths
+
 
 def station_envelopes(var: Path) -> dict[tuple[str, int], tuple[str, bool]]:
     out = {}
-    for stream in ("identify", "count"):
-        conn = sqlite3.connect(var / f"{stream}.db")
+    for stream, db in Paths.from_state_dir(var).role_dbs.items():
+        conn = sqlite3.connect(db)
         for seq, h, acked in conn.execute("SELECT seq, hash, acked_at IS NOT NULL FROM outbox"
                                           " WHERE stream=?", (stream,)):
             out[(stream, seq)] = (h, bool(acked))

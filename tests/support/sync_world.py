@@ -1,8 +1,11 @@
 """A small world for sync tests: a provisioned station with outboxes and a central receiver.
 
 Used by the tests and by bench/bench_sync.py. Files follow the station layout
-(``home/var/identify.db``, ``home/var/keys/device.key``, ``home/etc/device-cert.json``,
-``home/var/package/trust/*.pub``) so ``uchastok-sync --home`` works on it.
+(base/paths.py: ``home/var/identify/identify.db``, ``home/var/identify/device.key``,
+``home/etc/identify-cert.json``, the same for count, ``home/var/package/trust/*.pub``)
+so ``uchastok-sync --home`` and ``uchastok-outbox --home`` work on it. One key signs
+both streams here (a certificate for both roles, installed as each role's): the
+per-role keys of a provisioned device are tested in tests/sync/test_outbox_socket.py.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import threading
 from pathlib import Path
 
 from base.clock import FixedClock
+from base.paths import Paths
 from base.sqlite import Migration, atomic, open_db
 from central.server import make_server
 from central.service import Receiver
@@ -82,10 +86,11 @@ class Station:
         self.clock = FixedClock("2025-11-30T08:00:00+00:00")
         self.signer = DeviceSigner(self.key, self.device_id, cert_ref(self.cert), election,
                                    station_id, self.clock)
-        self.etc.mkdir(parents=True, exist_ok=True)
-        signing.save_private_key(self.key, self.var / "keys" / "device.key")
-        (self.etc / "device-cert.json").write_text(json.dumps(self.cert))
-        self.conns = {s: open_db(self.var / f"{s}.db", ROLE_MIGRATIONS) for s in ("identify", "count")}
+        self.paths = Paths.from_env(self.home).ensure()
+        for files in self.paths.roles.values():
+            signing.save_private_key(self.key, files.key)
+            files.cert.write_text(json.dumps(self.cert))
+        self.conns = {s: open_db(f.db, ROLE_MIGRATIONS) for s, f in self.paths.roles.items()}
         self.outboxes = {s: Outbox(c, self.signer, s, cap=cap) for s, c in self.conns.items()}
 
     def install_trust(self, ack_pub, authority_pub) -> None:

@@ -107,7 +107,7 @@ def test_missing_or_unusable_files_are_credential_errors(files, authority, damag
 def test_the_uploader_refuses_a_certificate_for_another_key(tmp_path, authority, ack_key, capsys):
     st = Station(tmp_path / "st", authority)
     st.install_trust(ack_key.public_key(), authority.public_key())
-    (st.etc / "device-cert.json").write_text(json.dumps(_cert(authority, signing.generate_key())))
+    st.paths.role("count").cert.write_text(json.dumps(_cert(authority, signing.generate_key())))
     try:
         with pytest.raises(CertificateMismatchError):
             open_station(Paths.from_env(st.home))

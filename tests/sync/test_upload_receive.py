@@ -27,7 +27,7 @@ def world(tmp_path, authority, ack_key):
 
 def uploader(st, central, ack_key, **kw):
     return Uploader(list(st.outboxes.values()), central.url, ack_key.public_key(),
-                    certificate=st.cert, state_path=st.var / "sync-link.json",
+                    certificate=st.cert, state_path=st.paths.link_state,
                     rng=random.Random(1), sleep=lambda s: None, **kw)
 
 

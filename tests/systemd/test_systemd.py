@@ -3,16 +3,25 @@
 ``systemd-analyze verify`` exits 0 on many problems, so any output at all is
 a failure; it also needs each ``ExecStart`` binary to exist, which the
 scratch root provides (light install: wrapper scripts at the unit's paths).
+
+Least privilege (docs/technician-guide.md "Who can read what"): the
+uploader, the only networked process, runs as its own user outside the group
+``uchastok``, sees none of /var/lib/uchastok but its own directory, and
+reaches the outboxes through the roles' sockets; each role's file and key are
+its user's alone. ``test_who_can_open_what`` checks it with real users and
+modes, as those users.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -20,8 +29,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEMD = REPO / "systemd"
-SERVICES = ["uchastok-identify.service", "uchastok-count.service", "uchastok-sync.service"]
-UNITS = [*SERVICES, "uchastok.target"]
+ROLE_SERVICES = ["uchastok-identify.service", "uchastok-count.service"]
+OUTBOX_SERVICES = ["uchastok-identify-outbox.service", "uchastok-count-outbox.service"]
+SERVICES = [*ROLE_SERVICES, "uchastok-sync.service", *OUTBOX_SERVICES]
+SOCKETS = ["uchastok-identify-outbox.socket", "uchastok-count-outbox.socket"]
+UNITS = [*SERVICES, *SOCKETS, "uchastok.target"]
 MAX_EXPOSURE = 3.0
 
 
@@ -100,26 +112,38 @@ def test_service_contract(unit):
     assert u["Service.DevicePolicy"] == ["closed"]
     assert u["Service.MemoryDenyWriteExecute"] == ["yes"]
     assert "@system-service" in u["Service.SystemCallFilter"]
-    assert u["Service.UMask"] == ["0007"]
-    assert u["Service.Group"] == ["uchastok"]
-    assert u["Service.User"] == [unit.removesuffix(".service")]
     # A shared StateDirectory= would be chowned to each unit's user in turn.
     assert "Service.StateDirectory" not in u
-    assert u["Service.ReadWritePaths"] == ["/var/lib/uchastok"]
-    assert u["Install.WantedBy"] == ["uchastok.target"]
+    if unit == "uchastok-sync.service":
+        assert (u["Service.User"], u["Service.Group"], u["Service.UMask"]) == (
+            ["uchastok-sync"], ["uchastok-sync"], ["0077"])
+        return
+    role = unit.removeprefix("uchastok-").split("-")[0].removesuffix(".service")
+    assert u["Service.User"] == [f"uchastok-{role}"]
+    assert u["Service.Group"] == ["uchastok"]
+    assert u["Service.UMask"] == ["0007"]
+    if unit in ROLE_SERVICES:
+        assert u["Service.ReadWritePaths"] == ["/var/lib/uchastok"]
+        assert u["Install.WantedBy"] == ["uchastok.target"]
+    else:   # socket-activated; writes only its role's directory
+        assert u["Service.ReadWritePaths"] == [f"/var/lib/uchastok/{role}"]
+        assert u["Service.ExecStart"] == [f"/opt/uchastok/venv/bin/uchastok-outbox --role {role}"]
+        assert u["Unit.Requires"] == [f"uchastok-{role}-outbox.socket"]
 
 
-@pytest.mark.parametrize(("unit", "families", "other_db"), [
-    ("uchastok-identify.service", "AF_UNIX", "count.db"),
-    ("uchastok-count.service", "AF_UNIX", "identify.db"),
-], ids=["identify", "count"])
-def test_roles_without_network_and_without_each_others_data(unit, families, other_db):
+@pytest.mark.parametrize(("unit", "other"), [
+    ("uchastok-identify.service", "count"),
+    ("uchastok-count.service", "identify"),
+    ("uchastok-identify-outbox.service", "count"),
+    ("uchastok-count-outbox.service", "identify"),
+], ids=["identify", "count", "identify-outbox", "count-outbox"])
+def test_roles_without_network_and_without_each_others_data(unit, other):
     u = parse_unit(SYSTEMD / unit)
-    assert u["Service.RestrictAddressFamilies"] == [families]
+    assert u["Service.RestrictAddressFamilies"] == ["AF_UNIX"]
     assert u["Service.IPAddressDeny"] == ["any"]
     assert u["Service.PrivateNetwork"] == ["yes"]
     hidden = " ".join(u["Service.InaccessiblePaths"]).split()
-    assert f"-/var/lib/uchastok/{other_db}" in hidden
+    assert {f"/var/lib/uchastok/{other}", "/var/lib/uchastok/sync"} <= set(hidden)
     # Not the package's voter list: every role re-verifies the whole package
     # (provisioning/package.py read_package hashes every file it lists).
     assert not any("/package/" in p for p in hidden)
@@ -135,6 +159,26 @@ def test_sync_has_network_and_no_devices():
     assert set(u["Service.RestrictAddressFamilies"][0].split()) >= {"AF_INET", "AF_INET6"}
     assert u["Service.PrivateDevices"] == ["yes"]
     assert "Service.DeviceAllow" not in u
+
+
+def test_sync_sees_only_its_own_directory_of_the_state():
+    """An empty read-only file system over /var/lib/uchastok, its own directory bound back in."""
+    u = parse_unit(SYSTEMD / "uchastok-sync.service")
+    assert u["Service.TemporaryFileSystem"] == ["/var/lib/uchastok:ro"]
+    assert u["Service.BindPaths"] == ["/var/lib/uchastok/sync"]
+    assert not any(k in u for k in ("Service.ReadWritePaths", "Service.BindReadOnlyPaths",
+                                    "Service.SupplementaryGroups", "Service.ConfigurationDirectory"))
+    for sock in SOCKETS:     # it waits for the roles' sockets, its only way to the outboxes
+        assert sock in u["Unit.Wants"][0] and sock in u["Unit.After"][0]
+
+
+@pytest.mark.parametrize("role", ["identify", "count"])
+def test_outbox_socket_only_the_uploader_may_connect(role):
+    u = parse_unit(SYSTEMD / f"uchastok-{role}-outbox.socket")
+    assert u["Socket.ListenStream"] == [f"/run/uchastok/{role}-outbox.sock"]
+    assert (u["Socket.SocketUser"], u["Socket.SocketGroup"], u["Socket.SocketMode"]) == (
+        [f"uchastok-{role}"], ["uchastok-sync"], ["0660"])
+    assert u["Install.WantedBy"] == ["uchastok.target"]
 
 
 def test_systemd_252_options_only():
@@ -155,10 +199,14 @@ def test_sysusers_creates_role_users_and_groups(installed_root):
     users = _passwd(installed_root, "passwd")
     groups = _passwd(installed_root, "group")
     gid = groups["uchastok"][2]
-    for role in ("identify", "count", "sync"):
+    for role in ("identify", "count"):
         entry = users[f"uchastok-{role}"]
         assert entry[3] == gid and entry[6].endswith("nologin")
+    # The uploader: a group of its own, and not a member of `uchastok`.
+    sync = users["uchastok-sync"]
+    assert sync[3] == groups["uchastok-sync"][2] != gid and sync[6].endswith("nologin")
     members = {g: set(filter(None, groups[g][3].split(","))) for g in groups}
+    assert "uchastok-sync" not in members["uchastok"]
     assert {"uchastok-identify", "uchastok-count"} <= members["gpio"]
     assert "uchastok-identify" in members["dialout"]
     assert "uchastok-count" in members["scanner"]
@@ -166,29 +214,34 @@ def test_sysusers_creates_role_users_and_groups(installed_root):
     assert "uchastok-sync" not in members["gpio"] | members["dialout"] | members["scanner"]
 
 
-@pytest.mark.parametrize(("rel", "mode", "owner"), [
-    ("var/lib/uchastok", 0o2770, "root"),
-    ("var/lib/uchastok/keys", 0o2750, "root"),
-    ("etc/uchastok", 0o750, "root"),
-    ("etc/uchastok/uchastok.toml", 0o640, "root"),
+@pytest.mark.parametrize(("rel", "mode", "owner", "group"), [
+    ("var/lib/uchastok", 0o2771, "root", "uchastok"),
+    ("var/lib/uchastok/identify", 0o700, "uchastok-identify", "uchastok"),
+    ("var/lib/uchastok/count", 0o700, "uchastok-count", "uchastok"),
+    ("var/lib/uchastok/sync", 0o700, "uchastok-sync", "uchastok-sync"),
+    ("var/lib/uchastok/keys", 0o2750, "root", "uchastok"),
+    ("var/lib/uchastok/package", 0o2750, "root", "uchastok"),
+    ("etc/uchastok", 0o755, "root", "uchastok"),
+    ("etc/uchastok/uchastok.toml", 0o640, "root", "uchastok"),
 ], ids=lambda v: v if isinstance(v, str) and "/" in v else None)
-def test_tmpfiles_modes_and_owners(installed_root, rel, mode, owner):
+def test_tmpfiles_modes_and_owners(installed_root, rel, mode, owner, group):
     need_root("systemd-tmpfiles")
     st = (installed_root / rel).stat()
     users = {int(e[2]): n for n, e in _passwd(installed_root, "passwd").items()}
-    groups = _passwd(installed_root, "group")
+    groups = {int(e[2]): n for n, e in _passwd(installed_root, "group").items()}
     assert oct(st.st_mode & 0o7777) == oct(mode)
     assert users.get(st.st_uid, "root" if st.st_uid == 0 else st.st_uid) == owner
-    assert str(st.st_gid) == groups["uchastok"][2]
+    assert groups.get(st.st_gid) == group
 
 
 def test_tmpfiles_puts_back_modes_of_existing_files_and_creates_none(installed_root):
     """Provisioning as root leaves files 0600/0644; tmpfiles makes them the roles' again."""
     need_root("systemd-tmpfiles")
     state = installed_root / "var/lib/uchastok"
-    assert not list(state.glob("*.db"))             # an empty file is not a database
-    made = {"station.db": 0o644, "identify.db": 0o600, "count.db": 0o600,
-            "keys/device.key": 0o600}
+    assert not list(state.glob("**/*.db"))          # an empty file is not a database
+    made = {"station.db": 0o644, "identify/identify.db": 0o644, "identify/identify.db-wal": 0o644,
+            "count/count.db": 0o644, "identify/device.key": 0o600, "count/device.key": 0o600,
+            "keys/pin.key": 0o600}
     try:
         for name, mode in made.items():
             (state / name).write_bytes(b"")
@@ -201,8 +254,14 @@ def test_tmpfiles_puts_back_modes_of_existing_files_and_creates_none(installed_r
     finally:
         for name in made:
             (state / name).unlink()
-    assert got == {"station.db": ("0o660", "root"), "identify.db": ("0o660", "uchastok-identify"),
-                   "count.db": ("0o660", "uchastok-count"), "keys/device.key": ("0o640", "root")}
+    # In a role's directory the owner becomes the role's and modes are kept (the directory is 0700).
+    assert got == {"station.db": ("0o660", "root"),
+                   "identify/identify.db": ("0o644", "uchastok-identify"),
+                   "identify/identify.db-wal": ("0o644", "uchastok-identify"),
+                   "count/count.db": ("0o644", "uchastok-count"),
+                   "identify/device.key": ("0o600", "uchastok-identify"),
+                   "count/device.key": ("0o600", "uchastok-count"),
+                   "keys/pin.key": ("0o640", "root")}
 
 
 UDEV_KEYS = re.compile(
@@ -262,3 +321,86 @@ def test_libraries_work_without_writable_executable_memory():
     if r.returncode == 77:
         pytest.skip("kernel without PR_SET_MDWE")
     assert r.returncode == 0, r.stderr
+
+
+# -- who can open what, as the real users ---------------------------------------------
+
+OPEN_PROBE = textwrap.dedent("""
+    import json, os, sys
+    out = {}
+    for path, how in json.loads(sys.argv[1]):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT if how == "write" else os.O_RDONLY, 0o600)
+            os.close(fd)
+            out[path] = "ok"
+        except OSError as e:
+            out[path] = e.__class__.__name__
+    print(json.dumps(out))
+""")
+
+# (file under var/lib/uchastok, how) -> may identify / count / the uploader open it?
+ACCESS = {
+    ("identify/identify.db", "read"): ("ok", "denied", "denied"),       # the voter list, identifications
+    ("identify/identify.db-wal", "read"): ("ok", "denied", "denied"),
+    ("identify/device.key", "read"): ("ok", "denied", "denied"),
+    ("count/count.db", "read"): ("denied", "ok", "denied"),             # tallies, sheet records
+    ("count/device.key", "read"): ("denied", "ok", "denied"),
+    ("station.db", "read"): ("ok", "ok", "denied"),                      # audit log, PIN verifiers
+    ("keys/pin.key", "read"): ("ok", "ok", "denied"),
+    ("package/voters.csv", "read"): ("ok", "ok", "denied"),
+    ("sync/sync-link.json", "write"): ("denied", "denied", "ok"),
+}
+
+
+@pytest.fixture
+def appliance_root():
+    """A root with the station's users and directories only (sysusers + tmpfiles), where other
+    users may reach /var/lib/uchastok (pytest's own temporary directories are closed to them)."""
+    need_root("systemd-tmpfiles")
+    need("systemd-sysusers")
+    root = Path(tempfile.mkdtemp(prefix="uchastok-modes-"))
+    root.chmod(0o755)
+    try:
+        for name in ("sysusers.d", "tmpfiles.d"):
+            dest = root / "etc" / name / "uchastok.conf"
+            dest.parent.mkdir(parents=True)
+            shutil.copyfile(SYSTEMD / name / "uchastok.conf", dest)
+        subprocess.run(["systemd-sysusers", f"--root={root}"], check=True, capture_output=True)
+        subprocess.run(["systemd-tmpfiles", "--create", f"--root={root}"], check=True, capture_output=True)
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
+def _ids(root: Path, user: str) -> tuple[int, int, list[int]]:
+    users, groups = _passwd(root, "passwd"), _passwd(root, "group")
+    extra = [int(e[2]) for g, e in groups.items() if user in e[3].split(",")]
+    return int(users[user][2]), int(users[user][3]), extra
+
+
+def test_who_can_open_what(appliance_root):
+    """The uploader cannot open the voter list, the sheet records, a key, station.db or the PIN key;
+    each role opens its own file and key and not the other's (files made by root, as provisioning
+    makes them, then `systemd-tmpfiles --create` as the technician guide says)."""
+    state = appliance_root / "var/lib/uchastok"
+    for rel, how in ACCESS:
+        if how == "read":    # root's umask: 0644, as provisioning leaves them
+            (state / rel).write_bytes(b"SQLite format 3\0")
+    subprocess.run(["systemd-tmpfiles", "--create", f"--root={appliance_root}"], check=True,
+                   capture_output=True)
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    got = {}
+    for i, user in enumerate(("uchastok-identify", "uchastok-count", "uchastok-sync")):
+        uid, gid, extra = _ids(appliance_root, user)
+        r = subprocess.run([python, "-c", OPEN_PROBE,
+                            json.dumps([[str(state / rel), how] for rel, how in ACCESS])],
+                           user=uid, group=gid, extra_groups=extra, capture_output=True, text=True,
+                           timeout=60, cwd="/")
+        assert r.returncode == 0, r.stderr
+        for path, outcome in json.loads(r.stdout).items():
+            rel = str(Path(path).relative_to(state))
+            how = next(h for f, h in ACCESS if f == rel)
+            got[(rel, how, user)] = "ok" if outcome == "ok" else "denied"
+            assert outcome in ("ok", "PermissionError"), (rel, user, outcome)
+        for (rel, how), expected in ACCESS.items():
+            assert got[(rel, how, user)] == expected[i], f"{user} {how} {rel}"
