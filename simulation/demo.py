@@ -49,7 +49,7 @@ from base.clock import parse_iso
 from base.paths import Paths
 from count.role import count_status, results_protocol, run_count, zero_report
 from identify.daemon import identification_summary
-from provisioning.identity import enroll, init_device, issue_for_request
+from provisioning.identity import enroll_with_authority, init_device
 from provisioning.package import load_package
 from simulation.authority import build_demo_package, cec_pub_path, load_or_create_key, secrets_dir
 from simulation.ballot_box import SimulatedCountFactory
@@ -59,12 +59,11 @@ from simulation.table import SimTable, Visit
 from station import polls
 from station.db import open_station_db
 from station.members import polls_action
-from sync import signing
 from sync.uploader import Uploader, open_station
 
 TZ = ZoneInfo("Asia/Bishkek")
-CHAIR = ("1", "Асанова Бермет", "2580")        # demo commission chair (id, name, PIN)
-MEMBER = ("2", "Петров Сергей", "1397")
+CHAIR = ("1", "Асанова Бермет", "258013")      # demo commission chair (id, name, PIN)
+MEMBER = ("2", "Петров Сергей", "139752")
 STAGES = 10
 SCREENS_MINUTES = 15          # how long the demo's screens stay up after the demo ends
 
@@ -177,11 +176,9 @@ def run_demo(opts: DemoOptions) -> DemoResult:
     with p.stage("Түзмөктү даярдоо", "Подготовка устройства", "Provisioning the device"):
         paths = Paths.from_env(out / "station").ensure()
         authority = load_or_create_key(authority_key_file)
-        ident = init_device(paths, cec_pub_path(pkg.dir), clock=clock)
-        cert = issue_for_request(paths.config_dir / "enrolment-request.json", authority, e.station.id, e.id)
-        cert_file = out / "authority" / "device-cert.json"
-        cert_file.write_text(json.dumps(cert, indent=2))
-        enroll(paths, cert_file, signing.public_key(authority), clock=clock)
+        idents = init_device(paths, cec_pub_path(pkg.dir), clock=clock)
+        cert_files = list(enroll_with_authority(paths, authority, e.station.id, e.id, out / "authority",
+                                                clock=clock).values())
         load_package(paths, pkg.dir, clock=clock)
         conn = open_station_db(paths.station_db)
         try:
@@ -189,21 +186,22 @@ def run_demo(opts: DemoOptions) -> DemoResult:
                 polls.set_member_pin(conn, mid, name, pin, role="chair" if mid == "1" else "member", clock=clock)
         finally:
             conn.close()
-        p.info(f"device {ident.device_id}, certificate for {e.station.id}; package loaded and re-verified")
+        p.info(f"keys: identify {idents['identify'].device_id}, count {idents['count'].device_id};"
+               f" a certificate each for {e.station.id}; package loaded and re-verified")
         p.info(f"commission PINs set: chair {CHAIR[0]} ({CHAIR[1]}), member {MEMBER[0]} ({MEMBER[1]})")
         res.artefacts["station home (state, logs, keys)"] = str(paths.state_dir.parent)
 
     # 3 -------------------------------------------------------------------------------------
     with contextlib.ExitStack() as stack:
         with p.stage("Борбордук сервер", "Центральный сервер", "Central receiver on loopback"):
-            url = _start_receiver(stack, out / "central", pkg, cert_file)
+            url = _start_receiver(stack, out / "central", pkg, cert_files)
             p.info(f"listening on {url}; device enrolled")
             res.artefacts["central database"] = str(out / "central" / "central.db")
         _day(opts, p, res, paths, pkg, clock, rng, url, e)
     return res
 
 
-def _start_receiver(stack: contextlib.ExitStack, central: Path, pkg, cert_file: Path) -> str:
+def _start_receiver(stack: contextlib.ExitStack, central: Path, pkg, cert_files: list[Path]) -> str:
     """The reference receiver as its own process on a free loopback port; stopped with ``stack``."""
 
     central.mkdir()
@@ -223,9 +221,10 @@ def _start_receiver(stack: contextlib.ExitStack, central: Path, pkg, cert_file: 
 
     stack.callback(stop)
     _wait_http(url + "/openapi.json")
-    subprocess.run(_cli("receiver", "enroll", "--db", str(central / "central.db"),
-                        "--trust", str(cec_pub_path(pkg.dir)), str(cert_file)),
-                   check=True, stdout=subprocess.DEVNULL)
+    for cert_file in cert_files:
+        subprocess.run(_cli("receiver", "enroll", "--db", str(central / "central.db"),
+                            "--trust", str(cec_pub_path(pkg.dir)), str(cert_file)),
+                       check=True, stdout=subprocess.DEVNULL)
     return url
 
 
@@ -415,9 +414,9 @@ def _fill_box(box: Path, ballots: list[tuple[str, ...]], e, rng: random.Random, 
 
 def _upload(paths, url: str) -> dict:
     files = Paths.from_env(paths.state_dir.parent)
-    outboxes, cert_doc, ack_pub = open_station(files)
+    outboxes, certificates, ack_pub = open_station(files)
     try:
-        with Uploader(outboxes, url, ack_pub, certificate=cert_doc, state_path=files.link_state,
+        with Uploader(outboxes, url, ack_pub, certificates=certificates, state_path=files.link_state,
                       batch_size=500) as up:
             up.drain(max_attempts=20)
         return {o.stream: f"{o.status().to_json().get('acked_seq')} envelopes" for o in outboxes}
