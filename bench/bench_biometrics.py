@@ -1,30 +1,52 @@
-"""Benchmark of the fingerprint engine on synthetic fingers, side by side with NIST NBIS.
+"""Benchmark of the fingerprint engine, side by side with NIST NBIS: real sets and synthetic fingers.
 
-Protocol (the station's): each finger enrols impressions 0 and 1 (register);
-impressions 2.. are voting-day probes. A probe's score against a finger is the
-best of its two enrolled templates. Genuine: probe vs its own finger.
-Impostor: probe vs every other finger. A probe our extractor refuses
-("retry") counts as a genuine failure (FNMR includes the failure to acquire).
+Real sets (``--real DIR[:PPI]``, repeatable; files ``<finger>_<impression>.tif``
+(or .bmp/.png/.pgm), e.g. an FVC "B" set of 10 fingers x 8 impressions; PPI
+defaults to 500). Nothing is downloaded: the sets are read from the given
+directories (docs/biometrics.md says where each came from). Each image is
+resampled to 500 ppi by the engine's own ``resample`` (and, with ``--window
+256x288``, cut to the station's sensor window around the print's centre);
+NBIS (mindtct + Bozorth3) gets exactly that image as PNG, ours gets it too
+(or the original with its ppi, which it resamples identically). Protocol:
+every pair of images of a set, the later impression as the probe: same
+finger = genuine, different fingers = impostor. An image an extractor refuses
+scores 0 in all its pairs (it counts against FNMR, never for FMR) and counts
+as a failure to enrol (FTE). Rank-1: every impression but the first against
+the first impressions of all the set's fingers. Per set and pooled: EER, FNMR
+at FMR 0.1% and 0.01% (a set of 10 fingers has 2,880 impostor pairs: there
+FMR 0.01% means no impostor above), FNMR and FMR at the shipped threshold
+(``biometrics/calibration.json``), FTE, rank-1, ms per extraction; then ms per
+1:N search at N = 5,000 (the sets' templates plus rotated, shifted copies) and
+the ratio to an exhaustive Bozorth3 loop over N mindtct templates.
 
-Prints EER, FNMR at FMR 0.1% and 0.01%, FNMR at the shipped calibrated
-threshold, rank-1 identification rate, ms per extraction, ms per 1:1, ms per
-1:N search at N = 1,000 and 5,000 (the gallery is the enrolled templates plus
-filler templates derived cheaply from 50 other synthetic fingers), and the same
-for NBIS (mindtct + Bozorth3, ``pip install nbis-py``) on the same images; its
-1:N is an exhaustive Bozorth3 loop over N mindtct templates of these images
-(repeated), with the ratio of the 1:N times.
+``--calibrate`` writes ``biometrics/calibration.json`` from the impostor
+scores of the given real sets (every pair of images of different fingers,
+across the sets too), with the sets named in the file. ``--interop``
+(MINEX-style) also enrols with mindtct minutiae written as ISO/IEC 19794-2 by
+our codec and probes with ours (and the reverse), all scored by our matcher.
+``--quality`` compares our capture quality with NFIQ 2.
 
-    .venv/bin/python bench/bench_biometrics.py                 # 100 fingers x 8
-    .venv/bin/python bench/bench_biometrics.py --quick         # 20 fingers x 6
-    .venv/bin/python bench/bench_biometrics.py --seed-base 7000000 --calibrate
+Synthetic (no ``--real``): the station's protocol on synthetic fingers: each
+finger enrols impressions 0 and 1; impressions 2.. are voting-day probes
+scored against the best of the two; fillers for 1:N from 50 other fingers.
+
+    .venv/bin/python bench/bench_biometrics.py --real /data/fvc2002/DB1_B \
+        --real /data/fvc2002/DB2_B:569 --real /data/fvc2002/DB3_B
+    .venv/bin/python bench/bench_biometrics.py --real ... --calibrate     # real impostors
+    .venv/bin/python bench/bench_biometrics.py                 # synthetic, 100 fingers x 8
+    .venv/bin/python bench/bench_biometrics.py --quick         # synthetic, 20 fingers x 6
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
+import re
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -32,8 +54,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from biometrics.extract import extract  # noqa: E402
-from biometrics.iso19794 import Minutia, Template  # noqa: E402
+from biometrics.extract import ISO_ANGLE_UNIT, extract, resample  # noqa: E402
+from biometrics.files import read_image  # noqa: E402
+from biometrics.iso19794 import Minutia, MinutiaKind, Template, decode, encode  # noqa: E402
 from biometrics.match import (  # noqa: E402
     Calibration,
     Gallery,
@@ -86,18 +109,372 @@ def fillers(count, seed_base, rng):
     return out
 
 
-def load_nbis():
+def load_nbis(nfiq2: bool = False):
     try:
         import nbis  # noqa: PLC0415 - lazy: the optional peer (x86-64 wheels only)
     except Exception as e:  # noqa: BLE001 - any import failure means no peer
         return None, f"{type(e).__name__}: {e}"
     try:
         settings = nbis.NbisExtractorSettings(min_quality=0.0, get_center=False,
-                                              check_fingerprint=False, compute_nfiq2=False,
+                                              check_fingerprint=False, compute_nfiq2=nfiq2,
                                               ppi=500.0)
         return nbis.new_nbis_extractor(settings), ""
     except Exception as e:  # noqa: BLE001
         return None, f"{type(e).__name__}: {e}"
+
+
+# -- real sets ---------------------------------------------------------------
+
+IMAGE_NAME = re.compile(r"^(\d+)_(\d+)\.(tif|tiff|bmp|png|pgm)$", re.IGNORECASE)
+
+
+@dataclass
+class RealSet:
+    name: str
+    ppi: float
+    originals: dict = field(default_factory=dict)  # (finger, impression) -> native image
+    images: dict = field(default_factory=dict)  # the same at 500 ppi (and windowed)
+
+
+def parse_real(spec: str) -> tuple[Path, float]:
+    """``DIR`` or ``DIR:PPI``."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and re.fullmatch(r"\d+(\.\d+)?", tail):
+        return Path(head), float(tail)
+    return Path(spec), 500.0
+
+
+def print_centre(img: np.ndarray) -> tuple[int, int]:
+    """Row and column of the centre of the ridge energy (where the finger touched)."""
+    f = img.astype(np.float32)
+    band = cv2.GaussianBlur(f, (0, 0), 1.0) - cv2.GaussianBlur(f, (0, 0), 4.0)
+    energy = cv2.GaussianBlur(band * band, (0, 0), 12)
+    weight = np.maximum(energy - np.percentile(energy, 50), 0)
+    rows, cols = np.indices(img.shape)
+    total = weight.sum() or 1.0
+    return int((weight * rows).sum() / total), int((weight * cols).sum() / total)
+
+
+def window(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The ``shape`` window of a 500-ppi image around the print, padded with its background."""
+    h, w = shape
+    cy, cx = print_centre(img)
+    background = int(np.median(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])))
+    padded = cv2.copyMakeBorder(img, h, h, w, w, cv2.BORDER_CONSTANT, value=background)
+    top, left = cy + h - h // 2, cx + w - w // 2
+    return padded[top:top + h, left:left + w].copy()
+
+
+def load_real(spec: str, shape: tuple[int, int] | None) -> RealSet:
+    path, ppi = parse_real(spec)
+    if not path.is_dir():
+        raise SystemExit(f"--real {spec}: not a directory")
+    rs = RealSet(f"{path.parent.name}/{path.name}", ppi)
+    for f in sorted(path.iterdir()):
+        m = IMAGE_NAME.match(f.name)
+        if not m:
+            continue
+        key = (int(m.group(1)), int(m.group(2)))
+        original = read_image(f)
+        rs.originals[key] = original
+        img = resample(original, ppi)
+        rs.images[key] = window(img, shape) if shape else img
+    if not rs.images:
+        raise SystemExit(f"--real {spec}: no images named <finger>_<impression>.tif/.bmp/.png")
+    return rs
+
+
+def mindtct_template(minutiae, shape: tuple[int, int]) -> Template:
+    """mindtct's minutiae as an ISO/IEC 19794-2 record, through our codec.
+
+    nbis-py reports x, y in image pixels (origin top left, y down) and the
+    angle in degrees counter-clockwise from the x axis as seen with y up,
+    pointing along the ridge (ending) or into the valley between the branches
+    (bifurcation): the ISO convention, checked on co-located minutiae of both
+    extractors (median angle difference 5.6 degrees, no offset). Angles are
+    quantised to the ISO unit, reliability (0-1) becomes quality 0-100.
+    """
+    h, w = shape
+    ms = []
+    for m in minutiae:
+        x, y = m.x(), m.y()
+        if not (0 <= x < w and 0 <= y < h):
+            continue
+        kind = MinutiaKind.ENDING if "END" in str(m.kind()).upper() else MinutiaKind.BIFURCATION
+        angle = (round((m.angle() % 360.0) / ISO_ANGLE_UNIT) % 256) * ISO_ANGLE_UNIT
+        ms.append(Minutia(kind, x, y, angle, int(np.clip(round(m.reliability() * 100), 0, 100))))
+    t = Template(w, h, 197, 197, 0, 0, 0, tuple(ms))
+    return decode(encode(t))
+
+
+def rates(genuine, impostor, threshold=None) -> dict:
+    out = error_rates(genuine, impostor)
+    out.update(genuine=len(genuine), impostor=len(impostor))
+    if threshold is not None:
+        out["fnmr_thr"] = float(np.mean(np.asarray(genuine) < threshold))
+        out["fmr_thr"] = float(np.mean(np.asarray(impostor) >= threshold))
+    return out
+
+
+def set_pairs(keys):
+    """(probe, enrolled, genuine) for every pair of a set, the later impression probing."""
+    for a, b in itertools.combinations(sorted(keys), 2):
+        yield b, a, a[0] == b[0]
+
+
+def rank1(keys, score_of) -> float:
+    """Each non-first impression against the first impression of every finger of the set."""
+    firsts = {}
+    for f, k in sorted(keys):
+        firsts.setdefault(f, (f, k))
+    probes = [key for key in sorted(keys) if key not in firsts.values()]
+    hits = 0
+    for p in probes:
+        scores = {f: score_of(p, e) for f, e in firsts.items()}
+        best = max(scores.values())
+        hits += best > 0 and scores[p[0]] == best and list(scores.values()).count(best) == 1
+    return hits / max(len(probes), 1)
+
+
+def pct(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v * 100:.2f}%"
+
+
+def print_table(title: str, columns: list[str], rows: list[tuple[str, list[str]]]) -> None:
+    print(f"\n{title}")
+    print("| figure | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for label, cells in rows:
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+def run_real(args) -> int:
+    shape = tuple(int(v) for v in args.window.lower().split("x"))[::-1] if args.window else None
+    sets = [load_real(spec, shape) for spec in args.real]
+    cal = default_calibration()
+    thr = cal.threshold()
+    print(f"real sets: {', '.join(f'{r.name} ({len(r.images)} images, {r.ppi:g} ppi)' for r in sets)}"
+          f"{f'; cut to the {args.window} window' if shape else ''}; shipped threshold {thr:.4f} "
+          f"(target FMR {cal.target_fmr:g}, from: {cal.source})")
+    extractor, why = (None, "--no-nbis") if args.no_nbis else load_nbis(args.quality)
+    if extractor is None:
+        print(f"NBIS peer: not available ({why}); pip install -e '.[bench]' (x86-64 only)")
+    per_set, pooled = [], {"ours": ([], []), "nbis": ([], []), "thr": ([], [])}
+    everything = {}  # (set index, finger, impression) -> extraction, for 1:N and calibration
+    nb_all = {}
+    for si, rs in enumerate(sets):
+        res, ext_ms = {}, []
+        for key, img in rs.images.items():
+            t = time.perf_counter()
+            res[key] = extract(img) if shape else extract(rs.originals[key], ppi=rs.ppi)
+            ext_ms.append((time.perf_counter() - t) * 1000)
+            everything[si, *key] = res[key]
+        cyl = {k: cylinders(r.template) for k, r in res.items()}
+        g, i = [], []
+        for p, e, same in set_pairs(res):
+            (g if same else i).append(compare(cyl[p], cyl[e]))
+        fte = sum(not r.ok for r in res.values())
+        reasons = {}
+        for r in res.values():
+            if not r.ok:
+                reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        ours = rates(g, i, thr)
+        ours.update(fte=fte, n=len(res), reasons=reasons, ms=statistics.median(ext_ms),
+                    rank1=rank1(res, lambda p, e, cyl=cyl: compare(cyl[p], cyl[e])),
+                    minutiae=np.mean([len(r.template.minutiae) for r in res.values() if r.ok]
+                                     or [0]))
+        pooled["ours"][0].extend(g)
+        pooled["ours"][1].extend(i)
+        peer = None
+        if extractor is not None:
+            nb, nb_ms, nb_fail = {}, [], 0
+            for key, img in rs.images.items():
+                png = cv2.imencode(".png", img)[1].tobytes()
+                t = time.perf_counter()
+                try:
+                    nb[key] = extractor.extract_minutiae(png)
+                except Exception:  # noqa: BLE001 - mindtct refusing an image is a failure
+                    nb[key] = None
+                    nb_fail += 1
+                nb_ms.append((time.perf_counter() - t) * 1000)
+                nb_all[si, *key] = (nb[key], img.shape)
+
+            def bz(p, e, nb=nb):
+                return 0 if nb[p] is None or nb[e] is None else nb[p].compare(nb[e])
+
+            g2, i2 = [], []
+            for p, e, same in set_pairs(nb):
+                (g2 if same else i2).append(bz(p, e))
+            peer = rates(g2, i2)
+            peer.update(fte=nb_fail, n=len(nb), ms=statistics.median(nb_ms), rank1=rank1(nb, bz),
+                        minutiae=np.mean([len(m.get()) for m in nb.values() if m is not None]))
+            pooled["nbis"][0].extend(g2)
+            pooled["nbis"][1].extend(i2)
+        per_set.append((rs, ours, peer))
+        reason_text = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "none"
+        print(f"{rs.name}: ours EER {pct(ours['eer'])}, refused {fte}/{len(res)} "
+              f"({reason_text}); NBIS EER {pct(None if peer is None else peer['eer'])}")
+
+    columns = []
+    for rs, *_ in per_set:
+        columns += [f"{rs.name} ours", f"{rs.name} NBIS"]
+    if len(sets) > 1:
+        columns += ["pooled ours", "pooled NBIS"]
+        po = rates(*pooled["ours"], thr)
+        pn = rates(*pooled["nbis"]) if pooled["nbis"][0] else None
+        po.update(fte=sum(o["fte"] for _, o, *_ in per_set), n=sum(o["n"] for _, o, *_ in per_set),
+                  ms=statistics.median([o["ms"] for _, o, *_ in per_set]),
+                  rank1=np.mean([o["rank1"] for _, o, *_ in per_set]),
+                  minutiae=np.mean([o["minutiae"] for _, o, *_ in per_set]))
+        if pn is not None:
+            pn.update(fte=sum(p["fte"] for _, _, p, *_ in per_set),
+                      n=sum(p["n"] for _, _, p, *_ in per_set),
+                      ms=statistics.median([p["ms"] for _, _, p, *_ in per_set]),
+                      rank1=np.mean([p["rank1"] for _, _, p, *_ in per_set]),
+                      minutiae=np.mean([p["minutiae"] for _, _, p, *_ in per_set]))
+        cols = [(o, p) for _, o, p, *_ in per_set] + [(po, pn)]
+    else:
+        cols = [(o, p) for _, o, p, *_ in per_set]
+
+    def both(fmt):
+        out = []
+        for o, p in cols:
+            out += [fmt(o, True), "-" if p is None else fmt(p, False)]
+        return out
+
+    rows = [
+        ("genuine / impostor pairs", both(lambda r, us: f"{r['genuine']} / {r['impostor']}")),
+        ("EER", both(lambda r, us: pct(r["eer"]))),
+        ("FNMR at FMR 0.1%", both(lambda r, us: pct(r[1e-3]))),
+        ("FNMR at FMR 0.01%", both(lambda r, us: pct(r[1e-4]))),
+        (f"FNMR / FMR at the shipped threshold {thr:.4f}",
+         both(lambda r, us: f"{pct(r['fnmr_thr'])} / {pct(r['fmr_thr'])}" if us else "-")),
+        ("failure to enrol (refused)", both(lambda r, us: f"{r['fte']} of {r['n']}")),
+        ("rank-1 (vs first impressions)", both(lambda r, us: pct(r["rank1"]))),
+        ("minutiae per image (mean)", both(lambda r, us: f"{r['minutiae']:.1f}")),
+        ("ms per extraction (median)", both(lambda r, us: f"{r['ms']:.1f}")),
+    ]
+    print_table("Real sets: same images, same pairs", columns, rows)
+
+    if args.calibrate:
+        calibrate_real(args, sets, everything)
+    if args.interop and extractor is not None:
+        interop(sets, everything, nb_all)
+    sizes = [int(v) for v in args.sizes.split(",") if v]
+    if sizes:
+        search_real(sizes, everything, nb_all, extractor is not None)
+    return 0
+
+
+def calibrate_real(args, sets, everything) -> None:
+    """Thresholds from every impostor pair of the given real sets (within and across sets)."""
+    keys = sorted(everything)
+    cyl = {k: cylinders(everything[k].template) for k in keys}
+    impostor = [compare(cyl[b], cyl[a]) for a, b in itertools.combinations(keys, 2)
+                if (a[0], a[1]) != (b[0], b[1])]
+    names = ", ".join(f"{r.name} ({r.ppi:g} ppi)" for r in sets)
+    new = Calibration.from_impostor_scores(
+        impostor, source=f"real impostors: every pair of images of different fingers of {names}"
+                         f"{f', cut to {args.window}' if args.window else ''}, "
+                         f"bench_biometrics.py --calibrate")
+    new.save()
+    print(f"\ncalibration written: {new.thresholds} (target FMR {new.target_fmr:g}) from "
+          f"{new.impostor_scores} real impostor scores of {names}")
+
+
+def interop(sets, everything, nb_all) -> None:
+    """MINEX-style: templates from mindtct (ISO records by our codec) and from ours, crossed."""
+    gens = {"ours": {}, "mindtct": {}}
+    for k, r in everything.items():
+        gens["ours"][k] = cylinders(r.template)
+        m, shape = nb_all[k]
+        gens["mindtct"][k] = cylinders(mindtct_template(m.get() if m is not None else [], shape))
+    combos = [("ours", "ours"), ("mindtct", "ours"), ("ours", "mindtct"), ("mindtct", "mindtct")]
+    columns = [rs.name for rs in sets] + (["pooled"] if len(sets) > 1 else [])
+    rows_eer, rows_f4 = [], []
+    for enrol, probe in combos:
+        cells_eer, cells_f4, pg, pi = [], [], [], []
+        for si, _rs in enumerate(sets):
+            keys = [k[1:] for k in everything if k[0] == si]
+            g, i = [], []
+            for p, e, same in set_pairs(keys):
+                (g if same else i).append(compare(gens[probe][si, *p], gens[enrol][si, *e]))
+            r = error_rates(g, i)
+            cells_eer.append(pct(r["eer"]))
+            cells_f4.append(pct(r[1e-4]))
+            pg += g
+            pi += i
+        if len(sets) > 1:
+            r = error_rates(pg, pi)
+            cells_eer.append(pct(r["eer"]))
+            cells_f4.append(pct(r[1e-4]))
+        label = f"{enrol} -> {probe}"
+        rows_eer.append((f"EER, {label}", cells_eer))
+        rows_f4.append((f"FNMR at FMR 0.01%, {label}", cells_f4))
+    print_table("Interoperability (enrolled -> probe; our matcher; mindtct minutiae as ISO/IEC "
+                "19794-2 records written and read by our codec)", columns, rows_f4 + rows_eer)
+
+
+def search_real(sizes, everything, nb_all, with_nbis: bool) -> None:
+    """1:N timing: the real templates plus fillers up to N.
+
+    A filler is a real template mirrored (a mirrored finger is another
+    finger: it matches neither the original nor its other impressions, and
+    keeps real minutiae statistics), rotated, shifted and jittered.
+    """
+    rng = np.random.default_rng(1)
+    ok = [(k, r.template) for k, r in everything.items() if r.ok]
+    firsts = {}
+    for k, t in sorted(ok):
+        firsts.setdefault(k[:2], (k, t))
+    items = [(f"{k[0]}-{k[1]}", t) for k, t in firsts.values()]
+    probes = [(f"{k[0]}-{k[1]}", cylinders(t)) for k, t in sorted(ok)
+              if firsts[k[:2]][0] != k][:60]
+    pool = [t for _, t in ok]
+    for n in sizes:
+        pad = []
+        while len(items) + len(pad) < n:
+            t = pool[len(pad) % len(pool)]
+            a = rng.uniform(-np.pi, np.pi)
+            c, si = np.cos(a), np.sin(a)
+            dx, dy = rng.normal(0, 20, 2)
+            cx, cy = t.width / 2, t.height / 2
+            ms = []
+            for m in t.minutiae:
+                u, v = cx - m.x, m.y - cy  # mirrored left to right
+                x = int(round(cx + c * u - si * v + dx + rng.normal(0, 2)))
+                y = int(round(cy + si * u + c * v + dy + rng.normal(0, 2)))
+                if 0 <= x < t.width and 0 <= y < t.height:
+                    ms.append(Minutia(m.kind, x, y, (180.0 - m.angle_deg - np.degrees(a)) % 360,
+                                      m.quality))
+            pad.append((f"filler{len(pad)}", Template(t.width, t.height, 197, 197, 0, 0,
+                                                      t.quality, tuple(ms))))
+        t0 = time.perf_counter()
+        gallery = Gallery.build(items + pad)
+        build_s = time.perf_counter() - t0
+        times, hits = [], 0
+        for key, p in probes:
+            t0 = time.perf_counter()
+            found = gallery.search(p, top=5)
+            times.append(time.perf_counter() - t0)
+            hits += bool(found) and found[0].key == key
+        ours_ms = statistics.median(times) * 1000
+        line = (f"\nours 1:N at N={n}: {ours_ms:.1f} ms median (p90 "
+                f"{np.percentile(times, 90) * 1000:.1f}), rank-1 {hits}/{len(probes)} probes, "
+                f"build {build_s:.1f} s, {gallery.nbytes / 2 ** 20:.0f} MiB")
+        if with_nbis:
+            nb_pool = [m for m, _ in nb_all.values() if m is not None]
+            nb_gallery = [nb_pool[j % len(nb_pool)] for j in range(n)]
+            bt = []
+            for m in nb_pool[:3]:
+                t0 = time.perf_counter()
+                scores = [m.compare(x) for x in nb_gallery]
+                _ = int(np.argmax(scores))
+                bt.append(time.perf_counter() - t0)
+            nb_ms = statistics.median(bt) * 1000
+            line += (f"; NBIS exhaustive Bozorth3 over N mindtct templates: {nb_ms:.0f} ms; "
+                     f"ours {nb_ms / ours_ms:.0f}x faster")
+        print(line)
 
 
 def main(argv=None) -> int:
@@ -110,7 +487,19 @@ def main(argv=None) -> int:
     ap.add_argument("--no-nbis", action="store_true")
     ap.add_argument("--calibrate", action="store_true",
                     help="write biometrics/calibration.json from this run's impostors")
+    ap.add_argument("--real", action="append", default=[], metavar="DIR[:PPI]",
+                    help="a real set: <finger>_<impression>.tif/.bmp/.png files (repeatable)")
+    ap.add_argument("--window", default="", metavar="WxH",
+                    help="cut each real image to this window at 500 ppi (the station's: 256x288)")
+    ap.add_argument("--interop", action="store_true",
+                    help="real sets: mindtct templates (ISO records) against ours, MINEX-style")
+    ap.add_argument("--quality", action="store_true",
+                    help="real sets: our capture quality against NFIQ 2")
     args = ap.parse_args(argv)
+    if args.real:
+        if args.sizes == "1000,5000":
+            args.sizes = "5000"
+        return run_real(args)
     if args.quick:
         args.fingers, args.impressions, args.sizes = 20, 6, "1000"
     F, K = args.fingers, args.impressions
