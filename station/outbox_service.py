@@ -19,8 +19,9 @@ Guarantees:
   (ARCHITECTURE.md invariant 3); a fork or a bad signature is answered as such
   and moves nothing.
 - ``heartbeat``: the body is checked field by field (``power``,
-  ``battery_pct``, ``disk_free_mb``, ``queue_depth``; the ``clock`` is the
-  role's own), at most one per ``HEARTBEAT_MIN_S``, and none while the outbox
+  ``battery_pct``, ``queue_depth``; the ``clock`` and ``disk_free_mb`` are
+  the role's own: the uploader's sandbox shows it an empty file system over
+  the state directory), at most one per ``HEARTBEAT_MIN_S``, and none while the outbox
   is at its warning level or above: the uploader cannot fill the queue that the
   role's state changes need (sync/outbox.py cap).
 - The role file and the signer are opened per connection: a role provisioned
@@ -45,6 +46,7 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -89,17 +91,18 @@ def _count(v: Any, name: str, hi: int) -> int:
     return v
 
 
-def heartbeat_body(given: Any, clock) -> dict[str, Any]:
-    """The heartbeat the role signs: the uploader's figures checked, the role's own clock."""
+def heartbeat_body(given: Any, clock, disk_path) -> dict[str, Any]:
+    """The heartbeat the role signs: the uploader's figures checked, the role's own clock and free space."""
     if not isinstance(given, dict) or set(given) - {"power", "battery_pct", "disk_free_mb", "queue_depth",
                                                     "clock"}:
         raise BadRequest("heartbeat body: only power, battery_pct, disk_free_mb, queue_depth")
     if given.get("power") not in ("mains", "battery"):
         raise BadRequest("heartbeat power must be mains or battery")
     battery = given.get("battery_pct")
+    _count(given.get("disk_free_mb"), "disk_free_mb", 1 << 40)     # checked, then measured here instead
     return {"power": given["power"],
             "battery_pct": None if battery is None else _count(battery, "battery_pct", 100),
-            "disk_free_mb": _count(given.get("disk_free_mb"), "disk_free_mb", 1 << 40),
+            "disk_free_mb": shutil.disk_usage(disk_path).free // (1024 * 1024),
             "queue_depth": _count(given.get("queue_depth"), "queue_depth", 1 << 40),
             "clock": iso(clock.now())}
 
@@ -187,7 +190,7 @@ class OutboxService:
             return {"acked": outcome.acked, "contiguous_seq": outcome.contiguous_seq,
                     "rejected": [list(r) for r in outcome.rejected]}
         if op == "heartbeat":
-            body = heartbeat_body(req.get("body"), self.clock)
+            body = heartbeat_body(req.get("body"), self.clock, self.paths.role(self.role).dir)
             now = self.monotonic()
             if self._last_heartbeat is not None and now - self._last_heartbeat < self.heartbeat_min_s:
                 raise BadRequest(f"one heartbeat per {self.heartbeat_min_s:.0f} s")

@@ -110,7 +110,7 @@ def test_bad_requests_get_a_clear_refusal_and_change_nothing(station, request_, 
 def test_heartbeats_are_the_roles_and_rate_limited(station):
     services = Services(station.paths, clock=station.clock)
     box = OutboxClient(station.paths.role("count").outbox_socket, "count")
-    body = {"power": "battery", "battery_pct": 40, "disk_free_mb": 900, "queue_depth": 7,
+    body = {"power": "battery", "battery_pct": 40, "disk_free_mb": 123456789, "queue_depth": 7,
             "clock": "1999-01-01T00:00:00Z"}
     try:
         assert box.enqueue_heartbeat(body).seq == 1
@@ -123,6 +123,7 @@ def test_heartbeats_are_the_roles_and_rate_limited(station):
     sealed = p.envelope
     assert sealed["kind"] == "heartbeat" and sealed["device"] == station.device_ids["count"]
     assert sealed["body"]["clock"] == "2025-11-30T08:00:00Z"    # the role's clock, not the uploader's
+    assert sealed["body"]["disk_free_mb"] != 123456789          # the role's disk, which the uploader cannot see
     assert sealed["body"]["queue_depth"] == 7 and sealed["body"]["power"] == "battery"
 
 
