@@ -26,12 +26,15 @@ def _mode(p: Path) -> int:
     ("etc/systemd/system/uchastok-count.service", 0o644),
     ("etc/systemd/system/uchastok-sync.service", 0o644),
     ("etc/systemd/system/uchastok.target", 0o644),
+    ("etc/systemd/system/uchastok-identify-outbox.socket", 0o644),
+    ("etc/systemd/system/uchastok-count-outbox.service", 0o644),
     ("etc/sysusers.d/uchastok.conf", 0o644),
     ("etc/tmpfiles.d/uchastok.conf", 0o644),
     ("etc/udev/rules.d/99-uchastok.rules", 0o644),
     ("etc/systemd/journald.conf.d/uchastok.conf", 0o644),
     ("opt/uchastok/venv/bin/uchastok", 0o755),
     ("opt/uchastok/venv/bin/uchastok-sync", 0o755),
+    ("opt/uchastok/venv/bin/uchastok-outbox", 0o755),
     ("opt/uchastok/app/cli/__init__.py", 0o644),
     ("opt/uchastok/app/provisioning/install.py", 0o644),
     ("opt/uchastok/app/docs/technician-guide.md", 0o644),
@@ -44,8 +47,17 @@ def test_units_are_enabled_like_systemctl_enable(installed_root):
     wants = installed_root / "etc/systemd/system"
     assert os.readlink(wants / "multi-user.target.wants/uchastok.target") == \
         "/etc/systemd/system/uchastok.target"
-    for unit in ("uchastok-identify.service", "uchastok-count.service", "uchastok-sync.service"):
+    for unit in ("uchastok-identify.service", "uchastok-count.service", "uchastok-sync.service",
+                 "uchastok-identify-outbox.socket", "uchastok-count-outbox.socket"):
         assert os.readlink(wants / "uchastok.target.wants" / unit) == f"/etc/systemd/system/{unit}"
+    # The outbox services start when the uploader connects to their socket, not at boot.
+    assert not (wants / "uchastok.target.wants" / "uchastok-identify-outbox.service").exists()
+
+
+def test_outbox_wrapper_runs_the_installed_service(installed_root):
+    r = subprocess.run([str(installed_root / "opt/uchastok/venv/bin/uchastok-outbox"), "--help"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--role" in r.stdout, r.stderr
 
 
 def test_cli_is_on_the_path(installed_root):
