@@ -164,6 +164,16 @@ def _req(d: Any, key: str, typ: type | tuple, where: str):
     return v
 
 
+def _opt(d: dict, key: str, typ: type, where: str, default: Any) -> Any:
+    """An optional field: absent or null gives ``default``; present, it must have its type."""
+    v = d.get(key)
+    if v is None:
+        return default
+    if typ is not bool and isinstance(v, bool) or not isinstance(v, typ):
+        raise PackageError(f"{where}.{key}: expected {typ.__name__}, got {type(v).__name__}")
+    return v
+
+
 def _area(d: Any, where: str) -> Area:
     return Area(code=_req(d, "code", str, where), name=Text.parse(_req(d, "name", dict, where), f"{where}.name"))
 
@@ -197,7 +207,7 @@ def _parse_election(m: dict) -> Election:
     for i, b in enumerate(_req(m, "ballot_styles", list, "manifest")):
         ids = tuple(_req(b, "contests", list, f"ballot_styles[{i}]"))
         for cid in ids:
-            if cid not in seen:
+            if not isinstance(cid, str) or cid not in seen:
                 raise PackageError(f"ballot_styles[{i}]: unknown contest {cid!r}")
         styles.append(BallotStyle(id=_req(b, "id", str, f"ballot_styles[{i}]"), contests=ids))
     return Election(
@@ -224,10 +234,10 @@ def _parse_contest(c: dict, where: str) -> Contest:
             w = f"{where}.candidates[{j}]"
             cands.append(Candidate(
                 id=_req(k, "id", str, w), surname=_req(k, "surname", str, w), name=_req(k, "name", str, w),
-                patronymic=k.get("patronymic", ""), birth_year=_req(k, "birth_year", int, w),
+                patronymic=_opt(k, "patronymic", str, w, ""), birth_year=_req(k, "birth_year", int, w),
                 sex=_req(k, "sex", str, w), lot_order=_req(k, "lot_order", int, w),
-                withdrawn=bool(k.get("withdrawn", False)), party=k.get("party"),
-                registered_at=k.get("registered_at"),
+                withdrawn=_opt(k, "withdrawn", bool, w, False), party=_opt(k, "party", str, w, None),
+                registered_at=_opt(k, "registered_at", str, w, None),
             ))
         cands.sort(key=lambda x: x.lot_order)
         if not cands:
@@ -241,8 +251,8 @@ def _parse_contest(c: dict, where: str) -> Contest:
             wk = f"{w}.candidates[{n}]"
             lst.append(ListCandidate(
                 number=_req(k, "number", int, wk), surname=_req(k, "surname", str, wk),
-                name=_req(k, "name", str, wk), patronymic=k.get("patronymic", ""),
-                sex=_req(k, "sex", str, wk), withdrawn=bool(k.get("withdrawn", False)),
+                name=_req(k, "name", str, wk), patronymic=_opt(k, "patronymic", str, wk, ""),
+                sex=_req(k, "sex", str, wk), withdrawn=_opt(k, "withdrawn", bool, wk, False),
             ))
         parties.append(Party(id=_req(p, "id", str, w), name=Text.parse(_req(p, "name", dict, w), f"{w}.name"),
                              short=_req(p, "short", str, w), lot_order=_req(p, "lot_order", int, w),

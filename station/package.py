@@ -76,6 +76,9 @@ def read_package(pkg_dir: str | os.PathLike, cec_pub: signing.PublicKey) -> Pack
         raise PackageError(f"{d / name}: extra file not listed in the manifest")
     for name in sorted(listed):
         p, want = d / name, listed[name]
+        if not (isinstance(want, dict) and isinstance(want.get("sha256"), str)
+                and isinstance(want.get("bytes"), int) and not isinstance(want.get("bytes"), bool)):
+            raise PackageError(f"{mpath}: files[{name!r}] must hold sha256 (text) and bytes (integer)")
         if p.is_symlink():
             raise PackageError(f"{p}: symbolic links are not allowed in a package")
         if p.stat().st_size != want.get("bytes"):
@@ -125,7 +128,8 @@ def _parsed(d: Path, manifest: dict, data: bytes, listed: dict) -> Package:
     mpath = d / "manifest.json"
     election = Election.from_manifest(manifest)
     v = manifest.get("voters")
-    if not isinstance(v, dict) or v.get("file") not in listed or not isinstance(v.get("rows"), int):
+    if (not isinstance(v, dict) or not isinstance(v.get("file"), str) or v["file"] not in listed
+            or not isinstance(v.get("rows"), int) or isinstance(v.get("rows"), bool)):
         raise PackageError(f"{mpath}: voters entry missing or malformed")
     return Package(dir=d, manifest=manifest, election=election, hash=signing.sha256_hex(data))
 
