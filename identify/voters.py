@@ -2,6 +2,7 @@
 
 PIN (DOMAIN.md "The PIN"): 14 digits; first digit the sex (1 or 2); digits
 2-9 the date of birth DDMMYYYY, which must be a real date; last 5 a serial.
+The rule itself is ``sync.pin`` (the central receiver applies the same one).
 
 The list lives in ``identify.db`` (the role that holds it). Lookups by PIN and
 by document number are single indexed reads; ``station_templates`` yields the
@@ -11,34 +12,13 @@ enrolled templates for the matcher's gallery.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 from station.errors import VoterListError
-
-_PIN = re.compile(r"[12][0-9]{13}")
-
-
-@lru_cache(maxsize=65536)
-def _ddmmyyyy(s: str) -> dt.date | None:
-    try:
-        return dt.date(int(s[4:8]), int(s[2:4]), int(s[0:2]))
-    except ValueError:
-        return None
-
-
-def pin_problem(pin: str) -> str | None:
-    """Why ``pin`` is malformed, or None when it is a valid PIN."""
-    if not isinstance(pin, str) or len(pin) != 14 or not (pin.isascii() and pin.isdigit()):
-        return "a PIN is 14 digits"
-    if not _PIN.fullmatch(pin):
-        return "a PIN starts with 1 or 2 (sex)"
-    if _ddmmyyyy(pin[1:9]) is None:
-        return f"digits 2-9 ({pin[1:9]}) are not a real date DDMMYYYY"
-    return None
+from sync.pin import birth_date, pin_problem
 
 
 def is_valid_pin(pin: str) -> bool:
@@ -49,7 +29,7 @@ def pin_birth_date(pin: str) -> dt.date:
     problem = pin_problem(pin)
     if problem:
         raise VoterListError(f"malformed PIN {pin!r}: {problem}")
-    return _ddmmyyyy(pin[1:9])  # type: ignore[return-value]
+    return birth_date(pin)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -101,8 +81,9 @@ def validate_row(row: list[str], contests: frozenset[str], where: str) -> tuple:
     if len(row) != len(VOTER_COLUMNS):
         raise VoterListError(f"{where}: expected {len(VOTER_COLUMNS)} columns, got {len(row)}")
     pin, doc, surname, name, patronymic, birth, sex, district, since, overseas, remote = row
-    if len(pin) != 14 or not _PIN.fullmatch(pin) or _ddmmyyyy(pin[1:9]) is None:
-        raise VoterListError(f"{where}: malformed PIN {pin!r}: {pin_problem(pin)}")
+    problem = pin_problem(pin)
+    if problem:
+        raise VoterListError(f"{where}: malformed PIN {pin!r}: {problem}")
     if not _iso_date(birth):
         raise VoterListError(f"{where}: impossible birth date {birth!r}")
     if birth[8:10] + birth[5:7] + birth[0:4] != pin[1:9]:
