@@ -135,7 +135,10 @@ def protocol_command(ctx, home, sign, member, pin, voters_identified, voters_on_
         return
     click.echo(f"protocol {'signed r' + str(res['revision']) if res['signed'] else '(not signed: preview)'};"
                f" polls: {res['state']}")
-    click.echo(f"sha256 {res['hash']}")
+    if res["signed"]:
+        click.echo(f"protocol hash {res['hash']} (the envelope hash: on the paper, at the centre, in uchastok verify)")
+    else:
+        click.echo(f"body sha256 {res['body_hash']} (the protocol hash exists once it is signed)")
     for c in res["body"]["contests"]:
         click.echo(f"  {c['contest']}: read {c['ballots_read']}, valid {c['valid']}, invalid {c['invalid']},"
                    f" blank {c['blank']}, marginal {c['marginal_sheets']}")
@@ -170,7 +173,7 @@ def status_command(ctx, home, lna_expected, as_json):
                f" returned: {st['sheets']['returned']}")
     click.echo(f"scanner: {st['scanner'] or 'unknown'}; upload queue: {st['outbox_pending']}")
     if st["protocol"]:
-        click.echo(f"protocol r{st['protocol']['revision']} sha256 {st['protocol']['hash']}")
+        click.echo(f"protocol r{st['protocol']['revision']} hash {st['protocol']['hash']}")
     if "lna" in st:
         click.echo("L&A test: " + ("PASSED: the test tally equals the deck's truth" if not st["lna"]
                                    else f"{len(st['lna'])} DIFFERENCES"))

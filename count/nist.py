@@ -29,7 +29,8 @@ def _counts(n: int, gpu: str) -> list[dict[str, Any]]:
     return [{"@type": "ElectionResults.VoteCounts", "Count": n, "GpUnitId": gpu, "Type": "total"}]
 
 
-def nist_results(election: Election, body: dict[str, Any], *, protocol_hash_hex: str | None = None) -> dict[str, Any]:
+def nist_results(election: Election, body: dict[str, Any], *, protocol_hash_hex: str | None = None,
+                 envelope_hash_hex: str | None = None) -> dict[str, Any]:
     """The protocol as a NIST SP 1500-100 v2 ``ElectionReport`` (pure).
 
     Structure: ``ElectionReport`` → ``GpUnit`` (country → region → ОИК → ТИК →
@@ -165,6 +166,10 @@ def nist_results(election: Election, body: dict[str, Any], *, protocol_hash_hex:
             "Contest": contests,
         }],
     }
-    if protocol_hash_hex:
-        report["Notes"] = f"Preliminary results of the station's automatic count; protocol sha256 {protocol_hash_hex}"
+    if protocol_hash_hex or envelope_hash_hex:
+        # The protocol hash observers match is the envelope hash (docs/protocol.md); the body's
+        # SHA-256 is said beside it under its own name.
+        report["Notes"] = ("Preliminary results of the station's automatic count; "
+                           + (f"protocol hash (envelope) {envelope_hash_hex}; " if envelope_hash_hex else "")
+                           + (f"body sha256 {protocol_hash_hex}" if protocol_hash_hex else "")).rstrip("; ")
     return report

@@ -224,7 +224,8 @@ def export_protocol(election: Election, signed: SignedProtocol, out_dir, *, prin
                             ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     files["json"] = str(j)
     n = out / f"{stem}.nist-1500-100.json"
-    n.write_text(json.dumps(nist_results(election, signed.body, protocol_hash_hex=signed.hash),
+    n.write_text(json.dumps(nist_results(election, signed.body, protocol_hash_hex=signed.hash,
+                                        envelope_hash_hex=signed.envelope_hash),
                             ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     files["nist"] = str(n)
     files["receipt"] = str(save_receipt(doc, out / f"{stem}-receipt.png"))

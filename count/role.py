@@ -223,13 +223,14 @@ def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = N
             body = build_protocol(f.election, f.store.tally("real"), on_list, voters_identified,
                                   last_close(f.station_conn))
             return {"signed": False, "state": str(polls.current(f.station_conn)),
-                    "hash": protocol_hash(body), "body": body}
+                    "hash": None, "body_hash": protocol_hash(body), "body": body}
         cert_file = paths.role("count").cert
         cert = json.loads(cert_file.read_text()) if cert_file.exists() else None
         files = export_protocol(f.election, signed, out, store=f.store, clock=clock, certificate=cert,
                                 printer=printer)
         return {"signed": True, "state": str(polls.current(f.station_conn)), "revision": signed.revision,
-                "hash": signed.hash, "outbox_seq": signed.outbox_seq, "files": files, "body": signed.body}
+                "hash": signed.envelope_hash, "body_hash": signed.hash, "outbox_seq": signed.outbox_seq,
+                "files": files, "body": signed.body}
 
 
 def count_status(paths: Paths, *, lna_expected=None) -> dict[str, Any]:
@@ -264,7 +265,8 @@ def count_status(paths: Paths, *, lna_expected=None) -> dict[str, Any]:
             if st in (polls.PollsState.TEST_MODE, polls.PollsState.ZERO_REPORT) else None,
             "pending_accept": f.store.pending() is not None,
             "scanner": json.loads(row[0]).get("status") if row else None,
-            "protocol": None if p is None else {"revision": p.revision, "hash": p.hash,
+            "protocol": None if p is None else {"revision": p.revision, "hash": p.envelope_hash,
+                                                "body_hash": p.hash,
                                                 "outbox_seq": p.outbox_seq},
             "outbox_pending": depth,
         } | ({} if lna_expected is None else {"lna": compare_with_expected(
