@@ -132,6 +132,12 @@ def anomalies_cmd(db, as_json) -> None:
                    f" highest {g['max_seq']}, missing {g['missing']}")
     for d in out["double_identification"]:
         click.echo(f"PIN {d['pin']} identified at {', '.join(d['stations'])}")
+    for e in out.get("evidence", []):
+        click.echo(f"EVIDENCE {e.get('code')} device {e.get('device') or '-'} station {e.get('station') or '-'}:"
+                   f" {e.get('count')}")
+    junk = out.get("unauthenticated", {})
+    if junk.get("total"):
+        click.echo(f"UNAUTHENTICATED {junk['total']} requests (per client: --json)")
     return None
 
 

@@ -446,8 +446,10 @@ def _central_results(p, url: str, e, res) -> None:
             for label, votes in _ranked(t["votes"], contest)[:5]:
                 share = 100 * votes / t["valid"] if t["valid"] else 0
                 p.info(f"     {votes:>4}  {share:5.1f}%  {label}")
-    n_anom = sum(len(v) for v in anomalies.values() if isinstance(v, list))
-    p.info(f"anomalies recorded centrally: {n_anom}")
+    # Signed evidence, chain gaps and double identifications; unauthenticated junk apart.
+    n_anom = sum(len(anomalies.get(k, [])) for k in ("stored", "gaps", "double_identification"))
+    junk = anomalies.get("unauthenticated", {}).get("total", 0)
+    p.info(f"anomalies recorded centrally: {n_anom}" + (f" (and {junk} unauthenticated requests)" if junk else ""))
     res.figures["central"]["turnout_total"] = turnout.get("total")
 
 
