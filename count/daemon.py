@@ -23,7 +23,8 @@ station/daemon.py's ``RoleDaemon``. One turn (``CountDaemon.step``), in this ord
    the sheet was counted just before the interruption; it is accepted without
    counting it again.
 5. **Interpretation** (``interpret_sheet``, pure) → rejected: the sheet is
-   returned with the bilingual message and the reason is audited (no marks);
+   returned with the bilingual message and its reason counted (count/store.py
+   ``count_returned``: a counter per reason, no record of the sheet);
    accepted: ONE transaction adds it to the tally, stores its interpretation
    and the pending-accept marker; THEN the scanner drops it into the box;
    then the marker is cleared. A reading the tally refuses (inconsistent
@@ -37,9 +38,13 @@ tray as it scans: then the commission sees the message and hands a returned
 sheet back, and the crash window "scanned, not yet committed" cannot be closed
 by software (the pending-accept marker is not used).
 
-Secrecy: nothing about an accepted sheet is logged or audited (no marks, no
-outcome, no time of a particular sheet); rejected sheets are audited with
-their reason code only.
+Secrecy: nothing about a sheet is logged or audited one by one, accepted or
+returned (no marks, no outcome, no time of a particular sheet): a returned
+sheet's reason ("marginal-needs-review" says how the voter marked) only adds
+one to its counter in count.db, and the counters are audited as one
+aggregate (``sheet-returns-counted``) when polls close and when the daemon
+stops. A fault of the reader (an exception, or a reading the tally refuses) is
+logged by its kind the first time only, in a run; later ones are counted.
 
 Example::
 
@@ -62,7 +67,7 @@ import numpy as np
 from count.ballots.interpret import interpret_sheet, read_scanned
 from count.ballots.reading import REJECTIONS, SheetReading
 from count.protocol import complete_signed_protocol
-from count.store import CountStore
+from count.store import CountStore, storage_encrypted
 from drivers.indicators import Signal
 from drivers.scanner.base import ScannerStatus
 from station import polls
@@ -142,6 +147,7 @@ class CountDaemon(RoleDaemon):
         self._scanner_status: str | None = None
         self.relay = relay            # relays polls events to the count outbox (count/polls_relay.py)
         self._polls_seen: str | None = None
+        self._faults_logged: set[str] = set()    # reader faults logged once per kind (module docstring)
 
     def __repr__(self) -> str:
         return f"CountDaemon({self.scanner!r}, {self.store!r})"
@@ -156,6 +162,9 @@ class CountDaemon(RoleDaemon):
             self.log.info("protocol r%d: polls transition completed after an interruption", done.revision,
                           extra={"event": "protocol-completed"})
         state = polls.current(self.station_conn)
+        if storage_encrypted(self.store.path) is False:
+            self.log.warning("count.db is on an unencrypted device: the flash may keep old pages of it"
+                             " (docs/secrecy.md)", extra={"event": "count-state-unencrypted"})
         record(self.store.conn, "count-daemon-started", clock=self.clock, polls=str(state),
                sheets=self.store.sheet_count("real"), scanner=type(self.scanner).__name__,
                pending_accept=self.store.pending() is not None)
@@ -177,6 +186,7 @@ class CountDaemon(RoleDaemon):
             self._polls_seen = state
 
     def finish(self) -> None:
+        self.store.audit_returns()
         record(self.store.conn, "count-daemon-stopped", clock=self.clock, **self.summary.to_json())
 
     def pause_after(self, result: Step) -> float:
@@ -203,6 +213,8 @@ class CountDaemon(RoleDaemon):
             state = polls.require(self.station_conn, PollsState.OPEN, PollsState.TEST_MODE)
         except PollsError:
             state = polls.current(self.station_conn)
+            if state in (PollsState.CLOSED, PollsState.PROTOCOL_SIGNED):
+                self.store.audit_returns()      # the day's returned sheets, as one aggregate
             self.set_status(f"{self._describe(state)}; scanner idle")
             return Step("idle")
         mode = MODE_FOR_STATE[state]
@@ -271,7 +283,7 @@ class CountDaemon(RoleDaemon):
             reading = self.interpreter(image, self.election)
         except Exception as e:  # noqa: BLE001 - an interpreter fault must not stop the box
             # The kind of fault only: a traceback could name a marked option (secrecy).
-            self.log.error("interpretation failed: %s", type(e).__name__, extra={"event": "sheet-rejected"})
+            self._log_fault("interpretation failed", type(e).__name__)
             reading = SheetReading.rejected("unreadable", detail=type(e).__name__)
         if not reading.accepted:
             return self._reject(reading, mode)
@@ -281,7 +293,7 @@ class CountDaemon(RoleDaemon):
         try:
             self.store.record_sheet(reading, mode=mode, pending_digest=digest if self.holds else None)
         except CountingError as e:
-            self.log.error("the tally refused a reading: %s", type(e).__name__, extra={"event": "sheet-rejected"})
+            self._log_fault("the tally refused a reading", type(e).__name__)
             return self._reject(SheetReading.rejected("unreadable", detail="tally refused the reading"), mode)
         self.summary.counted += 1
         if self.holds:
@@ -317,11 +329,18 @@ class CountDaemon(RoleDaemon):
                 self._note_scanner(f"disconnected ({type(e).__name__})")
         self.summary.rejected += 1
         self.summary.reasons[reason] = self.summary.reasons.get(reason, 0) + 1
-        record(self.store.conn, "sheet-rejected", "refused", clock=self.clock, reason=reason, mode=mode)
-        self.log.info("sheet returned: %s", reason, extra={"event": "sheet-rejected", "reason": reason})
+        # Counted, not timed: no audit record and no journal line per returned sheet (module docstring).
+        self.store.count_returned(reason, mode)
         self._signal("rejected")
         self.set_status(f"returned: {reading.message_ru}")
         return Step("rejected", reason, reading.message_ky, reading.message_ru, mode)
+
+    def _log_fault(self, what: str, kind: str) -> None:
+        """A reader fault, logged by its kind the first time in this run only (module docstring)."""
+        if kind not in self._faults_logged:
+            self._faults_logged.add(kind)
+            self.log.error("%s: %s (sheets are returned as unreadable; later ones only counted)", what, kind,
+                           extra={"event": "sheet-reader-fault"})
 
     # --- conditions, status, indicators -------------------------------------
 

@@ -248,8 +248,7 @@ def count_status(paths: Paths, *, lna_expected=None) -> dict[str, Any]:
         row = f.store.conn.execute("SELECT details FROM audit_log WHERE event = 'scanner-status-changed'"
                                    " ORDER BY seq DESC LIMIT 1").fetchone()
         depth = f.store.conn.execute("SELECT count(*) FROM outbox WHERE acked_at IS NULL").fetchone()[0]
-        rejected = f.store.conn.execute("SELECT count(*) FROM audit_log WHERE event = 'sheet-rejected'"
-                                        ).fetchone()[0]
+        rejected = f.store.returned_total()      # counters: returned sheets leave no record each
         real = f.store.tally("real")
         # Running results are not shown while voters are still voting: only after the close.
         after_close = st in (polls.PollsState.CLOSED, polls.PollsState.PROTOCOL_SIGNED)

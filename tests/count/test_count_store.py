@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from countkit import reading
 
-from count.store import CountStore
+from count.store import CountStore, decode_record
 from count.tally import fold
 from station.errors import CountingError
 
@@ -69,8 +69,9 @@ def test_bad_reading_writes_nothing(store):
 def test_failure_inside_transaction_rolls_back(store, monkeypatch):
     store.record_sheet(reading("district-07", choice="c-01"), mode="real")
     before = store.tally("real")
-    # A sheet record that violates the schema (id of wrong length) aborts the whole transaction.
-    monkeypatch.setattr("count.store.os.urandom", lambda n: b"short")
+    # A sheet record that violates the schema (an unknown mode) aborts the whole transaction.
+    monkeypatch.setattr(CountStore, "_fill", lambda self, mode, body: bool(
+        self.conn.execute("UPDATE sheet SET mode = 'bogus' WHERE mode = 'none'")))
     with pytest.raises(sqlite3.IntegrityError):
         store.record_sheet(reading("district-07", choice="c-02"), mode="real", pending_digest="x")
     assert store.tally("real") == before and store.sheet_count() == 1 and store.pending() is None
@@ -81,16 +82,18 @@ def test_sheet_records_are_secret(store):
     for r in rs:
         store.record_sheet(r, mode="real")
     cols = {r[1] for r in store.conn.execute("PRAGMA table_info(sheet)")}
-    assert cols == {"id", "mode", "ballot_style", "outcomes"}     # no time, no sequence
+    assert cols == {"id", "mode", "body"}     # no time, no sequence
     sql = store.conn.execute("SELECT sql FROM sqlite_master WHERE name='sheet'").fetchone()[0]
     assert "WITHOUT ROWID" in sql and "AUTOINCREMENT" not in sql.upper()
-    # Storage order is the random key's order, not scan order.
-    stored = [o for (o,) in store.conn.execute("SELECT outcomes FROM sheet")]
-    ids = [i for (i,) in store.conn.execute("SELECT id FROM sheet")]
+    # Every record has the size of its slot; storage order is the random key's order, not scan order.
+    assert store.conn.execute("SELECT count(DISTINCT length(body)) FROM sheet").fetchone()[0] == 1
+    stored = [decode_record(b)[1] for (b,) in store.conn.execute("SELECT body FROM sheet WHERE mode = 'real'")]
+    ids = [i for (i,) in store.conn.execute("SELECT id FROM sheet WHERE mode = 'real'")]
     assert ids == sorted(ids) and len(set(ids)) == 40
-    scanned = [json.dumps([o.to_json() for o in r.outcomes], ensure_ascii=False, sort_keys=True,
-                          separators=(",", ":")) for r in rs]
-    assert sorted(stored) == sorted(scanned) and stored != scanned
+    scanned = [[o.to_json() for o in r.outcomes] for r in rs]
+    def key(o):
+        return json.dumps(o, sort_keys=True)
+    assert sorted(map(key, stored)) == sorted(map(key, scanned)) and stored != scanned
     # Nothing about voters anywhere in the file, no per-sheet audit records.
     tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert not {t for t in tables if "voter" in t or "ident" in t or "receipt" in t}
