@@ -271,17 +271,25 @@ class OutboxService:
 
 
 def bind_socket(path) -> socket.socket:
-    """Listen at ``path`` (a stale socket file is replaced), mode 0660: the role and the uploader's group."""
+    """Listen at ``path``, mode 0660 (the role and the uploader's group); a stale socket file is replaced.
+
+    Bound under a temporary name and renamed into place once listening: whoever finds the path
+    can connect (a client never meets a socket that refuses because it is not listening yet).
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+        tmp.unlink()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        s.bind(str(path))
-        os.chmod(path, 0o660)
+        s.bind(str(tmp))
+        os.chmod(tmp, 0o660)
         s.listen(4)
+        os.replace(tmp, path)
     except OSError:
         s.close()
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
         raise
     return s
 

@@ -290,7 +290,7 @@ class Uploader:
     # --- one attempt -------------------------------------------------------------------------
 
     def _choose(self) -> Outbox | OutboxClient | None:
-        best, best_p = None, None
+        best, best_p, down = None, None, None
         for o in self.outboxes:
             try:
                 if o.depth() == 0:
@@ -298,10 +298,13 @@ class Uploader:
                 p = o.best_priority()
             except OutboxUnavailable as e:  # that role's service is down: the others still go
                 self.log.warning("%s", e)
+                down = e
                 continue
             p = 99 if p is None else p  # only rejected envelopes left: after everything else
             if best_p is None or p < best_p:
                 best, best_p = o, p
+        if best is None and down is not None:
+            raise down   # nothing else to send, and that one may hold records: not idle, retry later
         return best
 
     def _only_rejected(self) -> bool:
@@ -310,7 +313,7 @@ class Uploader:
                 if o.best_priority() is not None:
                     return False
             except OutboxUnavailable:
-                continue
+                return False   # it may hold records to send: back off and retry, do not give up
         return True
 
     def queue_depth(self) -> int:
