@@ -42,8 +42,8 @@ Secrecy: nothing about a sheet is logged or audited one by one, accepted or
 returned (no marks, no outcome, no time of a particular sheet): a returned
 sheet's reason ("marginal-needs-review" says how the voter marked) only adds
 one to its counter in count.db, and the counters are audited as one
-aggregate (``sheet-returns-counted``) when polls close and when the daemon
-stops. A fault of the reader (an exception, or a reading the tally refuses) is
+aggregate (``sheet-returns-counted``) once polls are closed (never while
+voters vote: not even at a stop, whose record has this run's totals only). A fault of the reader (an exception, or a reading the tally refuses) is
 logged by its kind the first time only, in a run; later ones are counted.
 
 Example::
@@ -186,8 +186,11 @@ class CountDaemon(RoleDaemon):
             self._polls_seen = state
 
     def finish(self) -> None:
-        self.store.audit_returns()
-        record(self.store.conn, "count-daemon-stopped", clock=self.clock, **self.summary.to_json())
+        if polls.current(self.station_conn) in (PollsState.CLOSED, PollsState.PROTOCOL_SIGNED):
+            self.store.audit_returns()
+        # This run's totals; its reasons stay counters, audited as one aggregate once polls close.
+        totals = {k: v for k, v in self.summary.to_json().items() if k != "reasons"}
+        record(self.store.conn, "count-daemon-stopped", clock=self.clock, **totals)
 
     def pause_after(self, result: Step) -> float:
         return self.idle_s if result.outcome == "idle" else 0.0

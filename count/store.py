@@ -54,8 +54,8 @@ docs/secrecy.md says what each one defends against):
 - **Returned sheets are counted, not timed.** ``count_returned`` adds one to
   a counter per (mode, reason); nothing per returned sheet goes to the audit
   log or the journal. ``audit_returns`` records the counters as one
-  aggregate (``sheet-returns-counted``) when polls close and when the daemon
-  stops.
+  aggregate (``sheet-returns-counted``); the daemon calls it once polls are
+  closed.
 - **Modes.** Every tally line, slot and counter has a ``mode``: ``real``
   (polls open) or ``test`` (L&A, polls in test mode). They never mix; the
   zero report and the results protocol read ``real`` only; ``clear_test``
@@ -477,19 +477,25 @@ class CountStore:
     def audit_returns(self, *, actor: str = "system") -> bool:
         """Record the returned-sheet counters as one ``sheet-returns-counted`` aggregate.
 
-        Only when they changed since the last such record (the daemon calls it when
-        polls close and when it stops). Returns True when a record was written.
+        Only when they changed since the last such record (the daemon calls it at every
+        turn once polls are closed). Returns True when a record was written.
         """
-        counts = {m: self.returned(m) for m in MODES}
+        if not self._returns_changed():
+            return False
         with atomic(self.conn):
-            last = self.conn.execute("SELECT details FROM audit_log WHERE event = 'sheet-returns-counted'"
-                                     " ORDER BY seq DESC LIMIT 1").fetchone()
-            if last is not None and json.loads(last[0]).get("returned") == counts:
+            if not self._returns_changed():     # again under the write lock
                 return False
-            if last is None and not any(counts.values()):
-                return False
-            record(self.conn, "sheet-returns-counted", actor=actor, clock=self.clock, returned=counts)
+            record(self.conn, "sheet-returns-counted", actor=actor, clock=self.clock,
+                   returned={m: self.returned(m) for m in MODES})
         return True
+
+    def _returns_changed(self) -> bool:
+        counts = {m: self.returned(m) for m in MODES}
+        last = self.conn.execute("SELECT details FROM audit_log WHERE event = 'sheet-returns-counted'"
+                                 " ORDER BY seq DESC LIMIT 1").fetchone()
+        if last is None:
+            return any(counts.values())
+        return json.loads(last[0]).get("returned") != counts
 
     # --- tallies -----------------------------------------------------------
 
