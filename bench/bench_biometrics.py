@@ -21,7 +21,8 @@ the ratio to an exhaustive Bozorth3 loop over N mindtct templates.
 
 ``--calibrate`` writes ``biometrics/calibration.json`` from the impostor
 scores of the given real sets (every pair of images of different fingers,
-across the sets too), with the sets named in the file. ``--interop``
+across the sets too, on the full images and cut to the station's window),
+with the sets named in the file. ``--interop``
 (MINEX-style) also enrols with mindtct minutiae written as ISO/IEC 19794-2 by
 our codec and probes with ours (and the reverse), all scored by our matcher.
 ``--quality`` compares our capture quality with NFIQ 2.
@@ -125,6 +126,7 @@ def load_nbis(nfiq2: bool = False):
 
 # -- real sets ---------------------------------------------------------------
 
+STATION_WINDOW = (288, 256)  # rows, columns of the station's sensor at 500 ppi
 IMAGE_NAME = re.compile(r"^(\d+)_(\d+)\.(tif|tiff|bmp|png|pgm)$", re.IGNORECASE)
 
 
@@ -357,7 +359,7 @@ def run_real(args) -> int:
     print_table("Real sets: same images, same pairs", columns, rows)
 
     if args.calibrate:
-        calibrate_real(args, sets, everything)
+        calibrate_real(sets)
     if args.interop and extractor is not None:
         interop(sets, everything, nb_all)
     sizes = [int(v) for v in args.sizes.split(",") if v]
@@ -366,17 +368,24 @@ def run_real(args) -> int:
     return 0
 
 
-def calibrate_real(args, sets, everything) -> None:
-    """Thresholds from every impostor pair of the given real sets (within and across sets)."""
-    keys = sorted(everything)
-    cyl = {k: cylinders(everything[k].template) for k in keys}
-    impostor = [compare(cyl[b], cyl[a]) for a, b in itertools.combinations(keys, 2)
-                if (a[0], a[1]) != (b[0], b[1])]
+def calibrate_real(sets) -> None:
+    """Thresholds from every impostor pair of the given real sets (within and across sets),
+    on the full images (the register's scanners) and cut to the station's 256 x 288 window."""
+    impostor = []
+    for shape in (None, STATION_WINDOW):
+        cyl = {}
+        for si, rs in enumerate(sets):
+            for key, original in rs.originals.items():
+                img = resample(original, rs.ppi)
+                cyl[si, *key] = cylinders(extract(window(img, shape) if shape else img).template)
+        keys = sorted(cyl)
+        impostor += [compare(cyl[b], cyl[a]) for a, b in itertools.combinations(keys, 2)
+                     if a[:2] != b[:2]]
     names = ", ".join(f"{r.name} ({r.ppi:g} ppi)" for r in sets)
     new = Calibration.from_impostor_scores(
-        impostor, source=f"real impostors: every pair of images of different fingers of {names}"
-                         f"{f', cut to {args.window}' if args.window else ''}, "
-                         f"bench_biometrics.py --calibrate")
+        impostor, source=f"real impostors: every pair of images of different fingers of {names}, "
+                         "full images and cut to the station's 256x288 window "
+                         "(bench_biometrics.py --calibrate)")
     new.save()
     print(f"\ncalibration written: {new.thresholds} (target FMR {new.target_fmr:g}) from "
           f"{new.impostor_scores} real impostor scores of {names}")

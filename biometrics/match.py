@@ -11,13 +11,15 @@ enrolled. This module guarantees:
   voters' PINs; a key may own several templates) with exactly the score that
   ``score`` gives for the key's best template, best first.
 * ``decide(score)`` compares a score with the threshold chosen for a target
-  false-match rate (``calibration.json`` beside this file, measured on
-  synthetic impostor scores by ``bench/bench_biometrics.py --calibrate``), and
+  false-match rate (``calibration.json`` beside this file: real impostor
+  scores of public FVC2002 sets, written by ``bench/bench_biometrics.py --real
+  ... --calibrate``, which names its source in the file), and
   returns the threshold and rate with the verdict, so every decision records
   the operating point it was taken at.
 
 Templates are compared at 500 ppi: a record taken at another resolution
-(its header's pixels per centimetre) has its coordinates scaled first.
+(its header's pixels per centimetre) has its coordinates scaled first; one
+outside 250-1000 ppi cannot match (score 0).
 
 How: each minutia gets a *cylinder*, a 3-D histogram of its neighbours in its
 own rotated frame (``NS x NS`` spatial cells of radius ``R`` times ``ND``
@@ -64,6 +66,7 @@ from biometrics.iso19794 import Template
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 WORKING_PPCM = 197  # 500 ppi: the resolution cylinders are built at
+PPCM_RANGE = (98, 394)  # 250-1000 ppi: the record resolutions that can be matched
 
 
 @dataclass(frozen=True)
@@ -182,10 +185,14 @@ def cylinders(template: Template, p: MccParams = PARAMS) -> Cylinders:
     """The MCC cylinders of a template (empty when it cannot be matched)."""
     ms = template.minutiae
     n = len(ms)
-    if n < 3:
+    if n < 3 or not all(PPCM_RANGE[0] <= r <= PPCM_RANGE[1]
+                        for r in (template.x_res_ppcm, template.y_res_ppcm)):
         return _empty_cylinders()
     # Cylinders are built at 500 ppi: a record taken at another resolution is
-    # scaled (its header says which; decode refuses a zero resolution).
+    # scaled (its header says which). A resolution no finger scanner has
+    # (outside 250-1000 ppi, e.g. pixels per inch written where centimetres
+    # belong) cannot be matched: shrunk that much, any template resembles any
+    # other.
     sx = WORKING_PPCM / template.x_res_ppcm
     sy = WORKING_PPCM / template.y_res_ppcm
     x = np.array([m.x for m in ms], np.float32) * np.float32(sx)

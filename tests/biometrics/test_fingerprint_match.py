@@ -176,3 +176,11 @@ def test_a_record_with_odd_conventions_is_never_a_false_accept(convert, extracti
         for j in range(6):
             if j != i:
                 assert not decide(score(extractions[j, 2].template, odd)).match
+
+
+@pytest.mark.parametrize("ppcm", [500, 60, 1000])
+def test_a_record_at_a_resolution_no_scanner_has_cannot_match(ppcm, extractions):
+    t = extractions[0, 0].template
+    odd = decode(encode(replace(t, x_res_ppcm=ppcm, y_res_ppcm=ppcm)))
+    d = decide(score(extractions[0, 2].template, odd))
+    assert d.score == 0.0 and not d.match and d.reason == "cannot-match"
