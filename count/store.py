@@ -73,6 +73,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import sqlite3
 from pathlib import Path
 
@@ -430,18 +431,21 @@ class CountStore:
 
         Inside the caller's transaction. The old table's pages are zeroed as they are
         freed (secure_delete); the new slots are made in the order of their random keys'
-        drawing, so no page of the new deck says which records were there before.
+        drawing, each record in one drawn uniformly, so no page of the new deck says which
+        records were there before or in what order they came.
         """
         records = self.conn.execute("SELECT mode, body FROM sheet WHERE mode != 'none'").fetchall()
         slots = max(slots, 2 * len(records), 1)
+        if any(len(bytes(b).rstrip(b"\0")) > size for _, b in records):
+            raise CountingError("a record does not fit the new deck")   # cannot happen: sizes only grow
+        # Each record goes to a slot drawn uniformly, like a sheet filling one (``_fill``).
+        where = dict(zip(random.SystemRandom().sample(range(slots), len(records)), records, strict=True))
+        empty = (EMPTY, bytes(size))
         self.conn.execute("DROP TABLE sheet")
         self.conn.execute(SHEET_TABLE.format(name="sheet"))
-        empty = bytes(size)
-        self.conn.executemany("INSERT INTO sheet(id, mode, body) VALUES (?, 'none', ?)",
-                              [(os.urandom(16), empty) for _ in range(slots)])
-        for mode, body in records:
-            if not self._fill(mode, bytes(body).rstrip(b"\0")):
-                raise CountingError("a record does not fit the new deck")   # cannot happen: sizes only grow
+        self.conn.executemany("INSERT INTO sheet(id, mode, body) VALUES (?, ?, ?)",
+                              [(os.urandom(16), m, bytes(b).rstrip(b"\0").ljust(size, b"\0"))
+                               for m, b in (where.get(i, empty) for i in range(slots))])
 
     def pending(self) -> str | None:
         """The digest of a counted sheet whose accept was not confirmed, if any."""
