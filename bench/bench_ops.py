@@ -20,11 +20,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from base.clock import SaneClock, SystemClock  # noqa: E402
+from base.sdnotify import Notifier  # noqa: E402
 from count.ballots.reading import SheetReading  # noqa: E402
 from identify.rules import MESSAGES, Reason  # noqa: E402
 from provisioning.install import install  # noqa: E402
 from station.health import disk_status  # noqa: E402
-from station.sdnotify import Notifier  # noqa: E402
 
 
 def timed(fn, n: int) -> float:

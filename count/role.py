@@ -30,6 +30,7 @@ from typing import Any
 
 from base.clock import SaneClock, SystemClock
 from base.paths import Paths
+from base.sdnotify import Notifier
 from count.daemon import CountDaemon
 from count.devices import CountDeviceFactory
 from count.polls_relay import relay_polls_events
@@ -51,7 +52,6 @@ from station.election import Election
 from station.errors import ConfigError, ProvisioningError
 from station.events import clock_after_log
 from station.package import pinned_cec_key, read_election
-from station.sdnotify import Notifier
 from sync import signing
 from sync.certificate import device_id_for
 

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from base.clock import SystemClock
+from base.sdnotify import Notifier
 from base.sqlite import connect
 from drivers.errors import DriverError
 from drivers.fingerprint.base import SensorStatus
@@ -78,7 +79,6 @@ from station.events import clock_after_log, record
 from station.health import RetryPolicy
 from station.package import current_package, voter_list_problem
 from station.printing import open_printer as role_printer
-from station.sdnotify import Notifier
 from station.text import Text
 from sync.device import load_device
 from sync.errors import SyncError

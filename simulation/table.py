@@ -50,6 +50,7 @@ from PIL import Image, ImageDraw
 
 from base.clock import SystemClock
 from base.paths import Paths
+from base.sdnotify import Notifier
 from biometrics.extract import extract
 from biometrics.synthetic import SyntheticFinger, finger_seed
 from drivers.fingerprint.serial_sensor import ZfmSensor
@@ -73,7 +74,6 @@ from station import polls
 from station.db import open_station_db
 from station.errors import ConfigError
 from station.package import current_package
-from station.sdnotify import Notifier
 
 # --- provisioning a home from a demo package ----------------------------------------
 

@@ -8,7 +8,7 @@ state, heal what a crash left, return the status line for readiness),
 
 1. ``start()`` runs, then systemd hears ``READY=1`` with the role's status
    line: readiness once the state is open, before any wait for a device
-   (station/sdnotify.py "When to call what");
+   (base/sdnotify.py "When to call what");
 2. every turn feeds the watchdog (``Heartbeat.beat``) and calls ``step()``
    once; ``serve(until=...)`` returns after the turn whose result the
    predicate accepts, ``max_turns`` bounds the turns (tests, scripted runs);
@@ -51,8 +51,8 @@ from collections.abc import Callable
 from typing import Any
 
 from base.clock import SystemClock
+from base.sdnotify import Heartbeat
 from station.health import RetryPolicy
-from station.sdnotify import Heartbeat
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 SLICE_S = 1.0      # longest sleep without a watchdog ping or a look at stop()
@@ -153,7 +153,7 @@ class RoleDaemon:
     # --- watchdog, waiting, backoff, status ---------------------------------------
 
     def beat(self) -> None:
-        """Feed the systemd watchdog (at most every half interval: station/sdnotify.py)."""
+        """Feed the systemd watchdog (at most every half interval: base/sdnotify.py)."""
         if self.heartbeat is not None:
             self.heartbeat.beat()
 

@@ -32,7 +32,7 @@ Guarantees:
 - The socket is systemd's (socket activation, ``LISTEN_FDS``) or, outside
   systemd, bound at ``Paths.role(R).outbox_socket`` with mode 0660 and removed
   on exit. Under systemd: READY once listening, and a watchdog ping at least
-  every second (station/sdnotify.py).
+  every second (base/sdnotify.py).
 
 Example::
 
@@ -57,8 +57,8 @@ from typing import Any
 
 from base.clock import SystemClock, iso
 from base.paths import ROLES, Paths
+from base.sdnotify import Heartbeat, Notifier
 from base.sqlite import connect
-from station.sdnotify import Heartbeat, Notifier
 from sync import signing
 from sync.device import load_device
 from sync.errors import OutboxUnavailable, SyncError

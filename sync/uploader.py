@@ -70,6 +70,7 @@ from requests.adapters import HTTPAdapter
 from base.clock import SystemClock, iso
 from base.files import atomic_write
 from base.paths import Paths
+from base.sdnotify import Notifier
 from sync import signing
 from sync.canonical import parse
 from sync.device import load_device
@@ -236,6 +237,8 @@ class Uploader:
         self.log = logger or log
         self.state_path = Path(state_path) if state_path else None
         self.state = self._load_state()
+        self.notifier: Notifier | None = None    # systemd's, set by main() (base.sdnotify)
+        self._last_status: str | None = None
         self.state.url = url
         self._registry = _SocketRegistry()
         self.session = requests.Session()
@@ -473,6 +476,7 @@ class Uploader:
             except OutboxUnavailable as e:  # the chosen role's service went away mid-attempt
                 r = self._failed(0, str(e), None)
             delivered += r.delivered
+            self._alive()
             if r.idle:
                 break
             attempts += 1
@@ -508,13 +512,38 @@ class Uploader:
                     self.log.warning("heartbeat not queued: %s", e)
                 next_beat = time.monotonic() + heartbeat
             self.drain(stop=stop)
+            self._alive()
             self._wait(poll, stop)
 
+    def _alive(self) -> None:
+        """Tell systemd the loop turns (WATCHDOG=1) and what the link does (STATUS=), when under it."""
+        if self.notifier is None:
+            return
+        self.notifier.watchdog()
+        try:
+            queue = f"queue {self.queue_depth()}; "
+        except SyncError:               # a role's outbox service is away: its depth is unknown
+            queue = "queue unknown; "
+        line = queue + (f"last error: {self.state.last_error}" if self.state.last_error else "link up")
+        if line != self._last_status:
+            self.notifier.status(line)
+            self._last_status = line
+
     def _wait(self, seconds: float, stop: threading.Event | None) -> None:
-        if stop is not None:
-            stop.wait(seconds)
-        else:
-            self.sleep(seconds)
+        if self.notifier is None:
+            if stop is not None:
+                stop.wait(seconds)
+            else:
+                self.sleep(seconds)
+            return
+        # Under systemd: in slices, pinging the watchdog between them (a backoff may last minutes).
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0 and not (stop is not None and stop.is_set()):
+            if stop is not None:
+                stop.wait(min(left, 5.0))
+            else:
+                self.sleep(min(left, 5.0))
+            self._alive()
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -621,8 +650,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Upload the station's outboxes to the central receiver.",
         epilog="Example: uchastok-sync --home /tmp/st1 --url http://127.0.0.1:8700 --once")
     ap.add_argument("--home", help="station home (DIR/etc, DIR/var); default /etc + /var/lib")
-    ap.add_argument("--url", required=True, help="receiver base URL")
-    ap.add_argument("--ca", help="pinned CA bundle for https")
+    ap.add_argument("--url", default=os.environ.get("UCHASTOK_SYNC_URL") or None,
+                    help="receiver base URL (default: $UCHASTOK_SYNC_URL, set in /etc/uchastok/sync.env)")
+    ap.add_argument("--ca", default=os.environ.get("UCHASTOK_SYNC_CA") or None,
+                    help="pinned CA bundle for https (default: $UCHASTOK_SYNC_CA)")
     ap.add_argument("--once", action="store_true", help="drain once and exit")
     ap.add_argument("--max-attempts", type=int, default=50, help="with --once: give up after N")
     ap.add_argument("--batch", type=int, default=200, help="envelopes per batch (max 500)")
@@ -634,6 +665,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-compress", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
+    if not args.url:
+        print("error: no receiver URL: give --url or set UCHASTOK_SYNC_URL in /etc/uchastok/sync.env",
+              flush=True)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     paths = Paths.from_env(args.home)
@@ -662,7 +697,12 @@ def main(argv: list[str] | None = None) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        up.run(stop, poll=args.poll, heartbeat=args.heartbeat or None, disk_path=paths.state_dir)
+        up.notifier = Notifier.from_env()
+        up.notifier.ready(f"uploading to {args.url}")
+        try:
+            up.run(stop, poll=args.poll, heartbeat=args.heartbeat or None, disk_path=paths.state_dir)
+        finally:
+            up.notifier.stopping()
     return 0
 
 

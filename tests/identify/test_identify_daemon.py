@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from base.sdnotify import Notifier
 from drivers.fingerprint.simulator import PRESETS as SENSOR_PRESETS
 from drivers.indicators import Signal
 from identify.daemon import build_identify_daemon
@@ -14,7 +15,6 @@ from identify.devices import HardwareFactory, IdentifyDeviceFactory
 from simulation.table import SimTable, Visit, script
 from station import polls
 from station.health import RetryPolicy
-from station.sdnotify import Notifier
 
 
 def identifications(table) -> int:

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
+from base.sdnotify import Notifier
 from station.daemon import RoleDaemon
 from station.health import RetryPolicy
-from station.sdnotify import Notifier
 
 
 class Recorder(Notifier):

@@ -22,6 +22,7 @@ import pytest
 from base import sqlite as db
 from base.clock import FixedClock, JumpDirection, SaneClock
 from base.errors import ClockJumpError
+from base.sdnotify import Heartbeat
 from drivers.fingerprint.base import SensorStatus
 from drivers.fingerprint.serial_sensor import ZfmSensor
 from drivers.fingerprint.simulator import SensorSimulator
@@ -37,7 +38,6 @@ from station.health import (
     require_disk_space,
     wait_for_device,
 )
-from station.sdnotify import Heartbeat
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -341,7 +341,7 @@ def _collect(sock: socket.socket, proc: subprocess.Popen) -> list[str]:
 DAEMON = textwrap.dedent("""
     import itertools
     from station.health import RetryPolicy, wait_for_device
-    from station.sdnotify import Heartbeat, Notifier
+    from base.sdnotify import Heartbeat, Notifier
     n = Notifier.from_env()
     hb = Heartbeat(n)
     n.ready("identify: waiting for devices")

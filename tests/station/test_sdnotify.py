@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from base.clock import FixedClock
-from station.sdnotify import Heartbeat, Notifier, watchdog_interval
+from base.sdnotify import Heartbeat, Notifier, watchdog_interval
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -114,7 +114,7 @@ def test_heartbeat_without_watchdog_sends_nothing(notify_socket):
 
 
 DAEMON = textwrap.dedent("""
-    from station.sdnotify import Heartbeat, Notifier
+    from base.sdnotify import Heartbeat, Notifier
     n = Notifier.from_env()
     hb = Heartbeat(n)
     n.ready("identify: waiting for devices")
