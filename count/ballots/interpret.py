@@ -10,28 +10,34 @@
    ``blank-paper`` (creases and lamp fall-off are far lighter than ink); a tail of
    constant grey rows (what decoders fill a cut-off file with) is
    ``truncated-image``.
-2. Fiducials (count/ballots/layout.py): dark square blobs of the right size
-   in the four corner zones of a downscaled copy (~2 px/mm). Three solid and
-   one ring; the ring's corner gives the orientation, so an upside-down feed is
-   read like any other. The four centres must form the expected rectangle
-   (side ratio within 6 %, right angles within 4°). Missing one →
-   ``missing-fiducial`` (torn or folded corner); only the top pair on a short
-   image → ``truncated-image``; nothing → ``unreadable``.
+2. Fiducials (count/ballots/layout.py): dark square blobs of the right size in the
+   four corner zones of a downscaled copy (~2 px/mm), dark against the local paper
+   white (so a lamp that falls off across the page does not hide them). Three solid
+   and one ring, judged on their rotated rectangle (a square turned by 6° or seen in
+   perspective is still a square); the ring's corner gives the orientation, so an
+   upside-down feed is read like any other. The four centres must be where a page
+   turned, scaled and moved puts them, each within ``PERSPECTIVE_MM`` (moderate
+   perspective and shear are allowed: the homography takes them out). Missing one →
+   ``missing-fiducial`` (torn or folded corner); only the top pair on a short image →
+   ``truncated-image``; nothing → ``unreadable``.
 3. The homography page-mm → image-px from the four centres.
 4. The QR code, read from a window rectified at 8 px/mm (zxing-cpp): no code
    → ``no-code``; checksum mismatch → ``bad-code``; other election →
    ``wrong-election``; other station → ``wrong-station``; unknown style →
-   ``unknown-style``.
-5. The page is rectified at 4 px/mm. Each box's printed outline is looked for
-   within 1.5 mm of its expected place (paper that does not lie flat moves
-   boxes locally); its fill ratio is the share of ink pixels (darker than 70 %
-   of the paper's white) inside the box inset by 1.2 mm (clear of the outline). Classification (docs/ballots.md
-   "Thresholds"): fill < ``FILL_BLANK_MAX`` blank, ≥ ``FILL_MARK_MIN`` marked,
-   between marginal.
-6. Validity rules with the marginal policy (count/ballots/rules.py
-   ``decide``): any contest where a marginal box could change the verdict
-   makes the sheet ``marginal-needs-review`` (returned to the voter, never
-   guessed).
+   ``unknown-style``. The code's four corners then join the four fiducials in a
+   least-squares homography when they agree with it (within ``QR_AGREE_MM``).
+5. Light: the paper's white over the page (10 mm blocks, a smooth surface fitted
+   with the blocks darker than it, such as stains, left out). A fall-off of more than
+   ``LIGHT_FALLOFF_MAX`` from the brightest to the darkest part → ``uneven-light``
+   (a failing lamp: the sheet goes back rather than being read wrongly).
+6. The boxes (count/ballots/marks.py ``read_boxes``): each box and a ring around it at
+   8 px/mm; ink measured by darkness levels against the local paper white, inside the
+   box (MARKED / BLANK / MARGINAL) and around it (OUTSIDE: a circle, a mark straddling
+   two boxes, a mark centred outside its box). docs/ballots.md "The voter's intent".
+7. Validity rules with the doubtful-box policy (count/ballots/rules.py ``decide``):
+   any contest where a marginal or outside box could change the verdict returns the
+   sheet to the voter, never guessed: ``mark-outside-box`` ("mark inside the square")
+   when an outside box could change it, else ``marginal-needs-review``.
 
 ``interpret_file(path, election)`` decodes a file first: a truncated or
 undecodable file is a rejection (``truncated-image`` / ``unreadable``), never
@@ -56,23 +62,21 @@ import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
 from count.ballots import layout
+from count.ballots.marks import read_boxes
 from count.ballots.reading import SheetReading
-from count.ballots.rules import MARGINAL, MARKED, UNMARKED, box_ids, decide
+from count.ballots.rules import UNMARKED, box_ids, decide
 from drivers.scanner.base import ScannerStatus
 from station.election import Election
 from station.errors import PackageError
 
-FILL_BLANK_MAX = 0.06      # below: blank
-FILL_MARK_MIN = 0.14       # at or above: marked; between: marginal
-BOX_INSET_MM = 1.2         # measured area starts this far inside the printed outline
-BOX_SEARCH_MM = 1.5        # a box's outline is looked for this far around its expected place
-INK_LEVEL = 0.70           # a pixel is ink when darker than this share of the paper white
-WARP_PX_PER_MM = 4.0
 QR_PX_PER_MM = 8.0
 FIND_WIDTH = 440           # the fiducial search uses the first pyramid level at most 1.5× this wide
 MAX_ASPECT = 1.58          # longer than this (height / width): two sheets stuck together
 SHORT_ASPECT = 1.30        # shorter than this: a cut-off scan
 CANVAS_WIDTH_MM = 220.0    # typical scan width of a sheet-fed scanner for A4
+PERSPECTIVE_MM = 7.0       # a fiducial this far from where a turned, scaled, moved page puts it
+QR_AGREE_MM = 1.5          # the code's corners join the homography when this close to it
+LIGHT_FALLOFF_MAX = 0.35   # more fall-off of the paper's white across the page: uneven-light
 
 _PAGE_CENTRES = np.float32([layout.FIDUCIALS[k] for k in ("tl", "tr", "bl", "br")])
 
@@ -91,37 +95,35 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
         return SheetReading.rejected("double-feed", detail=f"sheet length {h / w:.2f} × width")
     # ~0.6 mm either side of a column: wider than any streak, narrower than a box
     raw, img = img, _remove_streaks(img, max(3, int(round(0.6 * w / CANVAS_WIDTH_MM))))
-    # An image pyramid (each level half the previous, pixel i ↔ 2i): one level near
-    # 4 px/mm to measure boxes, one near 2 px/mm to find the fiducials.
+    # An image pyramid (each level half the previous, pixel i ↔ 2i); the level near
+    # 2 px/mm finds the fiducials.
     levels = [img]
     while levels[-1].shape[1] > FIND_WIDTH * 1.5:
         levels.append(cv2.pyrDown(levels[-1]))
     m = len(levels) - 1
     small = levels[m]
     white = float(np.percentile(small[::2, ::2], 95))
-    dark = small < white * 0.5
     # Blank: almost no ink-dark pixel at ~4 px/mm (where thin print keeps its darkness;
     # creases, lamp fall-off and paper grain are far lighter than ink).
     mid = next((lv for lv in reversed(levels) if lv.shape[1] >= 800), levels[0])
     if white < 60 or (mid[::2, ::2] < white * 0.6).mean() < 0.0005:
         return SheetReading.rejected("blank-paper")
-    found = _find_fiducials(dark)
+    found = _find_fiducials(small < _local_white(small) * 0.5)
     if isinstance(found, tuple):
         return SheetReading.rejected(_torn_or_unreadable(img, found, 2 ** m))
     if isinstance(found, str):
         return SheetReading.rejected(found)
     dst = found * (2 ** m)                       # level m px → full px
     H = cv2.getPerspectiveTransform(_PAGE_CENTRES, dst.astype(np.float32))
-    k = float(np.linalg.norm(dst[1] - dst[0]) / (_PAGE_CENTRES[1, 0] - _PAGE_CENTRES[0, 0]))
-    n = 0
-    while n + 1 < len(levels) and k / 2 ** (n + 1) >= WARP_PX_PER_MM * 0.9:
-        n += 1
 
-    code = _read_qr(img, H)
-    if code is None and raw is not img:
-        code = _read_qr(raw, H)                 # the streak repair cost a module: try as scanned
-    if code is None:
+    if _light_falloff(small, H, 2 ** m) > LIGHT_FALLOFF_MAX:
+        return SheetReading.rejected("uneven-light")
+    qr = _read_qr(img, H)
+    if qr is None and raw is not img:
+        qr = _read_qr(raw, H)                   # the streak repair cost a module: try as scanned
+    if qr is None:
         return SheetReading.rejected("no-code")
+    code, corners = qr
     parsed = layout.parse_qr_payload(code)
     if parsed is None:
         return SheetReading.rejected("bad-code")
@@ -135,29 +137,23 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
         geo = layout.sheet_geometry(election, style_id)
     except (PackageError, ValueError):        # a style this election does not print
         return SheetReading.rejected("unknown-style", detail=style_id, **ids)
+    H = _with_code(H, dst, corners, np.float64(layout.qr_corners(e_id, style_id, st_id)))
 
-    fills = _box_fills(levels[n], 2 ** n, H, geo)
+    boxes = read_boxes(img, H, election, style_id)
     outcomes = []
-    review = False
+    review = outside = False
     for cid in geo.contests:
         contest = election.contest(cid)
-        marks = {b: _classify(fills[b]) for b in box_ids(contest)}
-        d = decide(contest, marks)
+        d = decide(contest, {b: boxes[b].state for b in box_ids(contest)})
         review |= d.needs_review
+        outside |= d.needs_review and d.outside
         outcomes.append(d.outcome)
-    boxes = {b: round(v, 4) for b, v in fills.items()}
+    fills = {b: round(r.fill, 4) for b, r in boxes.items()}
+    states = {b: str(r.state) for b, r in boxes.items() if r.state != UNMARKED}
     if review:
-        return SheetReading.rejected("marginal-needs-review", outcomes=tuple(outcomes),
-                                     boxes=boxes, **ids)
-    return SheetReading.accepted_with(tuple(outcomes), boxes=boxes, **ids)
-
-
-def _classify(fill: float):
-    if fill >= FILL_MARK_MIN:
-        return MARKED
-    if fill < FILL_BLANK_MAX:
-        return UNMARKED
-    return MARGINAL
+        return SheetReading.rejected("mark-outside-box" if outside else "marginal-needs-review",
+                                     outcomes=tuple(outcomes), boxes=fills, marks=states, **ids)
+    return SheetReading.accepted_with(tuple(outcomes), boxes=fills, marks=states, **ids)
 
 
 def _gray(image) -> np.ndarray | None:
@@ -174,27 +170,52 @@ def _gray(image) -> np.ndarray | None:
 
 def _constant_tail(img: np.ndarray) -> bool:
     """Decoders fill the missing rows of a cut-off file with one flat grey."""
-    tail = img[-8:, ::7]
+    # The last 5 % of the rows (a scan's own margin of flat backing below the sheet, as a
+    # JPEG flattens it, is shorter than that).
+    tail = img[-max(8, img.shape[0] * 5 // 100):, ::7]
     v = int(tail[0, 0])
     return v <= 170 and bool((tail == v).all())
+
+
+def _local_white(small: np.ndarray) -> np.ndarray:
+    """The paper's white around each pixel (max over ~15 mm, smoothed): fiducials are dark
+    against it even where the lamp falls off."""
+    k = max(3, int(round(small.shape[1] / CANVAS_WIDTH_MM * 15)) | 1)
+    white = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    return cv2.blur(white, (k, k)).astype(np.float32)
+
+
+def _square_kind(comp: np.ndarray, area: int) -> str | None:
+    """"solid", "ring" or None for a blob (its own mask), judged on its rotated rectangle."""
+    pts = cv2.findNonZero(comp)
+    (cx, cy), (rw, rh), _ = cv2.minAreaRect(pts)
+    if rw < 2 or rh < 2 or max(rw, rh) > 1.3 * min(rw, rh):
+        return None
+    extent = area / float((rw + 1) * (rh + 1))
+    ix, iy = int(round(cx)), int(round(cy))
+    core = comp[max(0, iy - 1):iy + 2, max(0, ix - 1):ix + 2].mean()
+    if core >= 0.5 and extent >= 0.72:
+        return "solid"
+    if core < 0.5 and 0.45 <= extent <= 0.9:
+        return "ring"
+    return None
 
 
 def _find_fiducials(dark: np.ndarray) -> np.ndarray | str | tuple:
     """Fiducial centres (tl, tr, bl, br in page terms) in small-image px, or a rejection
     code, or (page corners present, their centres) when exactly three are found."""
     hs, ws = dark.shape
-    lo, hi = 0.025 * ws, 0.075 * ws
+    lo, hi = 0.025 * ws, 0.085 * ws
     zw, zh = int(0.3 * ws), int(0.3 * hs)
     zones: dict[str, list[tuple[np.ndarray, str, float]]] = {}
     for zone, x0, y0 in (("tl", 0, 0), ("tr", ws - zw, 0), ("bl", 0, hs - zh), ("br", ws - zw, hs - zh)):
         crop = dark[y0:y0 + zh, x0:x0 + zw]
-        n, _, stats, cents = cv2.connectedComponentsWithStats(crop.view(np.uint8), connectivity=8)
+        n, lab, stats, cents = cv2.connectedComponentsWithStats(crop.view(np.uint8), connectivity=8)
         bw, bh, area = stats[:, 2], stats[:, 3], stats[:, 4]
-        ok = (bw >= lo) & (bw <= hi) & (bh >= lo) & (bh <= hi) & (bw <= 1.33 * bh) & (bh <= 1.33 * bw)
+        ok = (bw >= lo) & (bw <= hi) & (bh >= lo) & (bh <= hi) & (bw <= 1.4 * bh) & (bh <= 1.4 * bw)
         ok[0] = False
         zones[zone] = []
         for i in np.nonzero(ok)[0]:
-            extent = area[i] / float(bw[i] * bh[i])
             # A fiducial stands alone: no other ink within 40 % of its size around it
             # (letters, table lines and picture blobs touch their neighbours).
             x, y = stats[i, 0], stats[i, 1]
@@ -202,16 +223,13 @@ def _find_fiducials(dark: np.ndarray) -> np.ndarray | str | tuple:
             around = crop[max(0, y - mg):y + bh[i] + mg, max(0, x - mg):x + bw[i] + mg]
             if int(np.count_nonzero(around)) - int(area[i]) > 0.08 * area[i]:
                 continue
-            cx, cy = cents[i]
-            ix, iy = int(round(cx)), int(round(cy))
-            core = crop[max(0, iy - 1):iy + 2, max(0, ix - 1):ix + 2].mean()
-            if core >= 0.5 and extent >= 0.8:
-                kind = "solid"
-            elif core < 0.5 and 0.5 <= extent <= 0.88:
-                kind = "ring"
-            else:
+            comp = (lab[y:y + bh[i], x:x + bw[i]] == i).view(np.uint8)
+            kind = _square_kind(comp, int(area[i]))
+            if kind is None:
                 continue
-            zones[zone].append((np.array([cx + x0, cy + y0]), kind, (bw[i] + bh[i]) / 2.0))
+            cx, cy = cents[i]
+            size = float(np.sqrt(area[i] / (1.0 if kind == "solid" else 0.75)))
+            zones[zone].append((np.array([cx + x0, cy + y0]), kind, size))
     # Page corners as seen in each orientation: upright, and fed upside down.
     orientations = [
         {"tl": "tl", "tr": "tr", "bl": "bl", "br": "br"},
@@ -250,8 +268,8 @@ def _torn_or_unreadable(img: np.ndarray, three, scale: int) -> str:
     present, pts = three
     A = cv2.getAffineTransform(_PAGE_CENTRES[present], (pts * scale).astype(np.float32))
     H = np.vstack([A, [0, 0, 1]])
-    code = _read_qr(img, H)
-    if code is not None and code.startswith(layout.QR_PREFIX + "|"):
+    qr = _read_qr(img, H)
+    if qr is not None and qr[0].startswith(layout.QR_PREFIX + "|"):
         return "missing-fiducial"
     return "missing-fiducial" if 1 not in present else "unreadable"    # 1: top right, by the code
 
@@ -278,26 +296,77 @@ def _triangle_ok(corners: list[int], combo, width: int) -> bool:
 
 
 def _rectangle_error(pts, sizes, width: int) -> float:
-    """0 for the printed fiducial rectangle; ≥ 1 when outside tolerance."""
-    tl, tr, bl, br = pts
-    top, left = tr - tl, bl - tl
-    bottom, right = br - bl, br - tr
-    lt, ll = np.linalg.norm(top), np.linalg.norm(left)
-    if lt < 1 or ll < 1:
+    """0 for the printed fiducial rectangle; ≥ 1 when outside tolerance: each centre within
+    ``PERSPECTIVE_MM`` of a turned, scaled and moved page (perspective and shear allowed),
+    not mirrored, at a plausible scale, the fiducials of the right size."""
+    pts = np.float64(pts)
+    src = _PAGE_CENTRES.astype(np.float64)
+    # Least-squares similarity page mm → image px (Umeyama, no reflection).
+    ms, md = src.mean(axis=0), pts.mean(axis=0)
+    a, b = src - ms, pts - md
+    sa = (a ** 2).sum()
+    c = (a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1]).sum() / sa
+    s_ = (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum() / sa
+    k = float(np.hypot(c, s_))
+    if k <= 0 or not _plausible_scale(k, width):
         return 1e9
-    page_w = layout.FIDUCIALS["tr"][0] - layout.FIDUCIALS["tl"][0]
-    page_h = layout.FIDUCIALS["bl"][1] - layout.FIDUCIALS["tl"][1]
-    ratio = abs((ll / lt) / (page_h / page_w) - 1) / 0.06
-    cos = abs(float(top @ left) / (lt * ll)) / np.sin(np.radians(4))
-    par = (np.linalg.norm(bottom - top) + np.linalg.norm(right - left)) / (0.04 * lt)
-    k = lt / page_w
-    if not _plausible_scale(k, width):
+    fit = md + np.stack([c * a[:, 0] - s_ * a[:, 1], s_ * a[:, 0] + c * a[:, 1]], axis=1)
+    resid = float(np.hypot(*(fit - pts).T).max()) / k
+    (ax, ay), (bx, by) = pts[1] - pts[0], pts[2] - pts[0]
+    if ax * by - ay * bx <= 0:                    # mirrored: not a sheet seen from the front
         return 1e9
     size = max(abs(sz / (k * layout.FIDUCIAL_SIZE) - 1) for sz in sizes) / 0.35
-    return max(ratio, cos, par, size)
+    return max(resid / PERSPECTIVE_MM, size)
 
 
-def _read_qr(img: np.ndarray, H: np.ndarray) -> str | None:
+def _light_falloff(small: np.ndarray, H: np.ndarray, scale: int) -> float:
+    """Fall-off of the paper's white across the page, 0 (even) to 1: a smooth surface
+    (quadratic in x, y, of the log white) fitted to the 10 mm blocks' 90th percentiles,
+    blocks darker than it (a stain, a filled area, the fiducials) left out."""
+    A = np.array([[1.0, 0, 0.5], [0, 1.0, 0.5], [0, 0, 1]])         # 1 px/mm page grid
+    P = np.diag([1.0 / scale, 1.0 / scale, 1.0])
+    W, Hh = int(layout.PAGE_W), int(layout.PAGE_H)
+    page = cv2.warpPerspective(small, P @ H @ A, (W, Hh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderValue=0)
+    bw, bh = W // 10, Hh // 10
+    blocks = page[:bh * 10, :bw * 10].reshape(bh, 10, bw, 10).transpose(0, 2, 1, 3).reshape(bh * bw, 100)
+    white = np.percentile(blocks, 90, axis=1)
+    yy, xx = np.mgrid[0:bh, 0:bw]
+    x, y = (xx.ravel() + 0.5) / bw * 2 - 1, (yy.ravel() + 0.5) / bh * 2 - 1
+    X = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    z = np.log(np.maximum(white, 1.0))
+    use = white > 0.2 * white.max()
+    coef = np.zeros(6)
+    for _ in range(3):
+        if use.sum() < 12:
+            return 0.0
+        coef = np.linalg.lstsq(X[use], z[use], rcond=None)[0]
+        model = X @ coef
+        use = use & (z > model - 0.08) & (z < model + 0.08)
+    # The surface over the whole page, to its edges and corners.
+    gy, gx = np.mgrid[-1:1:11j, -1:1:11j]
+    gx, gy = gx.ravel(), gy.ravel()
+    surface = np.stack([np.ones_like(gx), gx, gy, gx * gx, gx * gy, gy * gy], axis=1) @ coef
+    return float(1.0 - np.exp(surface.min() - surface.max()))
+
+
+def _with_code(H: np.ndarray, fid_px: np.ndarray, qr_px: np.ndarray | None, qr_mm: np.ndarray) -> np.ndarray:
+    """The homography from the four fiducials and the code's four corners (least squares),
+    when the corners agree with the fiducials' homography; else that homography."""
+    if qr_px is None:
+        return H
+    proj = cv2.perspectiveTransform(qr_mm.reshape(-1, 1, 2).astype(np.float32), H).reshape(-1, 2)
+    k = float(np.linalg.norm(fid_px[1] - fid_px[0]) / (_PAGE_CENTRES[1, 0] - _PAGE_CENTRES[0, 0]))
+    if np.hypot(*(proj - qr_px).T).max() / k > QR_AGREE_MM:
+        return H
+    src = np.vstack([_PAGE_CENTRES, qr_mm]).astype(np.float32)
+    dst = np.vstack([fid_px, qr_px]).astype(np.float32)
+    H2, _ = cv2.findHomography(src, dst, 0)
+    return H if H2 is None else H2
+
+
+def _read_qr(img: np.ndarray, H: np.ndarray) -> tuple[str, np.ndarray | None] | None:
+    """(text, the symbol's corners tl, tr, br, bl in image px) of the code, or None."""
 
     qx, qy, qs = layout.QR_RECT
     margin = 1.0
@@ -314,21 +383,28 @@ def _read_qr(img: np.ndarray, H: np.ndarray) -> str | None:
         for cand in (win, soft, binary):
             res = zxingcpp.read_barcodes(cand, formats=zxingcpp.BarcodeFormat.QRCode)
             if res:
-                return res[0].text
+                p = res[0].position
+                # zxing's corners are pixel edges: the window pixel centre is 0.5 px in
+                corners = np.float64([[c.x - 0.5, c.y - 0.5] for c in
+                                      (p.top_left, p.top_right, p.bottom_right, p.bottom_left)])
+                pts = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), M).reshape(-1, 2)
+                return res[0].text, pts
     return None
 
 
 def _remove_streaks(img: np.ndarray, d: int) -> np.ndarray:
     """Paint over thin dark columns that run the whole image height (dirty scanner glass).
 
-    A column is a streak when, in more than 80 % of rows, it is darker than both
-    columns ``d`` pixels away: no printed line or pen mark runs the whole height.
+    A column is a streak when, in more than 60 % of rows, it is darker than both
+    columns ``d`` pixels away: no printed line or pen mark runs that far (the longest
+    printed vertical line, the outlines of the part-1 boxes, covers under 40 % of a
+    scan; a streak is hidden where it crosses darker print).
     """
     a = img[::8].astype(np.int16)
     centre = a[:, d:-d]
     neigh = np.minimum(a[:, :-2 * d], a[:, 2 * d:])
     frac = ((neigh - centre) > 18).mean(axis=0)
-    cols = np.nonzero(frac > 0.8)[0] + d
+    cols = np.nonzero(frac > 0.6)[0] + d
     if cols.size == 0:
         return img
     out = img.copy()
@@ -342,69 +418,6 @@ def _remove_streaks(img: np.ndarray, d: int) -> np.ndarray:
             t = (c - lo) / max(1, hi - lo)
             out[:, c] = ((1 - t) * left + t * right + 0.5).astype(np.uint8)
     return out
-
-
-def _box_fills(pre: np.ndarray, scale: int, H: np.ndarray, geo: layout.SheetGeometry) -> dict[str, float]:
-    """Fill ratio of every box, from a pyramid level ``scale`` times smaller than the image."""
-    K = WARP_PX_PER_MM
-    f = 1.0 / scale
-    # canonical px → mm → full px → pre px (pixel-centre conventions on both ends)
-    A = np.array([[1 / K, 0, 0.5 / K], [0, 1 / K, 0.5 / K], [0, 0, 1]])
-    P = np.array([[f, 0, 0], [0, f, 0], [0, 0, 1]])
-    M = P @ H @ A
-    W, Hh = int(layout.PAGE_W * K), int(layout.PAGE_H * K)
-    page = cv2.warpPerspective(pre, M, (W, Hh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderValue=255)
-    white = float(np.percentile(page[::5, ::5], 90))
-    ink = (page < white * INK_LEVEL).view(np.uint8)
-    integ = cv2.integral(ink)
-    fills = {}
-    for bid, b in geo.boxes.items():
-        dx, dy = _box_offset(ink, b, K)
-        x0 = int(round((b.x + BOX_INSET_MM) * K)) + dx
-        y0 = int(round((b.y + BOX_INSET_MM) * K)) + dy
-        x1 = int(round((b.x + b.w - BOX_INSET_MM) * K)) + dx
-        y1 = int(round((b.y + b.h - BOX_INSET_MM) * K)) + dy
-        area = max(1, (x1 - x0) * (y1 - y0))
-        s = integ[y1, x1] - integ[y0, x1] - integ[y1, x0] + integ[y0, x0]
-        fills[bid] = float(s) / area
-    return fills
-
-
-def _box_offset(ink: np.ndarray, b: layout.Box, K: float) -> tuple[int, int]:
-    """Where the printed outline really is, within ±BOX_SEARCH_MM of where the corners say.
-
-    Paper that does not lie flat, and printers, move a box locally by up to a
-    millimetre or so; the corner homography cannot know. The outline's two
-    vertical edges (columns) and two horizontal edges (rows) are looked for at
-    the printed distance apart; a shift is taken only when both edges of the
-    pair are clearly stronger there than at the expected place.
-    """
-    r = int(round(BOX_SEARCH_MM * K))
-    bx0, by0 = int(round(b.x * K)), int(round(b.y * K))
-    bw, bh = int(round(b.w * K)), int(round(b.h * K))
-    y_lo, x_lo = by0 - r, bx0 - r
-    win = ink[max(0, y_lo):by0 + bh + r + 2, max(0, x_lo):bx0 + bw + r + 2]
-    if y_lo < 0 or x_lo < 0 or win.shape != (bh + 2 * r + 2, bw + 2 * r + 2):
-        return 0, 0
-    # Edge strength over the box's own span (± the search range), per column and per row.
-    cols = win[r:r + bh + 2].sum(axis=0).astype(np.int32)
-    rows = win[:, r:r + bw + 2].sum(axis=1).astype(np.int32)
-    return _pair_shift(cols, bw, r, bh), _pair_shift(rows, bh, r, bw)
-
-
-def _pair_shift(profile: np.ndarray, span: int, r: int, length: int) -> int:
-    p = np.maximum(profile[:-1], profile[1:])          # outline ~1.4 px wide at 4 px/mm
-    shifts = np.arange(-r, r + 1)
-    first = p[r + shifts]
-    second = p[np.minimum(len(p) - 1, r + shifts + span - 1)]
-    score = np.minimum(first, second)
-    best = int(np.argmax(score))
-    here = int(score[r])
-    # Keep the expected place unless a clearly better pair of edges exists elsewhere.
-    if score[best] >= 0.6 * length and score[best] > here * 1.25 + 2:
-        return int(shifts[best])
-    return 0
 
 
 # --- files and scanner sheets ----------------------------------------------------

@@ -56,6 +56,7 @@ FIDUCIALS = {
 }
 QR_RECT = (166.0, 24.0, 24.0)           # x, y, side in mm (the code with its quiet zone inside)
 QR_PREFIX = "UCH1"
+QR_QUIET = 3                             # modules of quiet zone inside QR_RECT
 BOX_LINE = 0.35                          # outline width in mm
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 CONTENT_TOP, CONTENT_BOTTOM = 56.0, 268.0
@@ -117,6 +118,21 @@ def parse_qr_payload(text: str) -> tuple[str, str, str] | None:
     if checksum(body) != parts[4]:
         return None
     return parts[1], parts[2], parts[3]
+
+
+@lru_cache(maxsize=64)
+def qr_corners(election_id: str, style_id: str, station_id: str) -> tuple[tuple[float, float], ...]:
+    """The printed QR symbol's corners in page mm (top-left, top-right, bottom-right,
+    bottom-left, clear of the quiet zone): the reader adds them to the fiducials."""
+    n = len(list(_qr_symbol(election_id, style_id, station_id).matrix))
+    qx, qy, qs = QR_RECT
+    mod = qs / (n + 2 * QR_QUIET)
+    a, b = QR_QUIET * mod, (QR_QUIET + n) * mod
+    return ((qx + a, qy + a), (qx + b, qy + a), (qx + b, qy + b), (qx + a, qy + b))
+
+
+def _qr_symbol(election_id: str, style_id: str, station_id: str):
+    return segno.make(qr_payload(election_id, style_id, station_id), error="m", micro=False)
 
 
 _GEOMETRY_CACHE: dict[tuple[int, str], tuple[Election, SheetGeometry]] = {}
@@ -198,10 +214,9 @@ def render_sheet(election: Election, style_id: str, dpi: int = 200):
             d.rectangle([px(cx - g), px(cy - g), px(cx + g) - 1, px(cy + g) - 1], fill=255)
 
     qx, qy, qs = QR_RECT
-    qr = segno.make(qr_payload(election.id, style_id, election.station.id), error="m", micro=False)
-    matrix = list(qr.matrix)
+    matrix = list(_qr_symbol(election.id, style_id, election.station.id).matrix)
     n = len(matrix)
-    quiet = 3
+    quiet = QR_QUIET
     mod = qs / (n + 2 * quiet)
     for r, row in enumerate(matrix):
         for c, v in enumerate(row):

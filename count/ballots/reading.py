@@ -91,6 +91,18 @@ REJECTIONS: dict[str, Text] = {
         "Сканердин катасы. Бюллетень эсептелген жок; комиссияга кайрылыңыз.",
         "Сбой сканера. Бюллетень не учтён; обратитесь в комиссию.",
     ),
+    "uneven-light": Text(
+        "Сканердин жарыгы бирдей эмес: бюллетень ишенимдүү окулбайт. Кайра салыңыз;"
+        " кайталанса, сканерди текшериңиз.",
+        "Неравномерная подсветка сканера: бюллетень нельзя прочитать надёжно. Вставьте снова;"
+        " если повторится, проверьте сканер.",
+    ),
+    "mark-outside-box": Text(
+        "Белги чарчынын сыртында. Бюллетень кайтарылды: шайлоочуга белгини чарчынын ичине"
+        " коюуну сунуштаңыз.",
+        "Отметка вне квадрата. Бюллетень возвращён: предложите избирателю поставить отметку"
+        " внутри квадрата.",
+    ),
     "marginal-needs-review": Text(
         "Белги так эмес. Бюллетенди кайтарып, шайлоочуга ачык белги коюуну сунуштаңыз.",
         "Отметка нечёткая. Бюллетень возвращён: предложите избирателю поставить чёткую отметку.",
@@ -146,7 +158,8 @@ class SheetReading:
     station: str | None = None
     ballot_style: str | None = None
     outcomes: tuple[ContestOutcome, ...] = ()
-    boxes: dict[str, float] = field(default_factory=dict)   # fill ratio per box (diagnostics)
+    boxes: dict[str, float] = field(default_factory=dict)   # dark-ink share per box (diagnostics)
+    marks: dict[str, str] = field(default_factory=dict)     # box → marked / marginal / outside
 
     @classmethod
     def rejected(cls, reason: str, *, detail: str | None = None, **kw: Any) -> SheetReading:
@@ -173,4 +186,5 @@ class SheetReading:
             "outcomes": [o.to_json() for o in self.outcomes],
             "marginal": list(self.marginal),
             "boxes": {k: round(v, 4) for k, v in self.boxes.items()},
+            "marks": dict(self.marks),
         }

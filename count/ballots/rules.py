@@ -24,16 +24,22 @@ Party-list contest with open lists (``party_list_outcome``):
 - "against all" alone → valid, its own line; "against all" with a number →
   invalid, ``number-without-party`` (no party was chosen; docs/ballots.md).
 
-Marginal marks (``decide``; docs/ballots.md "Marginal marks"): the outcome is
-computed with marginal boxes treated as unmarked; if treating any subset of the
-marginal boxes as marked would give a different verdict, the sheet needs review
-(it is returned, never guessed); otherwise the marginal boxes are reported with
-the outcome.
+Doubtful boxes (``decide`` / ``review``; docs/ballots.md "The voter's intent"): a
+box is MARKED, BLANK, MARGINAL (ink between "a vote" and "not a vote" inside the
+square) or OUTSIDE (ink around the square that could mean it: a circle around the
+box, a mark straddling two boxes, a mark centred outside). The outcome is computed
+with the doubtful (marginal and outside) boxes treated as unmarked; if treating any
+subset of them as marked would give a different verdict, the sheet needs review (it
+is returned, never guessed), with the reason ``mark-outside-box`` when an outside
+box is one that changes it (``Decision.outside``), else ``marginal-needs-review``;
+otherwise the doubtful boxes are reported with the outcome.
 
 Example::
 
     d = decide(contest, {"party-list/p-02": MARKED, "party-list/#7": MARGINAL})
     d.outcome.status, d.needs_review   # ("valid", True): #7 would add a preference
+    d = decide(contest, {"party-list/p-02": OUTSIDE})
+    d.needs_review, d.outside           # (True, True): a circled party, nothing else
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from itertools import combinations
 from count.ballots.reading import AGAINST_ALL, BLANK, INVALID, VALID, ContestOutcome, box_id
 from station.election import Contest
 
-# Beyond this many marginal boxes in one contest the subsets are not enumerated:
+# Beyond this many doubtful boxes in one contest the subsets are not enumerated:
 # the sheet goes to review (so many doubtful boxes means a doubtful sheet anyway).
 MAX_MARGINAL_ENUMERATED = 8
 
@@ -57,17 +63,20 @@ class Mark(StrEnum):
     MARKED = "marked"
     BLANK = "blank"
     MARGINAL = "marginal"
+    OUTSIDE = "outside"
 
 
-MARKED, UNMARKED, MARGINAL = Mark.MARKED, Mark.BLANK, Mark.MARGINAL
+MARKED, UNMARKED, MARGINAL, OUTSIDE = Mark.MARKED, Mark.BLANK, Mark.MARGINAL, Mark.OUTSIDE
 
 
 @dataclass(frozen=True)
 class Decision:
-    """A contest outcome and whether a marginal box could change it."""
+    """A contest outcome, whether a doubtful box could change it, and whether an
+    outside box is among those that could (the reason the voter is told)."""
 
     outcome: ContestOutcome
     needs_review: bool
+    outside: bool = False
 
 
 def box_ids(contest: Contest) -> list[str]:
@@ -150,22 +159,34 @@ def outcome_from_boxes(contest: Contest, marked_boxes: Collection[str]) -> Conte
     return party_list_outcome(contest, options, numbers)
 
 
-def decide(contest: Contest, marks: Mapping[str, Mark | str]) -> Decision:
-    """Apply the rules with the marginal-mark policy (docs/ballots.md "Marginal marks").
+def review(contest: Contest, marked: Collection[str], doubtful: Collection[str],
+           outside: Collection[str] = ()) -> tuple[bool, bool]:
+    """(could the verdict change, could an ``outside`` box change it) when any subset of the
+    ``doubtful`` and ``outside`` boxes is treated as marked besides ``marked``."""
+    marked = set(marked)
+    outside = set(outside)
+    doubt = sorted(set(doubtful) | outside)
+    if len(doubt) > MAX_MARGINAL_ENUMERATED:
+        return True, bool(outside)
+    verdicts = {}
+    for k in range(len(doubt) + 1):
+        for s in combinations(doubt, k):
+            verdicts[frozenset(s)] = outcome_from_boxes(contest, marked | set(s)).verdict()
+    base = verdicts[frozenset()]
+    changes = any(v != base for v in verdicts.values())
+    # An outside box changes the verdict when adding it to some subset changes it.
+    pivotal = any(verdicts[s | {o}] != v for s, v in verdicts.items() for o in outside if o not in s)
+    return changes, changes and pivotal
 
-    ``marks`` maps box ids to MARKED / BLANK / MARGINAL; absent boxes are blank.
+
+def decide(contest: Contest, marks: Mapping[str, Mark | str]) -> Decision:
+    """Apply the rules with the doubtful-box policy (docs/ballots.md "The voter's intent").
+
+    ``marks`` maps box ids to MARKED / BLANK / MARGINAL / OUTSIDE; absent boxes are blank.
     """
     marked = {b for b, m in marks.items() if m == Mark.MARKED}
-    marginal = tuple(sorted(b for b, m in marks.items() if m == Mark.MARGINAL))
+    marginal = {b for b, m in marks.items() if m == Mark.MARGINAL}
+    outside = {b for b, m in marks.items() if m == Mark.OUTSIDE}
     base = outcome_from_boxes(contest, marked)
-    needs_review = False
-    if len(marginal) > MAX_MARGINAL_ENUMERATED:
-        needs_review = True
-    else:
-        verdict = base.verdict()
-        for k in range(1, len(marginal) + 1):
-            if any(outcome_from_boxes(contest, marked | set(s)).verdict() != verdict
-                   for s in combinations(marginal, k)):
-                needs_review = True
-                break
-    return Decision(base.with_marginal(marginal), needs_review)
+    needs_review, pivotal = review(contest, marked, marginal, outside) if marginal | outside else (False, False)
+    return Decision(base.with_marginal(tuple(sorted(marginal | outside))), needs_review, pivotal)

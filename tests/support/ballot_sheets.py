@@ -10,11 +10,14 @@ NEUTRAL = {"dpi": 150, "skew_deg": 0.0, "shift_mm": [0.0, 0.0], "scale": 1.0, "u
            "jpeg_quality": 90, "streaks": 0, "stray_marks": 0}
 
 
-def make_sheet(election, style, marks=None, kind="ballot", seed=1, **deg):
-    """Encoded image bytes of one sheet: ``marks`` maps box ids to pen shapes."""
+def make_sheet(election, style, marks=None, kind="ballot", seed=1, pens=None, others=(), **deg):
+    """Encoded image bytes of one sheet: ``marks`` maps box ids to pen shapes; ``pens`` box ids to
+    pens ({"pen", "dark", "width"}); ``others`` the marks that are not votes in a square
+    (simulation/deck.py ``OTHER_KINDS``)."""
 
     plan = SheetPlan(index=1, kind=kind, style=style, case="test", marks=dict(marks or {}),
-                     expected={}, degradation={**NEUTRAL, **deg}, seed=seed)
+                     expected={}, degradation={**NEUTRAL, **deg}, seed=seed, pens=dict(pens or {}),
+                     others=tuple(others))
     return render_plan(plan, election)
 
 

@@ -39,22 +39,30 @@ def test_truth_follows_the_rules(election):
             assert p.expected == {"accepted": False, "reason": deck.EXPECTED_REJECTION[p.kind],
                                   "outcomes": []}
             continue
-        (o,) = p.expected["outcomes"]
+        (o,) = p.expected["intent"]
         contest = election.contest(o["contest"])
         assert set(p.marks) <= set(box_ids(contest))
         assert set(p.marks.values()) <= set(deck.MARK_SHAPES)
+        if p.expected["accepted"]:
+            assert p.expected["outcomes"] == p.expected["intent"]
+        else:
+            assert p.expected["reason"] in ("marginal-needs-review", "mark-outside-box", "uneven-light")
 
 
 def test_degradation_ranges(election):
     plans = deck.plan_deck(election, 300, seed=1)
     d = [p.degradation for p in plans]
-    assert all(-3 <= x["skew_deg"] <= 3 and 0.97 <= x["scale"] <= 1.03 for x in d)
+    assert all(-6 <= x["skew_deg"] <= 6 and 0.97 <= x["scale"] <= 1.03 for x in d)
+    assert sum(abs(x["skew_deg"]) > 3 for x in d) < 0.1 * len(d)
     assert all(abs(s) <= 4 for x in d for s in x["shift_mm"])
     assert {x["dpi"] for x in d} == {150, 200, 240, 300}
     assert any(x["upside_down"] for x in d) and any(x["streaks"] for x in d)
     assert any(x["stray_marks"] for x in d)
-    assert not any(x.get("hesitation") for x in d)           # L&A decks: exact outcomes
-    assert any(p.degradation.get("hesitation") for p in deck.plan_deck(election, 100, 1, hesitation=0.2))
+    def hesitations(plans):
+        return [p for p in plans if any(o["kind"] == "hesitation" for o in p.others)]
+
+    assert len(hesitations(plans)) == 1                      # L&A decks: the first-pass sheet only
+    assert len(hesitations(deck.plan_deck(election, 100, 1, hesitation=0.2))) > 5
     assert {x["format"] for x in d} == {"png", "jpg"}
     assert {p.kind for p in deck.plan_deck(election, 40, seed=1, dpi=200)} >= {"ballot"}
     assert {p.degradation["dpi"] for p in deck.plan_deck(election, 40, seed=1, dpi=200)} == {200}
@@ -98,15 +106,17 @@ def test_hesitation_dots_are_never_votes(election):
     """A dot on an unmarked box reads blank or marginal: the sheet is right or returned."""
 
     plans = [p for p in deck.plan_deck(election, 60, seed=8, dpi=150, hesitation=1.0)
-             if p.kind == "ballot"][:24]
+             if p.kind == "ballot" and any(o["kind"] == "hesitation" for o in p.others)][:24]
+    assert len(plans) >= 20
     for p in plans:
         r = interpret_sheet(decode_image(deck.render_plan(p, election)), election)
-        assert r.boxes[p.degradation["hesitation"]] < 0.14
+        dot = next(o["boxes"][0] for o in p.others if o["kind"] == "hesitation")
+        assert r.marks.get(dot, "blank") != "marked"
         if r.accepted:
             got = [{k: v for k, v in o.to_json().items() if k != "marginal"} for o in r.outcomes]
-            assert got == p.expected["outcomes"]
+            assert got == p.expected["intent"]
         else:
-            assert r.reason == "marginal-needs-review"
+            assert r.reason in ("marginal-needs-review", "mark-outside-box", "uneven-light")
 
 
 def test_expected_tally_counts_accepted_sheets(election):
