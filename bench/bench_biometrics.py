@@ -63,6 +63,7 @@ from biometrics.match import (  # noqa: E402
     Gallery,
     compare,
     cylinders,
+    decide_fingers,
     default_calibration,
 )
 from biometrics.synthetic import SyntheticFinger  # noqa: E402
@@ -362,10 +363,91 @@ def run_real(args) -> int:
         calibrate_real(sets)
     if args.interop and extractor is not None:
         interop(sets, everything, nb_all)
+    two_fingers(sets, everything, cal)
+    if args.quality and extractor is not None:
+        quality_report(sets, everything, nb_all, thr)
     sizes = [int(v) for v in args.sizes.split(",") if v]
     if sizes:
         search_real(sizes, everything, nb_all, extractor is not None)
     return 0
+
+
+def two_fingers(sets, everything, cal) -> None:
+    """Voters of two fingers: consecutive fingers of a set (101+102, 103+104, ...), enrolled
+    from their first impressions; each later impression is a voting-day attempt: the
+    first finger, then the second when the first does not match (``decide_fingers``)."""
+    if cal.target_fmr / 2 not in cal.thresholds:
+        print("\ntwo fingers: the calibration has no threshold for half the target FMR "
+              "(rerun --calibrate)")
+        return
+    one_fail = two_fail = attempts = 0
+    imp_one = imp_two = imp_attempts = 0
+    thr1 = cal.threshold()
+    cyl = {k: cylinders(r.template) for k, r in everything.items()}
+    for si, _rs in enumerate(sets):
+        keys = sorted(k[1:] for k in everything if k[0] == si)
+        fingers = sorted({f for f, _ in keys})
+        voters = [tuple(fingers[j:j + 2]) for j in range(0, len(fingers) - 1, 2)]
+        first = {f: min(k for g, k in keys if g == f) for f in fingers}
+        for v in voters:
+            for w in voters:
+                for k in sorted({k for f, k in keys if f in v}):
+                    if any((si, f, k) not in cyl for f in v) or k == first[v[0]]:
+                        continue
+                    scores = [compare(cyl[si, f, k], cyl[si, g, first[g]])
+                              for f, g in zip(v, w, strict=True)]
+                    if v == w:
+                        attempts += 1
+                        one_fail += scores[0] < thr1
+                        two_fail += not decide_fingers(scores, 2, cal).match
+                    else:
+                        imp_attempts += 1
+                        imp_one += scores[0] >= thr1
+                        imp_two += decide_fingers(scores, 2, cal).match
+    two_thr = cal.thresholds[cal.target_fmr / 2]
+    print(f"\ntwo fingers ({attempts} genuine voter attempts, {imp_attempts} impostor attempts; "
+          f"second finger tried when the first does not match, each held to the threshold of "
+          f"FMR {cal.target_fmr / 2:g} = {two_thr:.4f}):")
+    print(f"  one finger at {thr1:.4f}: FNMR {pct(one_fail / max(attempts, 1))}, FMR "
+          f"{pct(imp_one / max(imp_attempts, 1))}; two fingers: FNMR "
+          f"{pct(two_fail / max(attempts, 1))}, FMR {pct(imp_two / max(imp_attempts, 1))} "
+          f"(bounded by {cal.target_fmr:g} by construction)")
+
+
+def spearman(a, b) -> float:
+    ra = np.argsort(np.argsort(a)).astype(float)
+    rb = np.argsort(np.argsort(b)).astype(float)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def quality_report(sets, everything, nb_all, thr) -> None:
+    """Our capture quality against NFIQ 2, and FNMR of genuine pairs by the probe's quality."""
+    keys = [k for k in sorted(everything) if nb_all.get(k, (None,))[0] is not None]
+    ours = np.array([everything[k].quality for k in keys], float)
+    nfiq = np.array([nb_all[k][0].quality().score for k in keys], float)
+    print(f"\nquality: ours vs NFIQ 2 over {len(keys)} images: Spearman {spearman(ours, nfiq):.2f}")
+    cyl = {k: cylinders(everything[k].template) for k in keys}
+    pairs = []
+    for si, _rs in enumerate(sets):
+        ks = [k[1:] for k in keys if k[0] == si]
+        for p, e, same in set_pairs(ks):
+            if same:
+                pairs.append(((si, *p), compare(cyl[si, *p], cyl[si, *e])))
+    rows = []
+    for name, q in (("ours", dict(zip(keys, ours, strict=True))),
+                    ("NFIQ 2", dict(zip(keys, nfiq, strict=True)))):
+        cuts = np.percentile(list(q.values()), [20, 50])
+        bins = [("lowest 20%", lambda v, c=cuts: v < c[0]),
+                ("20-50%", lambda v, c=cuts: c[0] <= v < c[1]),
+                ("top 50%", lambda v, c=cuts: v >= c[1])]
+        cells = []
+        for _label, test in bins:
+            sel = [s for p, s in pairs if test(q[p])]
+            cells.append(f"{pct(np.mean(np.asarray(sel) < thr) if sel else float('nan'))} "
+                         f"({len(sel)})")
+        rows.append((f"FNMR at {thr:.4f} by the probe's {name} quality", cells))
+    print_table("Quality that predicts failure (genuine pairs, by the probe's quality)",
+                ["lowest 20%", "20-50%", "top 50%"], rows)
 
 
 def calibrate_real(sets) -> None:

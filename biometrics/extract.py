@@ -16,14 +16,16 @@ Pipeline (each step vectorised with NumPy/OpenCV, except the short ridge
 traces of step 8):
 
 1. **Checks**: dtype and shape; stated resolution within 250-1200 ppi;
-   resampling; 64-2048 pixels a side at 500 ppi; blank (almost no contrast)
-   and saturated (mostly black) images.
+   resampling; 64-2048 pixels a side at 500 ppi; blank (almost no contrast:
+   a large white background around a small print is not blank) and saturated
+   (mostly black) images.
 2. **Segmentation**: local energy of the ridge band (difference of Gaussians)
    above 30% of the image's own 98th percentile (sensors differ fourfold in
-   contrast); the largest region, holes filled. A region whose gradients have
-   no common direction (median coherence under 0.2: sensor noise, a latent-like
-   smudge) is no print ("blank"); under 15,000 pixels (0.39 cm2) it is
-   "partial".
+   contrast); the largest region, holes filled, eroded by 6 pixels (the
+   smoothed energy spills past the print's edge, and a sensor's frame edge
+   has energy too). A region whose gradients have no common direction
+   (median coherence under 0.2: sensor noise, a latent-like smudge) is no
+   print ("blank"); under 15,000 pixels (0.39 cm2) it is "partial".
 3. **Orientation field**: smoothed structure tensor of Sobel gradients
    (doubled angles), with its coherence as a local quality.
 4. **Ridge period**: the peak of the radial power spectrum of the print. A
@@ -86,7 +88,8 @@ ORIENTATION_SIGMAS = (6.0, 5.0)  # structure tensor window, then doubled-angle s
 GABOR_SIGMA = 0.5  # Gaussian envelope of the enhancement filters, in ridge periods
 GABOR_ASPECT = 1.0  # envelope across / along the ridges
 SEGMENT_RELATIVE = 0.3  # of the image's 98th-percentile ridge energy
-QUALITY_COHERENCE, QUALITY_BORDER = 1.0, 24.0
+QUALITY_COHERENCE, QUALITY_BORDER = 1.0, 24.0  # minutia quality: coherence ** a x border ramp (px)
+SEGMENT_ERODE = 6  # pixels: the smoothed ridge energy spills past the print's edge
 CLOSE_PAIR = 0.5  # minutiae closer than this many ridge periods are both dropped
 
 
@@ -153,7 +156,7 @@ def extract(image: np.ndarray, *, ppi: float = WORKING_PPI,
     img = image.astype(np.float32)
     if float(np.mean(img <= 34)) > 0.6 or float(img.mean()) < 40:
         return _retry("saturated", shape, finger_position)  # pressed too hard, wet, covered
-    if float(img.std()) < 6.0 or float(img.mean()) > 248:
+    if float(img.std()) < 6.0:
         return _retry("blank", shape, finger_position)
 
     mask, area_px = _segment(img)
@@ -234,6 +237,9 @@ def _segment(img: np.ndarray) -> tuple[np.ndarray, float]:
         x, y, bw, bh, _a = st2[i]
         if x > 0 and y > 0 and x + bw < w and y + bh < h:
             mask |= lab2 == i
+    if SEGMENT_ERODE:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SEGMENT_ERODE + 1,) * 2)
+        mask = cv2.erode(mask.astype(np.uint8), k, borderType=cv2.BORDER_REPLICATE).astype(bool)
     return mask, float(mask.sum())
 
 

@@ -10,6 +10,9 @@ enrolled. This module guarantees:
 * ``Gallery.build(items).search(probe, top)`` returns the best keys (e.g.
   voters' PINs; a key may own several templates) with exactly the score that
   ``score`` gives for the key's best template, best first.
+* ``decide_fingers(scores, enrolled=2)``: a voter with two enrolled fingers
+  tries the second when the first does not match; each finger is held to the
+  threshold of half the target FMR, so the voter's FMR stays within it.
 * ``decide(score)`` compares a score with the threshold chosen for a target
   false-match rate (``calibration.json`` beside this file: real impostor
   scores of public FVC2002 sets, written by ``bench/bench_biometrics.py --real
@@ -385,7 +388,8 @@ class Calibration:
         Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     @classmethod
-    def from_impostor_scores(cls, scores, fmrs=(0.001, 0.0001), target_fmr: float = 0.0001,
+    def from_impostor_scores(cls, scores, fmrs=(0.001, 0.0005, 0.0001, 0.00005),
+                             target_fmr: float = 0.0001,
                              source: str = "") -> Calibration:
         """Thresholds such that at most ``fmr`` of these impostor scores reach them."""
         s = np.sort(np.asarray(scores, np.float64))[::-1]
@@ -403,6 +407,29 @@ class Calibration:
     def decide(self, value: float, fmr: float | None = None) -> Decision:
         fmr = float(self.target_fmr if fmr is None else fmr)
         return decide(value, self.thresholds[fmr], fmr)
+
+
+def decide_fingers(scores: list[float], enrolled: int = 2,
+                   calibration: Calibration | None = None) -> Decision:
+    """The decision for a voter whose fingers are tried in turn (the second only when the
+    first does not match): a match if any tried finger reaches the threshold calibrated
+    for the target FMR divided by the number of enrolled fingers.
+
+    An impostor gets one try per enrolled finger, so the voter's false-match
+    rate is at most the sum of the fingers' (union bound): with two fingers
+    each is held to half the target. The decision records the voter-level
+    target. ``scores`` are the tried fingers' scores in order; an empty list
+    cannot match.
+    """
+    cal = calibration or default_calibration()
+    per_finger = cal.target_fmr / max(1, enrolled)
+    if per_finger not in cal.thresholds:
+        raise KeyError(f"no threshold calibrated for FMR {per_finger:g} "
+                       f"({enrolled} fingers at target {cal.target_fmr:g})")
+    threshold = cal.thresholds[per_finger]
+    best = max(scores, default=0.0)
+    d = decide(best, threshold, per_finger)
+    return replace(d, target_fmr=cal.target_fmr)
 
 
 def decide(value: float, threshold: float | None = None, target_fmr: float | None = None,

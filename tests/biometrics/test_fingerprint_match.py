@@ -14,6 +14,7 @@ from biometrics.match import (
     can_match,
     cylinders,
     decide,
+    decide_fingers,
     default_calibration,
     local_similarity,
     score,
@@ -184,3 +185,22 @@ def test_a_record_at_a_resolution_no_scanner_has_cannot_match(ppcm, extractions)
     odd = decode(encode(replace(t, x_res_ppcm=ppcm, y_res_ppcm=ppcm)))
     d = decide(score(extractions[0, 2].template, odd))
     assert d.score == 0.0 and not d.match and d.reason == "cannot-match"
+
+
+def test_two_fingers_each_held_to_half_the_target():
+    cal = Calibration({0.001: 0.02, 0.0001: 0.03, 0.00005: 0.035}, 0.0001, 1000, "test")
+    first_fails = decide_fingers([0.01, 0.04], 2, cal)
+    assert first_fails.match and first_fails.threshold == 0.035
+    assert first_fails.target_fmr == 0.0001
+    # 0.032 passes one finger's threshold (0.03) but not half the target's (0.035)
+    assert not decide_fingers([0.032, 0.01], 2, cal).match
+    assert decide_fingers([0.032], 1, cal).match
+    assert decide_fingers([], 2, cal).reason == "cannot-match"
+    with pytest.raises(KeyError):
+        decide_fingers([0.5], 3, cal)
+
+
+def test_shipped_calibration_has_the_two_finger_threshold():
+    cal = default_calibration()
+    assert cal.target_fmr / 2 in cal.thresholds
+    assert cal.thresholds[cal.target_fmr / 2] >= cal.threshold()
