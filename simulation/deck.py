@@ -808,11 +808,13 @@ def render_plan(plan: SheetPlan, election: Election) -> bytes:
     deg = plan.degradation
     dpi = deg["dpi"]
     k = dpi / 25.4
-    # A sheet turned by more than ~2° no longer fits a 220 mm feeder: such scans (flatbed,
-    # wide feeder) are wider and longer.
+    # A sheet turned by more than 3° cannot pass a 220 mm feeder: such scans (a flatbed,
+    # a wider feeder) are wider and longer than the feeder's.
     a = math.radians(abs(deg["skew_deg"]))
-    cw_mm = max(CANVAS_W, layout.PAGE_W * math.cos(a) + layout.PAGE_H * math.sin(a) + 10)
-    ch_mm = max(CANVAS_H, layout.PAGE_H * math.cos(a) + layout.PAGE_W * math.sin(a) + 12)
+    cw_mm, ch_mm = CANVAS_W, CANVAS_H
+    if abs(deg["skew_deg"]) > 3.0 and plan.kind != "double-feed":
+        cw_mm = max(CANVAS_W, layout.PAGE_W * math.cos(a) + layout.PAGE_H * math.sin(a) + 10)
+        ch_mm = max(CANVAS_H, layout.PAGE_H * math.cos(a) + layout.PAGE_W * math.sin(a) + 12)
     cw, ch = int(round(cw_mm * k)), int(round(ch_mm * k))
     paper, backing = deg["paper"], deg["backing"]
     if plan.kind == "photo":

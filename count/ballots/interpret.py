@@ -243,10 +243,12 @@ def _find_fiducials(dark: np.ndarray) -> np.ndarray | str | tuple:
             want = "ring" if page_corner == "br" else "solid"
             per.append([c for c in zones[o[page_corner]] if c[1] == want][:4])
         present = [i for i, p in enumerate(per) if p]
-        if len(present) == 3:
-            for combo in itertools.product(*(per[i] for i in present)):
-                if three is None and _triangle_ok(present, combo, ws):
-                    three = (present, np.array([c[0] for c in combo]))
+        # Three where the printed ones would be (a blob in the fourth corner that is no
+        # fiducial does not hide a torn corner).
+        for trio in itertools.combinations(present, 3):
+            for combo in itertools.product(*(per[i] for i in trio)):
+                if three is None and _triangle_ok(list(trio), combo, ws):
+                    three = (list(trio), np.array([c[0] for c in combo]))
         if len(present) < 4:
             continue
         for combo in itertools.product(*per):
@@ -423,8 +425,17 @@ def _remove_streaks(img: np.ndarray, d: int) -> np.ndarray:
 # --- files and scanner sheets ----------------------------------------------------
 
 def decode_image(data: bytes) -> np.ndarray | str:
-    """Grey pixels of an image file's bytes, or a rejection code ("truncated-image", "unreadable")."""
+    """Grey pixels of an image file's bytes, or a rejection code ("truncated-image", "unreadable").
 
+    A complete JPEG or PNG (its end marker present) is decoded by OpenCV (faster); anything
+    else goes through Pillow, whose errors tell a cut-off file from one that is no image.
+    """
+    complete = (data[:2] == b"\xff\xd8" and data.rstrip(b"\x00")[-2:] == b"\xff\xd9") or (
+        data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" in data[-16:])
+    if complete:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
+        if img is not None:
+            return img
     try:
         im = Image.open(io.BytesIO(data))
         if im.format == "JPEG":

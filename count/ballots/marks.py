@@ -76,7 +76,7 @@ SIZE_TABLE = ((6.0, 0.40, 2.4, 0.9, 2.0), (9.0, 0.50, 3.0, 1.2, 2.2))
 STRADDLE_GAP_MM = 6.5      # boxes this close (same row or column) can share a straddling mark
 EDGE_PX = 4                # ink within 0.5 mm of a side touches it
 EDGE_MIN = 6               # pixels of ink touching the shared sides of both boxes
-LEAN = 0.3                 # and the ink of one of them this far (of the half-side) towards the other
+LEAN = 0.25                # and the ink of both this far (of the half-side) towards each other
 CREASE_MM = 25.0           # a stroke this long and under 2 mm wide is a crease or a streak
 OUT_AREA = 0.8             # mm² of stroke in a box's ring (no ink inside any box)
 OUT_SHARE = 1.0            # a stroke with more ink outside than inside its box is outside
@@ -306,10 +306,10 @@ def _read_group(image, H, g: _Group, st: _Style, geo) -> dict[str, BoxReading]:
     for i, j, axis in g.pairs:
         fi, fj = interiors[i][1], interiors[j][1]
         # i's far side (bottom / right) and j's near side (top / left) both inked, and the
-        # ink of at least one of them leaning towards the other: one mark across the gap.
+        # ink of each leaning towards the other: one mark across the gap.
         touch_i, touch_j = fi["edges"][1 if axis == 0 else 3], fj["edges"][0 if axis == 0 else 2]
         lean_i, lean_j = fi["cy" if axis == 0 else "cx"], -fj["cy" if axis == 0 else "cx"]
-        if touch_i >= EDGE_MIN and touch_j >= EDGE_MIN and max(lean_i, lean_j) >= LEAN:
+        if touch_i >= EDGE_MIN and touch_j >= EDGE_MIN and min(lean_i, lean_j) >= LEAN:
             why[i] = why[j] = "straddle"
     out = {}
     states = []
