@@ -4,32 +4,37 @@
 page-mm → image-px (count/ballots/interpret.py finds it) and returns, for every box
 of the style, a ``BoxReading``: its state (count/ballots/rules.py ``Mark``: MARKED,
 BLANK, MARGINAL, OUTSIDE) and the measures behind it. Pure: no I/O.
+docs/ballots.md "Ink by darkness levels", "Thresholds" and "The voter's intent".
 
 1. The boxes' neighbourhoods (each box with a ``RING_MM`` ring, grouped where they
-   touch) are resampled at ``K`` = 8 px/mm from the full-resolution image: a 0.3 mm
-   ballpoint line keeps its darkness.
+   touch: a column, a grid) are resampled at ``K`` = 8 px/mm from the
+   full-resolution image, so a 0.3 mm ballpoint line keeps what darkness the
+   scanner left it.
 2. Darkness of a pixel = 1 - its value / the local paper white (a max filter over
-   ~9 mm of the area-averaged image, smoothed): lamp fall-off, folds and tinted paper
-   do not darken the paper, only ink does. Two levels: ``T_GREY`` (0.25: a trace, an
-   erasure's grey, a stain's rim) and ``T_DARK`` (0.50: pen ink).
-3. Each box's printed outline is looked for within ``SEARCH_MM`` of where the homography
-   puts it (paper that does not lie flat moves boxes locally); the measured interior is
-   the box inset by ``INSET_MM``.
-4. Inside, per box: the area (mm²) and extent (mm: the larger side of the bounding box)
-   of dark ink and of grey ink, in connected pieces of at least ``SPECK_PX`` pixels.
-   Thresholds per box size (docs/ballots.md "Thresholds"): MARKED when the dark ink has
-   ``MARK_AREA`` and ``MARK_EXTENT`` (a 1.4 mm hesitation dot has the area, not the
-   extent); BLANK when the grey ink is a speck (extent below ``SPOT_EXTENT``) or a trace
-   (area below ``TRACE_AREA``); otherwise MARGINAL (an erasure, a pale pencil, a dark
-   stain's rim: between "a vote" and "not a vote").
-5. Around: pen ink (darker than ``T_RING``) that is not print (the printed template at
-   8 px/mm, widened by ``PRINT_PAD_MM``, shifted with its box) is grouped into strokes
-   (pieces closer than ~1 mm join, so a stroke crossing a box's outline stays one). A
-   stroke with ink inside two boxes straddles them: both are OUTSIDE. A stroke whose
-   ink is mostly outside the box it is in (a circle touching a corner, a cross centred
-   on the gap) makes that box OUTSIDE. A stroke with no ink inside any box (a circle
-   around a box, a tick beside it) is shared out to the nearest box pixel by pixel;
-   ``OUT_AREA`` of it in a box's ring makes an unmarked box OUTSIDE. Ink farther than
+   ``WHITE_MM`` of the area-averaged image, smoothed): lamp fall-off, folds and
+   tinted paper do not darken the paper, only ink does.
+3. Each box is found where it is, within ``SEARCH_MM`` of where the homography puts
+   it (the darkness profiles across it matched with the printed template's: paper
+   that does not lie flat moves boxes locally); the measured interior is the box
+   inset by ``INSET_MM``.
+4. Inside: pieces of ink at least ``T_GREY`` dark and ``SPECK_PX`` big. Dark ink is,
+   in a wide piece (a 0.6 mm disc fits in it), darkness at least ``T_WIDE``; in a thin
+   piece (a pen line), at least ``T_DARK × THIN_SHOWS × p_o`` and never below
+   ``THIN_FLOOR``, where ``p_o`` is the darkness the printed 0.35 mm outline shows on
+   this scan (blur lightens a thin pen line as it lightens the outline; a thin grey
+   erasure stays below the floor). Per box size (``SIZE_TABLE``): MARKED when the
+   dark ink has the area and the extent (a 1.4 mm hesitation dot has the area, not the
+   extent); BLANK when the grey ink is a speck or a trace; otherwise MARGINAL (an
+   erasure, a pale pen, a dark stain: between "a vote" and "not a vote").
+5. Around: pen ink (at least ``T_RING`` dark) that is not print (the ballot's print
+   file sampled at 8 px/mm, moved with each box, widened by ``PRINT_PAD_MM``, rules
+   by ``RULE_PAD_MM``) is grouped into strokes (pieces closer than ~1 mm join); a
+   stroke that never leaves the print's edge, or a long straight crease, is not a
+   pen. A box is OUTSIDE when a stroke straddles it and a neighbour (ink in both, or
+   ink on both shared sides leaning together), when the stroke in it lies mostly
+   outside it, when strokes inside no box leave ``OUT_AREA`` in its ring and it is
+   not marked, or when a printed number beside it carries ``OVER_PRINT_MM2`` of ink
+   beyond its print and no box beside the number is marked. Ink farther than
    ``RING_MM`` from every box (stray strokes, notes in the margin) is not looked at.
 
 Example::
