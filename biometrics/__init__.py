@@ -3,9 +3,10 @@
 Public interface (see docs/biometrics.md):
 
 * ``iso19794``: ``Minutia``, ``Template``, ``encode``, ``decode``, ``decode_views``
-* ``extract``: ``extract(image) -> Extraction(template, quality, status, reason)``
+* ``extract``: ``extract(image, ppi=500) -> Extraction(template, quality, status, reason)``
+  (any size; resampled to 500 ppi)
 * ``match``: ``score``, ``Gallery.build(items).search(probe, top)``, ``Candidate``,
-  ``decide``, ``Decision``, ``Calibration``
+  ``decide``, ``decide_fingers``, ``Decision``, ``Calibration``
 * ``synthetic``: ``SyntheticFinger(seed).impression(k)``, ``finger_seed``
 * ``enrolment``: ``enrol(finger, impressions=(0, 1)) -> list[bytes]``
 * ``files``: raw sensor dumps, images, records and galleries (``templates.csv``)
