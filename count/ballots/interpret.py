@@ -157,14 +157,18 @@ def interpret_sheet(image: np.ndarray, election: Election) -> SheetReading:
 
 
 def _gray(image) -> np.ndarray | None:
-    if not isinstance(image, np.ndarray) or image.size == 0:
+    """Grey uint8 from a grey, BGR or BGRA image of any numeric depth; None for anything else."""
+    if not isinstance(image, np.ndarray) or image.size == 0 or image.dtype.kind not in "biuf":
         return None
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.dtype != np.uint8:
+        # Depth first: OpenCV's colour conversions take 8-bit, 16-bit and float32 only.
+        image = np.clip(np.nan_to_num(image.astype(np.float64)), 0, 255).astype(np.uint8)
     if image.ndim == 3 and image.shape[2] in (3, 4):
         image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
     if image.ndim != 2:
         return None
-    if image.dtype != np.uint8:
-        image = np.clip(image, 0, 255).astype(np.uint8)
     return image
 
 
