@@ -40,7 +40,7 @@ def test_election_day_through_the_cli(home, deck, tmp_path):
     out, expected = deck
     feeder = tmp_path / "feeder"
     feeder.mkdir()
-    ballots = [s for s in expected["sheets"] if s["kind"] == "ballot"][:4]
+    ballots = [s for s in expected["sheets"] if s["kind"] == "ballot" and s["accepted"]][:4]
     bad = [s for s in expected["sheets"] if s["kind"] == "other-station"][:1]
     for s in ballots + bad:
         shutil.copy(out / s["file"], feeder / s["file"])

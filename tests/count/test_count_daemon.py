@@ -88,7 +88,7 @@ BAD = [
 def test_bad_input_is_a_clear_rejection_and_the_tally_is_unchanged(station, election, deck, feed, expect):
     paths, store, sconn = station
     out, expected = deck
-    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot"][:2]
+    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot" and s["accepted"]][:2]
     kind, _, what = feed.partition(":")
     interpreter = None
     if kind == "deck":
@@ -113,7 +113,7 @@ def test_bad_input_is_a_clear_rejection_and_the_tally_is_unchanged(station, elec
 def test_after_a_disconnect_mid_sheet_the_sheet_is_fed_again_and_counted_once(station, election, deck):
     paths, store, sconn = station
     out, expected = deck
-    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot"][:3]
+    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot" and s["accepted"]][:3]
     scanner = SimulatedScanner([p.read_bytes() for p in good], preset="disconnect-mid-sheet",
                                fault_at=1, down_calls=3)
     d = daemon(scanner, store, sconn, election)
@@ -145,7 +145,7 @@ def test_test_mode_counts_apart_and_zero_report_still_possible(tmp_path, manifes
     sconn = open_station_db(paths.station_db)
     store = CountStore.open(paths.count_db, election)
     out, expected = deck
-    files = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot"][:6]
+    files = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot" and s["accepted"]][:6]
     d = daemon(SimulatedScanner(p.read_bytes() for p in files), store, sconn, election)
     d.run(until_empty=True)
     assert store.sheet_count("test") == d.summary.counted > 0
@@ -215,7 +215,7 @@ def test_full_disk_takes_no_sheet_until_there_is_room(station, election, deck):
 
     paths, store, sconn = station
     out, expected = deck
-    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot"][:1]
+    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot" and s["accepted"]][:1]
     scanner = SimulatedScanner([p.read_bytes() for p in good])
     d = daemon(scanner, store, sconn, election, state_dir=paths.state_dir,
                disk_policy=DiskPolicy(warn_mb=10**9, floor_mb=10**9))
@@ -232,7 +232,7 @@ def test_clock_jump_backwards_is_reported_and_times_never_go_back(station, elect
     wall = FixedClock("2026-11-29T09:00:00+00:00")
     clock = SaneClock(wall)
     out, expected = deck
-    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot"][:2]
+    good = [_file(out, s) for s in expected["sheets"] if s["kind"] == "ballot" and s["accepted"]][:2]
     d = CountDaemon(SimulatedScanner([p.read_bytes() for p in good]), store, sconn, election, None,
                     clock, LOG, sleep=lambda s: None, feed_s=0.0)
     d.start()

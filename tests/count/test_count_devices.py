@@ -51,7 +51,7 @@ def test_the_count_role_shows_its_lights(tmp_path, manifest, deck, kinds, shown)
     feeder = tmp_path / "feeder"
     feeder.mkdir()
     for i, kind in enumerate(kinds):
-        s = next(s for s in expected["sheets"] if s["kind"] == kind)
+        s = next(s for s in expected["sheets"] if s["kind"] == kind and (kind != "ballot" or s["accepted"]))
         shutil.copy(out / s["file"], feeder / f"{i:03d}-{s['file']}")
     box = RecordingBox(feeder, tmp_path / "printer")
     summary = run_count(paths, box, until_empty=True, idle_s=0.0)
@@ -64,7 +64,7 @@ def test_the_count_role_shows_its_lights(tmp_path, manifest, deck, kinds, shown)
 def test_a_scanner_fault_shows_the_fault_light(tmp_path, manifest, election, deck):
     paths = make_home(tmp_path / "st", manifest, state="open")
     out, expected = deck
-    good = [out / s["file"] for s in expected["sheets"] if s["kind"] == "ballot"][:1]
+    good = [out / s["file"] for s in expected["sheets"] if s["kind"] == "ballot" and s["accepted"]][:1]
     store = CountStore.open(paths.count_db, election)
     sconn = open_station_db(paths.station_db)
     with Indicators(MockFactory(), patterns=scaled_patterns(0.001)) as lights:
