@@ -428,6 +428,10 @@ def _remove_streaks(img: np.ndarray, d: int) -> np.ndarray:
 
 # --- files and scanner sheets ----------------------------------------------------
 
+# An A4 sheet at 600 dpi is 35 Mpx: a file claiming more is no ballot scan (and could exhaust memory).
+MAX_SHEET_PIXELS = 64_000_000
+
+
 def decode_image(data: bytes) -> np.ndarray | str:
     """Grey pixels of an image file's bytes, or a rejection code ("truncated-image", "unreadable").
 
@@ -442,10 +446,12 @@ def decode_image(data: bytes) -> np.ndarray | str:
             return img
     try:
         im = Image.open(io.BytesIO(data))
+        if im.size[0] * im.size[1] > MAX_SHEET_PIXELS:
+            return "unreadable"             # a header claiming more than any scan of a sheet
         if im.format == "JPEG":
             im.draft("L", im.size)
         im.load()
-    except UnidentifiedImageError:
+    except (UnidentifiedImageError, Image.DecompressionBombError):
         return "unreadable"
     except (OSError, SyntaxError, ValueError) as e:
         if "truncated" in str(e).lower() or "broken" in str(e).lower() or "EOF" in str(e):

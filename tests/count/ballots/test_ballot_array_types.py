@@ -4,10 +4,14 @@ Found by the long fuzz campaign (bench/bench_fuzz.py --heavy, ballot-image-array
 4-channel float arrays made cv2.cvtColor raise.
 """
 
+import io
+import struct
+
 import numpy as np
 import pytest
+from PIL import Image
 
-from count.ballots.interpret import interpret_sheet
+from count.ballots.interpret import decode_image, interpret_sheet
 from count.ballots.reading import SheetReading
 
 ARRAYS = {
@@ -28,3 +32,17 @@ def test_odd_arrays_are_rejected_clearly(image, election):
     reading = interpret_sheet(image, election)
     assert isinstance(reading, SheetReading) and not reading.accepted
     assert reading.reason in ("unreadable", "blank-paper", "truncated-image")
+
+
+def _bmp_claiming(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (4, 4), 255).save(buf, "BMP")
+    data = bytearray(buf.getvalue())
+    data[18:26] = struct.pack("<ii", width, height)   # BITMAPINFOHEADER width, height
+    return bytes(data)
+
+
+@pytest.mark.parametrize("size", [(30_000, 30_000), (200_000, 200_000)], ids=["900-mpx", "40-gpx"])
+def test_a_header_claiming_a_huge_image_is_unreadable(size):
+    """Pillow's DecompressionBombError escaped decode_image (long fuzz campaign, ballot-image-files)."""
+    assert decode_image(_bmp_claiming(*size)) == "unreadable"
