@@ -457,6 +457,8 @@ def decode_image(data: bytes) -> np.ndarray | str:
         if "truncated" in str(e).lower() or "broken" in str(e).lower() or "EOF" in str(e):
             return "truncated-image"
         return "unreadable"
+    except Exception:  # noqa: BLE001 - Pillow's format plugins raise TypeError, IndexError... on
+        return "unreadable"  # malformed headers (a TIFF tag of the wrong type): no sheet image either way
     if im.mode != "L":
         im = im.convert("L")
     return np.asarray(im)

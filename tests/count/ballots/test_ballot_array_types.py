@@ -46,3 +46,13 @@ def _bmp_claiming(width: int, height: int) -> bytes:
 def test_a_header_claiming_a_huge_image_is_unreadable(size):
     """Pillow's DecompressionBombError escaped decode_image (long fuzz campaign, ballot-image-files)."""
     assert decode_image(_bmp_claiming(*size)) == "unreadable"
+
+
+def test_a_tiff_tag_of_the_wrong_type_is_unreadable():
+    """Pillow's TIFF plugin raised TypeError (long fuzz campaign, ballot-image-files, 1 in 100,000)."""
+    buf = io.BytesIO()
+    Image.new("L", (8, 8), 255).save(buf, "TIFF")
+    data = bytearray(buf.getvalue())
+    at = data.find(b"\x11\x01\x04\x00")            # StripOffsets, type LONG
+    data[at + 2:at + 4] = b"\x07\x00"                # ... now type UNDEFINED
+    assert decode_image(bytes(data)) == "unreadable"
