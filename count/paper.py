@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from base.clock import local, parse_iso
+from count.protocol_body import RELATION_TEXT
 from count.tally import Tally
 from drivers.printer.document import (
     Align,
@@ -62,14 +63,6 @@ LABELS = {
 # The envelope hash (docs/protocol.md section 3): the centre and `uchastok verify` show the same.
 HASH_LABEL = ("Протоколдун хэши (конверттин SHA-256)", "Хэш протокола (SHA-256 конверта)")
 NOT_QUEUED = ("жөнөтүүгө коюлган эмес", "не поставлен в очередь отправки")
-RELATIONS = {
-    "ballots<=identified": ("бюллетендер ≤ идентификацияланган", "бюллетеней ≤ идентифицировано"),
-    "ballots<=voters-on-list": ("бюллетендер ≤ тизмедеги", "бюллетеней ≤ в списке"),
-    "identified<=voters-on-list": ("идентификацияланган ≤ тизмедеги", "идентифицировано ≤ в списке"),
-    "statuses=ballots": ("жарактуу+жараксыз+бош = окулган", "действ.+недейств.+пустые = прочитано"),
-    "votes=valid": ("добуштар = жарактуу", "голоса = действительные"),
-    "preferences<=party-votes": ("артыкчылык ≤ партиянын добушу", "предпочтения ≤ голоса партии"),
-}
 
 
 def bi(pair: tuple[str, str]) -> str:
@@ -167,7 +160,7 @@ def protocol_document(election: Election, body: dict[str, Any], envelope_hash: s
                     doc.add(Text(f"{p.short}: " + ", ".join(f"№{k} — {v}" for k, v in sorted(nz)), size=18))
     doc.add(Rule(), Text("Текшерүү / Контрольные соотношения:", size=20, bold=True))
     for r in body["control"]:
-        label = bi(RELATIONS.get(r["relation"], (r["relation"], r["relation"])))
+        label = bi(RELATION_TEXT.get(r["relation"], (r["relation"], r["relation"])))
         where = f" [{r['contest']}]" if r.get("contest") else ""
         left, right = r.get("values") or ("?", "?")
         op = "≤" if "<=" in r["relation"] else "="

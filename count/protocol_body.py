@@ -39,9 +39,20 @@ from typing import Any
 from count.tally import Tally
 from station.election import Election
 from station.errors import CountingError
+from station.text import Text
 from sync import signing
 from sync.canonical import canonical
 
+# What each control relation says, for paper and screens (machine protocol and manual count).
+RELATION_TEXT = {
+    "identified<=voters-on-list": Text("идентификацияланган ≤ тизмедеги", "идентифицировано ≤ в списке"),
+    "ballots<=identified": Text("бюллетендер ≤ идентификацияланган", "бюллетеней ≤ идентифицировано"),
+    "ballots<=voters-on-list": Text("бюллетендер ≤ тизмедеги", "бюллетеней ≤ в списке"),
+    "statuses=ballots": Text("жарактуу+жараксыз+бош = окулган", "действ.+недейств.+пустые = прочитано"),
+    "valid+invalid=ballots": Text("жарактуу + жараксыз = табылган", "действ. + недейств. = найдено"),
+    "votes=valid": Text("добуштардын суммасы = жарактуу", "сумма голосов = действительные"),
+    "preferences<=party-votes": Text("артыкчылык ≤ партиянын добушу", "предпочтения ≤ голоса партии"),
+}
 
 def counting_order(election: Election) -> list[str]:
     """Contest ids: candidate contests first, then party lists (DOMAIN.md "Ballots and contests")."""

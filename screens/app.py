@@ -42,8 +42,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from base.errors import UchastokError
-from count.manual_count import RELATION_TEXT, check, refusal
+from count.manual_count import check, refusal
 from count.manual_protocol import ManualCountRefused, manual_count_form, sign_manual_count
+from count.protocol_body import RELATION_TEXT
 from count.role import results_protocol, zero_report
 from identify.daemon import identification_summary
 from identify.receipts import METHOD_TEXT
