@@ -41,24 +41,8 @@ def campaign(target, inputs: int, rng_seed: int) -> tuple[int, int, Counter, dic
     escapes: Counter = Counter()
     examples: dict[str, str] = {}
     started = time.perf_counter()
-    if target.sample is not None:  # the fast path: the same mutations from random.Random
-        rng = random.Random(rng_seed)
-        for _ in range(inputs):
-            x = target.sample(rng)
-            tried += 1
-            try:
-                accepted += target.check(x) == ACCEPTED
-            except Escape as e:
-                key = str(e).splitlines()[0][:120]
-                escapes[key] += 1
-                examples.setdefault(key, repr(x)[:400])
-        return tried, accepted, escapes, examples, time.perf_counter() - started
 
-    @seed(rng_seed)
-    @settings(max_examples=inputs, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(target.strategy)
-    def run(x):
+    def feed(x) -> None:
         nonlocal tried, accepted
         tried += 1
         try:
@@ -67,6 +51,19 @@ def campaign(target, inputs: int, rng_seed: int) -> tuple[int, int, Counter, dic
             key = str(e).splitlines()[0][:120]
             escapes[key] += 1
             examples.setdefault(key, repr(x)[:400])
+
+    if target.sample is not None:  # the fast path: the same mutations from random.Random
+        rng = random.Random(rng_seed)
+        for _ in range(inputs):
+            feed(target.sample(rng))
+        return tried, accepted, escapes, examples, time.perf_counter() - started
+
+    @seed(rng_seed)
+    @settings(max_examples=inputs, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(target.strategy)
+    def run(x):
+        feed(x)
 
     run()
     return tried, accepted, escapes, examples, time.perf_counter() - started
