@@ -334,6 +334,12 @@ class ZfmSensor(FingerprintSensor):
             self._connect()
         self._send(command_packet(command, params, self.address))
         ack = self._receive()
+        # Data packets of an aborted transfer (a module still streaming an image after our
+        # TransferTimeoutError) may stand before the acknowledgement: skip them, for no longer
+        # than one reply timeout.
+        stale_until = self._clock() + self.reply_timeout_s
+        while ack.pid in (PacketId.DATA, PacketId.END) and self._clock() < stale_until:
+            ack = self._receive()
         if ack.pid != PacketId.ACK or not ack.payload:
             raise FrameError(f"{command.name}: expected an acknowledgement, got {ack.pid.name}")
         if ack.confirmation != Confirmation.OK:

@@ -20,10 +20,8 @@ FAST = {"reply_timeout_s": 0.3, "poll_interval_s": 0.01}
 
 def _recovers(sim, sensor) -> None:
     sim.preset = None
-    capture = sensor.capture(deadline_s=1.0)
-    if capture.status is not SensorStatus.READY:   # at most one exchange meets the tail of the stream
-        capture = sensor.capture(deadline_s=1.0)
-    assert capture.status is SensorStatus.READY
+    capture = sensor.capture(deadline_s=1.0)       # the stream's tail is skipped, not an error
+    assert capture.status is SensorStatus.READY, capture.detail
     np.testing.assert_array_equal(capture.image, (ridge_pattern() >> 4) * 17)
 
 
