@@ -15,7 +15,7 @@ from drivers.idcard.base import CardStatus, PcscTransport
 
 # Fixtures shared across test areas, kept in tests/support (on pytest's pythonpath).
 pytest_plugins = ["fixtures_election", "fixtures_device", "fixtures_sync", "fixtures_install",
-                  "fixtures_browser"]
+                  "fixtures_browser", "fixtures_postgres"]
 
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
 

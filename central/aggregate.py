@@ -25,7 +25,7 @@ from central.storage import Storage
 
 LEVELS = {"region": ("region_code", "region_name"), "oik": ("oik_code", "oik_name"),
           "tik": ("tik_code", "tik_name"), "uik": ("id", "name")}
-BUCKETS = {"hour": 13, "minute": 16, "day": 10}
+BUCKETS = {"hour": 13, "day": 10}   # prefixes of the hours kept at write time
 
 
 def _nat(v: Any) -> bool:
@@ -84,9 +84,14 @@ def turnout(storage: Storage, bucket: str = "hour") -> dict[str, Any]:
     meta = _station_meta(storage)
     summaries = storage.latest_summaries()
     series: dict[str, list] = {}
-    for station, b, n in storage.receipts_by_station_time(chars):
+    for station, hour, n in storage.turnout_hours():
         s = series.setdefault(station, [])
-        s.append({"t": b, "identified": n, "cumulative": (s[-1]["cumulative"] if s else 0) + n})
+        b = hour[:chars]
+        if s and s[-1]["t"] == b:
+            s[-1]["identified"] += n
+            s[-1]["cumulative"] += n
+        else:
+            s.append({"t": b, "identified": n, "cumulative": (s[-1]["cumulative"] if s else 0) + n})
     out, total_id, total_list = [], 0, 0
     for station in sorted(set(series) | set(summaries)):
         on_list = (meta.get(station) or {}).get("voters_on_list") or \
@@ -199,7 +204,7 @@ def anomalies(storage: Storage, limit: int = 1000) -> dict[str, Any]:
                          "contiguous_seq": s["contiguous_seq"], "max_seq": s["max_seq"],
                          "missing": storage.missing_seqs(s["device"], s["stream"],
                                                          s["contiguous_seq"])})
-    doubles = [{"pin": pin, "stations": sorted(st.split(",")), "receipts": n}
+    doubles = [{"pin": pin, "stations": st, "receipts": n}
                for pin, st, n in storage.double_identifications()]
     return {"stored": storage.anomalies(limit), "evidence": storage.anomaly_counts(), "gaps": gaps,
             "double_identification": doubles,

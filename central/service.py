@@ -295,6 +295,7 @@ class Receiver:
         station = None
         stored = 0
         with self.storage.transaction():
+            self.storage.lock_device(device)   # other receiver processes wait for this batch's end
             win = self.storage.window(device, stream, min(seqs) - 1, max(seqs) + 1) if seqs else {}
             for env, h, data, rej in checked:
                 seq = env.get("seq") if isinstance(env, dict) and type(env.get("seq")) is int \
@@ -354,7 +355,7 @@ class Receiver:
             elif kind == "results-protocol":
                 if not is_time(body.get("closed_at")) or not isinstance(body.get("contests"), list):
                     raise ValueError("results protocol lacks closed_at (a TIME)/contests")
-                self.storage.add_protocol(env, body, h)
+                self.storage.add_protocol(env, body, h, now)
             elif kind == "identification-summary":
                 if type(body.get("voters_on_list")) is not int or type(body.get("identified")) is not int \
                         or not is_time(body.get("at")):

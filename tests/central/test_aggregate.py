@@ -14,8 +14,8 @@ from sync.envelope import encode_batch, make_batch
 
 
 @pytest.fixture
-def rx(tmp_path, authority, ack_key):
-    r = Receiver(Storage(tmp_path / "c.db"), ack_key, authority.public_key())
+def rx(central_db, authority, ack_key):
+    r = Receiver(Storage(central_db), ack_key, authority.public_key())
     r.register_stations([station_entry(f"st-{n:04d}", n) for n in (41, 42, 43, 44)])
     yield r
     r.storage.close()

@@ -17,9 +17,9 @@ from sync.envelope import ZERO_HASH, make_batch, signing_bytes
 
 
 @pytest.fixture
-def world(tmp_path, authority, ack_key):
+def world(tmp_path, central_db, authority, ack_key):
     st = Station(tmp_path / "st", authority)
-    central = Central(tmp_path / "central.db", ack_key, authority.public_key())
+    central = Central(central_db, ack_key, authority.public_key())
     yield st, central, authority
     central.close()
     st.close()

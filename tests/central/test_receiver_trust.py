@@ -27,8 +27,8 @@ def respell(sig: str) -> str:
 
 
 @pytest.fixture
-def rx(tmp_path, authority, ack_key):
-    r = Receiver(Storage(tmp_path / "c.db"), ack_key, authority.public_key(),
+def rx(central_db, authority, ack_key):
+    r = Receiver(Storage(central_db), ack_key, authority.public_key(),
                  election_id="kg-2025-parl", clock=FixedClock(NOW))
     yield r
     r.storage.close()
