@@ -1,204 +1,225 @@
-"""The receiver's HTTP face: POST /v1/batches, JSON aggregation, /openapi.json.
+"""The receiver's HTTP server: the API of central/api.py under uvicorn, its processes and limits.
 
-Standard library ``ThreadingHTTPServer``: enough for the reference receiver
-(one writer behind the storage lock; reads are short) and no new dependency.
-Every request is answered with JSON; a handler error is a 500, never a dead
-server. Slow clients are cut by a socket timeout; bodies need a
-Content-Length within the batch limit.
+``serve(...)`` runs the receiver until SIGTERM/SIGINT (or ``stop``); ``make_server(receiver,
+host, port)`` is the same server in this process on a port of its choice, for tests
+(``.server_address``, ``.serve_forever()``, ``.shutdown()``, ``.server_close()``).
+
+What the server bounds (``Limits``, docs/operations.md "Central server"):
+
+- **Processes.** ``workers`` > 1: the parent binds the socket, then forks
+  that many workers sharing it (the kernel hands each connection to one);
+  each opens its own Receiver and storage, and dies with the parent
+  (``PR_SET_PDEATHSIG``). A worker that dies is restarted; SIGTERM or SIGINT
+  to the parent stops them all gracefully. One worker: no fork.
+- **Listen backlog** ``backlog`` (2048; the kernel caps it at
+  ``net.core.somaxconn``), so a crowd of stations connecting at once waits in
+  the queue instead of being reset.
+- **Slow clients.** uvicorn's h11 protocol has no deadline for a request's
+  headers (h11 bounds their size, 16 KiB, not their time: a client sending one
+  byte a second holds its connection forever, and the keep-alive timer is
+  cancelled by any byte), so ``_GuardedH11`` adds one: the headers must be
+  complete ``header_timeout`` seconds after the connection (or the previous
+  answer), else 408 and close. The body's deadline is the app's
+  (``ApiConfig.body_timeout``); an answer given before the body was all sent
+  (413, 404) closes the connection rather than wait for the rest. A TLS
+  handshake is bounded by asyncio (60 s). An idle keep-alive connection is
+  closed after ``keep_alive`` seconds.
+- **Connections.** At most ``max_connections`` per worker (beyond, a new
+  connection gets 503 with Retry-After and is closed, and uvicorn answers 503
+  to requests past it) and ``max_per_client`` per client address (IPv4, or the
+  /64 of IPv6), so one host's connections leave room for everyone else.
+- **TLS** 1.2 or newer from a PEM chain and key (``tls_context``); stations
+  pin the CA (docs/technician-guide.md).
 
 Example::
 
-    server = make_server(receiver, "127.0.0.1", 8700)
-    server.serve_forever()
+    serve("central.db", "0.0.0.0", 8700, "ack.key", "provisioning.pub", workers=4,
+          tls_cert="server.pem", tls_key="server.key", operators="operators.txt")
 """
 
 from __future__ import annotations
 
-import gzip
+import contextlib
+import ctypes
 import json
 import logging
+import os
+import resource
+import signal
+import socket
 import ssl
+import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+
+import h11
+import uvicorn
+from starlette.routing import BaseRoute
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from base.paths import PACKAGE_MANIFEST
 from central import aggregate
-from central.service import Receiver
+from central.api import ApiConfig, load_operators, make_api
+from central.service import Receiver, client_key
 from central.storage import Storage
 from sync import signing
 from sync.canonical import parse
-from sync.envelope import MAX_BATCH_BYTES
 from sync.errors import SyncError
 
 log = logging.getLogger("uchastok.central.server")
-SOCKET_TIMEOUT = 30.0
-
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.0.3",
-    "info": {"title": "Uchastok reference receiver", "version": "1",
-             "description": "Signed envelope intake and preliminary aggregation (docs/protocol.md)."},
-    "paths": {
-        "/v1/batches": {"post": {
-            "summary": "Upload a batch of envelopes of one device and stream (gzip allowed)",
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Batch"}}}},
-            "responses": {
-                "200": {"description": "Signed ack", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/SignedAck"}}}},
-                "400": {"description": "Malformed batch"},
-                "403": {"description": "Unenrolled device or bad certificate"},
-                "413": {"description": "Batch too large"},
-                "429": {"description": "Too much unauthenticated input from this client;"
-                                       " see Retry-After"},
-                "503": {"description": "Unavailable; see Retry-After"}}}},
-        "/v1/turnout": {"get": {
-            "summary": "Identified voters per station over time",
-            "parameters": [{"name": "bucket", "in": "query",
-                            "schema": {"type": "string", "enum": ["minute", "hour", "day"]}}],
-            "responses": {"200": {"description": "Turnout series per station and the checked total"}}}},
-        "/v1/results": {"get": {
-            "summary": "Preliminary results from checked protocols by Region/ОИК/ТИК/УИК",
-            "parameters": [{"name": "level", "in": "query",
-                            "schema": {"type": "string", "enum": ["region", "oik", "tik", "uik"]}}],
-            "responses": {"200": {"description": "Groups with contests and votes; held stations"}}}},
-        "/v1/stations": {"get": {"summary": "Stations reported / verified / missing",
-                                 "responses": {"200": {"description": "Station status lists"}}}},
-        "/v1/anomalies": {"get": {"summary": "Signed evidence, gaps, PINs identified at two stations,"
-                                             " unauthenticated junk per client",
-                                  "responses": {"200": {"description": "Anomaly lists"}}}},
-        "/v1/streams": {"get": {"summary": "Per device and stream: highest contiguous seq",
-                                "responses": {"200": {"description": "Stream heads"}}}},
-        "/v1/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
-    },
-    "components": {"schemas": {
-        "Batch": {"type": "object", "required": ["type", "version", "device", "stream",
-                                                   "certificate", "envelopes"],
-                  "properties": {"type": {"type": "string", "enum": ["uchastok-batch"]},
-                                 "version": {"type": "integer", "enum": [1]},
-                                 "device": {"type": "string"},
-                                 "stream": {"type": "string", "enum": ["identify", "count"]},
-                                 "certificate": {"type": "object", "nullable": True},
-                                 "envelopes": {"type": "array", "minItems": 1, "maxItems": 500,
-                                               "items": {"$ref": "#/components/schemas/Envelope"}}}},
-        "Envelope": {"type": "object", "additionalProperties": False,
-                     "required": ["version", "kind", "election", "station", "device", "stream",
-                                  "seq", "prev", "created_at", "body", "cert", "signature"],
-                     "properties": {"version": {"type": "integer"}, "kind": {"type": "string"},
-                                    "election": {"type": "string"}, "station": {"type": "string"},
-                                    "device": {"type": "string"}, "stream": {"type": "string"},
-                                    "seq": {"type": "integer", "minimum": 1},
-                                    "prev": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                                    "created_at": {"type": "string"}, "body": {"type": "object"},
-                                    "cert": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                                    "signature": {"type": "string"}}},
-        "SignedAck": {"type": "object", "required": ["signed", "signer", "signature"],
-                      "properties": {"signed": {"type": "object"}, "signer": {"type": "string"},
-                                     "signature": {"type": "string"}}},
-    }},
-}
 
 
-class ReceiverServer(ThreadingHTTPServer):
-    """Threaded HTTP server; with ``tls`` (an ``ssl.SSLContext``) each connection is TLS,
-    the handshake done in the connection's own thread under the socket timeout."""
+@dataclass(frozen=True)
+class Limits:
+    """Connection-level limits, per worker process (the app's are ``central.api.ApiConfig``)."""
 
-    daemon_threads = True
-    allow_reuse_address = True
+    backlog: int = 2048
+    keep_alive: float = 5.0          # an idle keep-alive connection is closed after this
+    header_timeout: float = 20.0     # connection (or last answer) -> request headers complete
+    max_connections: int = 2048
+    max_per_client: int = 256        # stations behind one carrier NAT share an address
+    graceful_shutdown: float = 10.0  # running requests get this long on SIGTERM
 
-    def __init__(self, addr, receiver: Receiver, tls: ssl.SSLContext | None = None):
-        super().__init__(addr, _Handler)
-        self.receiver = receiver
-        self.tls = tls
 
-    def finish_request(self, request, client_address):
-        if self.tls is not None:
-            request.settimeout(SOCKET_TIMEOUT)
-            try:
-                request = self.tls.wrap_socket(request, server_side=True)
-            except (OSError, ssl.SSLError) as e:
-                log.info("TLS handshake with %s failed: %s", client_address, e)
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+         b"Retry-After: 5\r\nConnection: close\r\nContent-Length: 48\r\n\r\n"
+         b'{"error":"busy","detail":"too many connections"}')
+_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: 59\r\n\r\n"
+            b'{"error":"request-timeout","detail":"headers not received"}')
+
+
+def _guarded_protocol(limits: Limits) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with a header deadline and connection caps (one class per server)."""
+    per_client: Counter[str] = Counter()
+
+    class _GuardedH11(H11Protocol):
+        _header_timer: Any = None
+        _client_key: str | None = None
+
+        def connection_made(self, transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            key = client_key(self.client[0] if self.client else None)
+            if len(self.connections) > limits.max_connections or per_client[key] >= limits.max_per_client:
+                transport.write(_BUSY)
+                transport.close()
                 return
-        super().finish_request(request, client_address)
+            self._client_key = key
+            per_client[key] += 1
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            if self._client_key is not None:
+                per_client[self._client_key] -= 1
+                if per_client[self._client_key] <= 0:
+                    del per_client[self._client_key]
+                self._client_key = None
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:   # the headers are in: the app times the body
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self.transport.is_closing():
+                return
+            if self.conn.their_state is h11.SEND_BODY:
+                # Answered before the body was all sent (413, 404...): reading on would let a
+                # client trickle the rest forever, and the keep-alive timer restarts on each byte.
+                self.transport.close()
+            elif self.conn.their_state is h11.IDLE:
+                self._arm()
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(limits.header_timeout, self._headers_late)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_late(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                if self.conn.trailing_data[0]:   # part of a request came: say why it is cut
+                    self.transport.write(_TIMEOUT)
+                self.transport.close()
+
+    return _GuardedH11
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: ReceiverServer
-    protocol_version = "HTTP/1.1"
-    timeout = SOCKET_TIMEOUT
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's server, stopping on SIGTERM/SIGINT without re-raising the signal afterwards
+    (so the caller closes its storage and returns)."""
 
-    def log_message(self, fmt, *args):  # route to logging, not stderr
-        log.debug("%s " + fmt, self.address_string(), *args)
-
-    def _send(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = dict(headers or {})
-        if len(data) > 1024 and "gzip" in (self.headers.get("Accept-Encoding") or ""):
-            data = gzip.compress(data, compresslevel=6, mtime=0)  # acks cross 2G links too
-            headers["Content-Encoding"] = "gzip"
+    @contextlib.contextmanager
+    def capture_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        old = {s: signal.signal(s, self.handle_exit) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            self.close_connection = True
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
 
-    def do_POST(self):  # noqa: N802 (http.server naming)
-        try:
-            if urlparse(self.path).path != "/v1/batches":
-                return self._send(404, {"error": "not-found"})
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                self.close_connection = True
-                return self._send(411, {"error": "length-required"})
-            n = int(length)
-            if n > MAX_BATCH_BYTES:
-                self.close_connection = True
-                return self._send(413, {"error": "too-large", "detail": f"{n} bytes"})
-            data = self.rfile.read(n)
-            if len(data) != n:
-                self.close_connection = True
-                return None
-            reply = self.server.receiver.handle_batch(data, self.headers.get("Content-Encoding"),
-                                                      self.client_address[0])
-            return self._send(reply.status, reply.body, reply.headers)
-        except OSError:
-            self.close_connection = True
-        except Exception:
-            log.exception("POST failed")
-            self._send(500, {"error": "internal"})
 
-    def do_GET(self):  # noqa: N802
-        u = urlparse(self.path)
-        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-        st = self.server.receiver.storage
+class ApiServer:
+    """The API on a bound socket, served by uvicorn in the calling thread."""
+
+    def __init__(self, app, sock: socket.socket, *, tls: ssl.SSLContext | None = None,
+                 limits: Limits | None = None):
+        limits = limits or Limits()
+        self.socket = sock
+        self.server_address = sock.getsockname()[:2]
+        self.tls = tls
+        config = uvicorn.Config(
+            app, http=_guarded_protocol(limits), loop="asyncio", lifespan="auto",
+            ssl_context_factory=(lambda _config, _default: tls) if tls else None,
+            backlog=limits.backlog, timeout_keep_alive=limits.keep_alive,  # type: ignore[arg-type]
+            limit_concurrency=limits.max_connections,
+            timeout_graceful_shutdown=limits.graceful_shutdown,  # type: ignore[arg-type]
+            # No proxy in front: the peer is the client the limits count.
+            proxy_headers=False, server_header=False, access_log=False, log_config=None)
+        self._server = _Uvicorn(config)
+        self._running = threading.Event()
+        self._done = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"ApiServer({self.url})"
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+    def serve_forever(self, poll_interval: float | None = None) -> None:
+        """Serve until ``shutdown`` (or SIGTERM/SIGINT in the main thread); ``poll_interval``
+        is accepted for the standard library's signature (uvicorn looks every 0.1 s)."""
+        self._running.set()
         try:
-            if u.path == "/openapi.json":
-                return self._send(200, OPENAPI)
-            if u.path == "/v1/health":
-                return self._send(200, {"ok": True, "envelopes": st.envelope_count()})
-            if u.path == "/v1/turnout":
-                return self._send(200, aggregate.turnout(st, q.get("bucket", "hour")))
-            if u.path == "/v1/results":
-                return self._send(200, aggregate.results(st, q.get("level", "region")))
-            if u.path == "/v1/stations":
-                return self._send(200, aggregate.stations(st))
-            if u.path == "/v1/anomalies":
-                return self._send(200, aggregate.anomalies(st))
-            if u.path == "/v1/streams":
-                return self._send(200, st.streams())
-            return self._send(404, {"error": "not-found"})
-        except ValueError as e:
-            return self._send(400, {"error": "bad-request", "detail": str(e)})
-        except Exception:
-            log.exception("GET %s failed", u.path)
-            return self._send(500, {"error": "internal"})
+            self._server.run(sockets=[self.socket])
+        finally:
+            self._done.set()
+
+    def shutdown(self) -> None:
+        """Stop serving and wait until ``serve_forever`` has returned."""
+        self._server.should_exit = True
+        if self._running.is_set():
+            self._done.wait()
+
+    def server_close(self) -> None:
+        self.socket.close()
 
 
 def tls_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
@@ -209,9 +230,28 @@ def tls_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
     return ctx
 
 
+def bind_socket(host: str, port: int, backlog: int = Limits.backlog) -> socket.socket:
+    """A listening TCP socket (IPv6 when ``host`` is an IPv6 address), inheritable by workers."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
 def make_server(receiver: Receiver, host: str = "127.0.0.1", port: int = 0, *,
-                tls: ssl.SSLContext | None = None) -> ReceiverServer:
-    return ReceiverServer((host, port), receiver, tls)
+                tls: ssl.SSLContext | None = None, config: ApiConfig | None = None,
+                limits: Limits | None = None, extra_routes: Sequence[BaseRoute] = ()) -> ApiServer:
+    """The API over ``receiver`` bound to ``host``:``port`` (0: a free port), not yet serving."""
+    limits = limits or Limits()
+    return ApiServer(make_api(receiver, config=config, extra_routes=extra_routes),
+                     bind_socket(host, port, limits.backlog), tls=tls, limits=limits)
 
 
 def open_receiver(db: str | Path, ack_key: str | Path, trust: str | Path, *,
@@ -233,24 +273,148 @@ def serve(db: str | Path, host: str, port: int, ack_key: str | Path, trust: str 
           election: str | None = None, package_dir: str | Path | None = None,
           stations: str | Path | None = None, tls_cert: str | Path | None = None,
           tls_key: str | Path | None = None, ready: threading.Event | None = None,
-          stop: threading.Event | None = None) -> None:
-    """Run the receiver until stopped (SIGTERM/SIGINT or ``stop``); TLS with cert and key."""
+          stop: threading.Event | None = None, workers: int = 1, backlog: int = Limits.backlog,
+          operators: str | Path | None = None, limits: Limits | None = None,
+          config: ApiConfig | None = None, extra_routes: Sequence[BaseRoute] = ()) -> None:
+    """Run the receiver until stopped (SIGTERM/SIGINT or ``stop``); TLS with cert and key.
+
+    ``workers`` processes share one listening socket; ``operators`` is the file of
+    operator token hashes (``central.api.load_operators``).
+    """
+    if workers < 1:
+        raise SyncError(f"workers must be at least 1, not {workers}")
+    limits = limits or Limits(backlog=backlog)
+    if config is None:
+        config = ApiConfig(operators=load_operators(operators) if operators else frozenset())
+    # Everything that can fail on a typo fails here, once, before a socket or a fork.
+    tls = tls_context(tls_cert, tls_key) if tls_cert else None
     rx = open_receiver(db, ack_key, trust, election=election, package_dir=package_dir,
                        stations=stations)
-    tls = tls_context(tls_cert, tls_key) if tls_cert else None
-    server = make_server(rx, host, port, tls=tls)
+    _raise_file_limit()
+    sock = bind_socket(host, port, limits.backlog)
     scheme = "https" if tls else "http"
-    print(json.dumps({"listening": f"{scheme}://{server.server_address[0]}:{server.server_address[1]}"}),
-          flush=True)
-    if ready:
-        ready.set()
-    if stop:
-        threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
+    shown = f"[{sock.getsockname()[0]}]" if sock.family == socket.AF_INET6 else sock.getsockname()[0]
+    print(json.dumps({"listening": f"{scheme}://{shown}:{sock.getsockname()[1]}",
+                      "workers": workers}), flush=True)
+    if workers == 1:
+        server = ApiServer(make_api(rx, config=config, extra_routes=extra_routes), sock, tls=tls,
+                           limits=limits)
+        if stop:
+            threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
+        if ready:
+            ready.set()
+        try:
+            server.serve_forever()
+        finally:
+            sock.close()
+            rx.storage.close()
+        return
+    election_id = rx.election_id
+    rx.storage.close()   # each worker opens its own, after the fork
+
+    def worker() -> None:
+        wrx = Receiver(Storage(db), signing.load_private_key(ack_key),
+                       signing.load_public_key(trust), election_id=election_id)
+        try:
+            ApiServer(make_api(wrx, config=config, extra_routes=extra_routes), sock, tls=tls,
+                      limits=limits).serve_forever()
+        finally:
+            wrx.storage.close()
+
     try:
-        server.serve_forever(poll_interval=0.2)
+        _prefork(workers, worker, ready=ready, stop=stop)
     finally:
-        server.server_close()
-        rx.storage.close()
+        sock.close()
+
+
+def _raise_file_limit() -> None:
+    """Each connection is a file descriptor: take the hard limit as the soft one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _prefork(workers: int, run: Callable[[], None], *, ready: threading.Event | None,
+             stop: threading.Event | None) -> None:
+    """Fork ``workers`` processes running ``run``; restart any that dies; stop all on a signal."""
+    parent = os.getpid()
+    children: dict[int, float] = {}
+    stopping: list[int] = []   # a plain list: a signal handler must not take the locks an Event waits on
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:   # the worker: default signals (uvicorn installs its own), dies with the parent
+            code = 0
+            try:
+                for s in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                    signal.signal(s, signal.SIG_DFL)
+                _die_with_parent()
+                if os.getppid() != parent:   # the parent died before prctl
+                    os._exit(0)
+                run()
+            except BaseException:   # noqa: BLE001 - a worker reports and exits, never returns
+                log.exception("receiver worker %d failed", os.getpid())
+                code = 1
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        children[pid] = time.monotonic()
+
+    def on_signal(signum, frame) -> None:
+        stopping.append(signum)
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for _ in range(workers):
+            spawn()
+        if ready:
+            ready.set()
+        while not stopping and not (stop and stop.is_set()):
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = 0, 0
+            if pid and pid in children:
+                started = children.pop(pid)
+                log.error("receiver worker %d exited (status %d); starting another", pid, status)
+                if time.monotonic() - started < 1.0:
+                    time.sleep(1.0)   # a worker failing at start: do not spin
+                spawn()
+            else:
+                time.sleep(0.2)
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + Limits.graceful_shutdown + 5
+        while children and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                children.pop(pid, None)
+            else:
+                time.sleep(0.05)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        for s, h in old.items():
+            signal.signal(s, h)
+        sys.stdout.flush()
 
 
 def enroll_file(db: str | Path, trust: str | Path, cert_file: str | Path) -> dict[str, Any]:
