@@ -2,12 +2,16 @@
 
 The same as ``uchastok receiver serve`` without the station CLI around it
 (used by the kill -9 tests and the benchmark, which start it as a process).
+It prints one JSON line, ``{"listening": URL, "workers": N}``, once the port
+is bound (with ``--port 0``, the port the kernel chose).
 """
 
 import argparse
 import logging
+import sys
 
-from central.server import serve
+from central.server import Limits, serve
+from sync.errors import SyncError
 
 
 def main(argv=None) -> None:
@@ -22,10 +26,19 @@ def main(argv=None) -> None:
     ap.add_argument("--stations")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--workers", type=int, default=1, help="server processes sharing the port")
+    ap.add_argument("--backlog", type=int, default=Limits.backlog, help="listen backlog")
+    ap.add_argument("--operators", help="file of SHA-256 hashes of operator tokens")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    serve(a.db, a.host, a.port, a.key, a.trust, election=a.election, package_dir=a.package_dir,
-          stations=a.stations, tls_cert=a.tls_cert, tls_key=a.tls_key)
+    try:
+        serve(a.db, a.host, a.port, a.key, a.trust, election=a.election, package_dir=a.package_dir,
+              stations=a.stations, tls_cert=a.tls_cert, tls_key=a.tls_key, workers=a.workers,
+              backlog=a.backlog, operators=a.operators)
+    except SyncError as e:
+        sys.exit(f"python -m central: {e}")
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

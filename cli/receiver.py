@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import secrets
+from pathlib import Path
 
 import click
 
-from central.server import enroll_file, report, serve
+from base.files import atomic_write
+from central.api import load_operators, token_hash
+from central.server import Limits, enroll_file, report, serve
 from cli.common import echo_json, json_option
 
 db_option = click.option("--db", required=True, type=click.Path(dir_okay=False),
@@ -41,23 +45,61 @@ def command() -> None:
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
               help="Serve HTTPS with this PEM certificate chain (stations pin its CA).")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="Its private key.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port (about one per CPU core).")
+@click.option("--backlog", default=Limits.backlog, show_default=True, type=click.IntRange(16),
+              help="Listen backlog: connections the kernel queues (capped by net.core.somaxconn).")
+@click.option("--operators", type=click.Path(exists=True, dir_okay=False),
+              help="SHA-256 hashes of the operator tokens that may see PINs (receiver operator-token).")
 def serve_cmd(db, host, port, key, trust, package_dir, stations, election, tls_cert,
-              tls_key) -> None:
-    """Run the receiver's HTTP service until interrupted.
+              tls_key, workers, backlog, operators) -> None:
+    """Run the receiver's HTTP service until interrupted (SIGTERM or Ctrl-C).
 
     \b
     Example:
       uchastok receiver serve --db central.db --host 127.0.0.1 --port 8700 \\
           --key ack.key --trust provisioning.pub --stations stations.json
+      uchastok receiver serve --db central.db --host 0.0.0.0 --port 443 --workers 4 \\
+          --key ack.key --trust provisioning.pub --package-dir pkg \\
+          --tls-cert server.pem --tls-key server.key --operators operators.txt
     """
 
-
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
     logging.basicConfig(level=logging.WARNING)
     try:
         serve(db, host, port, key, trust, election=election, package_dir=package_dir,
-              stations=stations, tls_cert=tls_cert, tls_key=tls_key)
+              stations=stations, tls_cert=tls_cert, tls_key=tls_key, workers=workers,
+              backlog=backlog, operators=operators)
     except KeyboardInterrupt:
         pass
+
+
+@command.command("operator-token")
+@click.option("--operators", required=True, type=click.Path(dir_okay=False),
+              help="The operators file the receiver reads (created if missing).")
+@click.option("--name", required=True, help="Whose token: written beside its hash as a comment.")
+def operator_token_cmd(operators, name) -> None:
+    """Make a new operator token, add its SHA-256 to the operators file, print the token once.
+
+    The receiver keeps only the hash; give the token to the operator, who sends it as
+    `Authorization: Bearer TOKEN` to see PINs in /v1/anomalies. Restart the receiver
+    to take a changed file into account; delete the line to revoke a token.
+
+    \b
+    Example:
+      uchastok receiver operator-token --operators /etc/uchastok/operators.txt --name "Duty desk 1"
+    """
+
+    path = Path(operators)
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if old:
+        load_operators(path)   # refuse to append to a file the receiver would refuse
+    token = secrets.token_urlsafe(32)
+    label = " ".join(name.split())
+    atomic_write(path, (old + ("" if not old or old.endswith("\n") else "\n")
+                        + f"{token_hash(token)}  # {label}\n").encode(), mode=0o600)
+    click.echo(token)
 
 
 @command.command("enroll")

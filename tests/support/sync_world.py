@@ -19,7 +19,8 @@ from pathlib import Path
 from base.clock import FixedClock
 from base.paths import Paths
 from base.sqlite import Migration, atomic, open_db
-from central.server import make_server
+from central.api import ApiConfig
+from central.server import Limits, make_server
 from central.service import Receiver
 from central.storage import Storage
 from sync import signing
@@ -122,11 +123,17 @@ class Station:
 
 
 class Central:
-    """A receiver on loopback in a thread."""
+    """A receiver on loopback in a thread (central/server.py's uvicorn server, one worker).
 
-    def __init__(self, db: Path, ack_key, authority_pub, election: str | None = ELECTION):
+    Views are computed afresh for each GET (``read_cache=0``): tests read right after
+    they upload. ``config`` replaces the whole ``ApiConfig`` (limits, operators).
+    """
+
+    def __init__(self, db: Path, ack_key, authority_pub, election: str | None = ELECTION, *,
+                 config: ApiConfig | None = None, limits: Limits | None = None):
         self.receiver = Receiver(Storage(db), ack_key, authority_pub, election_id=election)
-        self.server = make_server(self.receiver, "127.0.0.1", 0)
+        self.server = make_server(self.receiver, "127.0.0.1", 0,
+                                  config=config or ApiConfig(read_cache=0), limits=limits)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever,
