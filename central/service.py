@@ -175,7 +175,14 @@ class Receiver:
         return self._stations
 
     def register_stations(self, stations: Any) -> int:
-        """Register the station list (a list of stations, or a package manifest)."""
+        """Register the station list (a list of stations, or a package manifest: its station,
+        with the voters on its list, and its election's day and time zone)."""
+        election = stations.get("election") if isinstance(stations, dict) else None
+        if isinstance(election, dict) and isinstance(election.get("id"), str) \
+                and isinstance(election.get("voting_day"), str):
+            self.storage.register_election(election["id"], election["voting_day"],
+                                           election.get("time_zone") or "Asia/Bishkek",
+                                           election.get("polls_open"), election.get("polls_close"))
         n = self.storage.register_stations(load_stations(stations))
         self._stations = None
         return n
@@ -374,7 +381,11 @@ class Receiver:
 def load_stations(obj: Any) -> list[dict]:
     """Station list from a stations JSON (list of stations) or package manifest(s)."""
     if isinstance(obj, dict) and "station" in obj:
-        obj = [obj["station"]]
+        rows = (obj.get("voters") or {}).get("rows") if isinstance(obj.get("voters"), dict) else None
+        st = obj["station"]
+        if isinstance(st, dict) and "voters_on_list" not in st and type(rows) is int:
+            st = {**st, "voters_on_list": rows}       # the package's own list is the registered one
+        obj = [st]
     elif isinstance(obj, dict) and "stations" in obj:
         obj = obj["stations"]
     if not isinstance(obj, list):

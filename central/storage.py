@@ -91,6 +91,9 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS stations (
         id TEXT PRIMARY KEY, number INTEGER, name TEXT, region_code TEXT, region_name TEXT,
         oik_code TEXT, oik_name TEXT, tik_code TEXT, tik_name TEXT, voters_on_list INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS elections (
+        id TEXT PRIMARY KEY, voting_day TEXT NOT NULL, time_zone TEXT NOT NULL,
+        polls_open TEXT, polls_close TEXT)""",
     """CREATE TABLE IF NOT EXISTS voters (
         pin TEXT PRIMARY KEY, station TEXT NOT NULL, device TEXT NOT NULL, seq BIGINT NOT NULL,
         receipt TEXT NOT NULL, method TEXT NOT NULL, identified_at TEXT NOT NULL)""",
@@ -398,6 +401,40 @@ class Storage:
     def station(self, station: str) -> dict | None:
         rows = self._q(f"SELECT {', '.join(STATION_COLS)} FROM stations WHERE id=?", (station,))
         return dict(zip(STATION_COLS, rows[0], strict=True)) if rows else None
+
+    def register_election(self, election_id: str, voting_day: str, time_zone: str,
+                          polls_open: str | None = None, polls_close: str | None = None) -> None:
+        with self.transaction():
+            self._x("INSERT INTO elections (id, voting_day, time_zone, polls_open, polls_close)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                    " voting_day=excluded.voting_day, time_zone=excluded.time_zone,"
+                    " polls_open=excluded.polls_open, polls_close=excluded.polls_close",
+                    (election_id, voting_day, time_zone, polls_open, polls_close))
+
+    def elections(self) -> dict[str, dict]:
+        cols = ["id", "voting_day", "time_zone", "polls_open", "polls_close"]
+        return {r[0]: dict(zip(cols, r, strict=True)) for r in
+                self._q(f"SELECT {', '.join(cols)} FROM elections")}
+
+    def device_validity(self) -> dict[str, tuple[str, str]]:
+        """device -> (earliest not_before, latest not_after) over its enrolled certificates."""
+        return {r[0]: (r[1], r[2]) for r in self._q(
+            "SELECT device_id, min(not_before), max(not_after) FROM devices GROUP BY device_id")}
+
+    def protocol_heads(self) -> dict[str, tuple[int, str, int]]:
+        """Per station its latest non-test protocol: (arrival n, hash, revisions) — no bodies."""
+        rows = self._q(
+            "SELECT p.station, p.n, p.hash, m.revisions FROM protocols p JOIN (SELECT station,"
+            " max(n) AS n, count(*) AS revisions FROM protocols WHERE test_mode = 0"
+            " GROUP BY station) m ON p.n = m.n")
+        return {r[0]: (int(r[1]), r[2], int(r[3])) for r in rows}
+
+    def protocol_at(self, n: int) -> dict:
+        cols = ["station", "device", "seq", "hash", "closed_at", "received_at", "body"]
+        r = self._q(f"SELECT {', '.join(cols)} FROM protocols WHERE n=?", (n,))[0]
+        d = dict(zip(cols, r, strict=True))
+        d["body"] = json.loads(d["body"])
+        return d
 
     # --- reads for aggregation (small tables only) ----------------------------------------------
 

@@ -68,13 +68,15 @@ def test_totals_from_checked_protocols_only(rx, make_station):
     for st in (good, bad_sum, too_many, test):
         deliver(rx, st)
     res = aggregate.results(rx.storage, "uik")
-    assert [g["code"] for g in res["groups"]] == ["st-0041"]
+    assert [g["code"] for g in res["groups"] if g["stations"]] == ["st-0041"]
+    assert {g["code"]: g["held"] for g in res["groups"]} == {"st-0041": 0, "st-0042": 1, "st-0043": 1,
+                                                               "st-0044": 0}
     held = {h["station"]: h["reasons"] for h in res["held"]}
     assert set(held) == {"st-0042", "st-0043"}
     assert any("!= read" in r for r in held["st-0042"])
     assert any("301 ballots but 300 identified" in r for r in held["st-0043"])
     region = aggregate.results(rx.storage, "region")
-    total = sum(g["contests"]["party-list"]["valid"] for g in region["groups"])
+    total = sum(g["contests"]["party-list"]["valid"] for g in region["groups"] if g["stations"])
     assert total == protocol_body("st-0041", 500)["contests"][1]["valid"]
     assert all(0 <= s <= 1 for g in region["groups"] for c in g["contests"].values()
                for s in c["shares"].values())
@@ -86,11 +88,13 @@ def test_totals_from_checked_protocols_only(rx, make_station):
 def test_share_above_100_percent_is_held(rx, make_station):
     st = make_station("st-0041")
     st.add_receipts(10)
+    rx.register_stations([dict(station_entry("st-0041", 41), voters_on_list=5)])
     p = protocol_body("st-0041", 10, on_list=5)
     enqueue(st, "results-protocol", p)
     deliver(rx, st)
     res = aggregate.results(rx.storage, "oik")
-    assert res["groups"] == [] and "share above 100%" in res["held"][0]["reasons"][0]
+    assert sum(g["stations"] for g in res["groups"]) == 0
+    assert "share above 100%" in res["held"][0]["reasons"][0]
 
 
 def test_turnout_series_and_flag(rx, make_station):
