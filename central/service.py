@@ -40,7 +40,7 @@ from typing import Any
 from base.clock import SystemClock, iso
 from central.storage import Storage
 from sync import signing
-from sync.canonical import canonical
+from sync.canonical import canonical, parse
 from sync.certificate import DeviceCertificate, verify_certificate
 from sync.envelope import (
     MAX_BODY_BYTES,
@@ -348,7 +348,21 @@ class Receiver:
             return _Reject("chain-mismatch", f"stored seq {seq + 1} names another prev")
         return None
 
-    def _project(self, env: dict, h: str, now: str) -> None:
+    def rebuild_projections(self) -> int:
+        """Derive every aggregate again from the stored envelopes (the truth), in one transaction.
+
+        For a schema migration that changes a projection, and to check a restored
+        backup (docs/operations.md "Central database"). Returns the envelopes replayed.
+        """
+        n = 0
+        with self.storage.transaction():
+            self.storage.clear_projections()
+            for data, h, received_at in self.storage.iter_envelopes():
+                self._project(parse(data), h, received_at, record=False)
+                n += 1
+        return n
+
+    def _project(self, env: dict, h: str, now: str, record: bool = True) -> None:
         """Per-kind rows for aggregation; a body the aggregation cannot read is an anomaly."""
         body, kind = env["body"], env["kind"]
         try:
@@ -371,8 +385,9 @@ class Receiver:
             elif kind == "heartbeat":
                 self.storage.set_heartbeat(env, body, now)
         except ValueError as e:
-            self.storage.add_anomaly(now, "bad-body", str(e), env["device"], env["stream"],
-                                     env["seq"], env["station"])
+            if record:
+                self.storage.add_anomaly(now, "bad-body", str(e), env["device"], env["stream"],
+                                         env["seq"], env["station"])
 
     def stream_heads(self) -> list[dict]:
         return self.storage.streams()

@@ -441,6 +441,27 @@ class Storage:
     def envelope_count(self) -> int:
         return self._q("SELECT count(*) FROM envelopes")[0][0]
 
+    PROJECTIONS = ("voters", "double_ids", "turnout_hours", "protocols", "summaries", "heartbeats")
+
+    def clear_projections(self) -> None:
+        """Empty every table derived from the envelopes (call inside transaction(); see rebuild)."""
+        for t in self.PROJECTIONS:
+            self._x(f"DELETE FROM {t}")
+
+    def iter_envelopes(self, batch: int = 5000) -> Iterator[tuple[bytes, str, str]]:
+        """(canonical bytes, hash, received_at) of every stored envelope in arrival order."""
+        last: tuple = ("", "", "", -1)
+        while True:
+            rows = self._q(
+                "SELECT received_at, device, stream, seq, data, hash FROM envelopes"
+                " WHERE (received_at, device, stream, seq) > (?, ?, ?, ?)"
+                " ORDER BY received_at, device, stream, seq LIMIT ?", (*last, batch))
+            for r in rows:
+                yield bytes(r[4]), r[5], r[0]
+            if len(rows) < batch:
+                return
+            last = tuple(rows[-1][:4])
+
     def envelope_keys(self) -> list[tuple[str, str, int, str]]:
         return [tuple(r) for r in self._q("SELECT device, stream, seq, hash FROM envelopes")]
 
