@@ -1,0 +1,324 @@
+"""Every word the portal says, in Kyrgyz, Russian and English, in one catalogue.
+
+The portal speaks the state language (Kyrgyz), the official one (Russian) and
+English for foreign observers and journalists (DOMAIN.md "Languages"). Every
+label of every page comes from ``WORDS`` (``say``), the control relations'
+names from ``RELATIONS`` and the reasons a protocol is held from
+``reason_text``, which turns the aggregation's reasons (English sentences of
+central/aggregate.py) into the reader's language; a reason it does not know is
+shown as the aggregation wrote it, never hidden.
+
+Names from the election (Regions, stations, parties) come as ``{"ky", "ru"}``
+objects or plain text: ``pick`` shows the reader's language, falling back to
+Russian, then Kyrgyz (the package has no English names).
+
+The central side cannot import station/ (pyproject "The central side is a
+separate deployable"), so ``Words`` is its own three-language value, and the
+relations' names repeat count/protocol_body.py ``RELATION_TEXT`` with English added.
+
+Example::
+
+    say("turnout", "ky")                      # 'Шайлоочулардын катышуусу'
+    reason_text("share above 100%: 9000 identified of 2500 on the list", "ru")
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+LANGUAGES = ("ky", "ru", "en")
+DEFAULT_LANGUAGE = "ky"      # the state language; a browser asking for ru or en gets it at "/"
+LANGUAGE_NAMES = {"ky": "Кыргызча", "ru": "Русский", "en": "English"}
+
+
+class Words(NamedTuple):
+    """A text in Kyrgyz, Russian and English (``str.format`` fields filled in all three at once)."""
+
+    ky: str
+    ru: str
+    en: str
+
+    def format(self, **fields: object) -> Words:
+        return Words(self.ky.format(**fields), self.ru.format(**fields), self.en.format(**fields))
+
+    def of(self, lang: str) -> str:
+        return getattr(self, lang) if lang in LANGUAGES else self.ky
+
+
+WORDS: dict[str, Words] = {
+    # the frame
+    "portal": Words("Шайлоонун алдын ала жыйынтыктары", "Предварительные итоги выборов",
+                    "Preliminary election results"),
+    "preliminary-note": Words(
+        "Автоматтык үкөктөрдүн алдын ала эсеби; расмий жыйынтык — комиссиялардын кол менен эсеби.",
+        "Предварительный машинный подсчёт; официальные итоги — ручной подсчёт комиссий.",
+        "Preliminary machine count; the official result is the commissions' manual count."),
+    "language": Words("Тил", "Язык", "Language"),
+    "national": Words("Бүткүл өлкө боюнча", "По всей стране", "Nationwide"),
+    "updated": Words("Жаңыланды", "Обновлено", "Updated"),
+    "not-found": Words("Табылган жок", "Не найдено", "Not found"),
+    "bad-request": Words("Туура эмес суроо", "Неверный запрос", "Bad request"),
+    "back-national": Words("Башкы бетке", "На главную", "To the national page"),
+    "page": Words("Бет", "Страница", "Page"),
+    "next-page": Words("Кийинки", "Следующая", "Next"),
+    "previous-page": Words("Мурунку", "Предыдущая", "Previous"),
+    # levels (DOMAIN.md "Reference region hierarchy")
+    "region": Words("Аймак", "Регион", "Region"),
+    "oik": Words("ОШК", "ОИК", "District commission (ОИК)"),
+    "tik": Words("АШК", "ТИК", "Territorial commission (ТИК)"),
+    "uik": Words("Шайлоо участогу", "Избирательный участок", "Polling station"),
+    "regions": Words("Аймактар", "Регионы", "Regions"),
+    "oiks": Words("Округдук шайлоо комиссиялары (ОШК)", "Окружные избирательные комиссии (ОИК)",
+                  "District election commissions (ОИК)"),
+    "tiks": Words("Аймактык шайлоо комиссиялары (АШК)", "Территориальные избирательные комиссии (ТИК)",
+                  "Territorial election commissions (ТИК)"),
+    "uiks": Words("Шайлоо участоктору", "Избирательные участки", "Polling stations"),
+    "station-no": Words("№ {number} шайлоо участогу", "Избирательный участок № {number}",
+                        "Polling station No. {number}"),
+    # figures
+    "results": Words("Жыйынтыктар", "Итоги", "Results"),
+    "contest": Words("Бюллетень", "Бюллетень", "Contest"),
+    "option": Words("Талапкер / партия", "Кандидат / партия", "Candidate / party"),
+    "votes": Words("Добуштар", "Голоса", "Votes"),
+    "share": Words("Үлүшү", "Доля", "Share"),
+    "against-all": Words("Баарына каршы", "Против всех", "Against all"),
+    "ballots_read": Words("Окулган бюллетендер", "Прочитано бюллетеней", "Ballots read"),
+    "ballots_found": Words("Үкөктөн табылган бюллетендер", "Бюллетеней найдено в ящике",
+                           "Ballots found in the box"),
+    "valid": Words("Жарактуу бюллетендер", "Действительных бюллетеней", "Valid ballots"),
+    "invalid": Words("Жараксыз бюллетендер", "Недействительных бюллетеней", "Invalid ballots"),
+    "blank": Words("Белгисиз (бош)", "Без отметок (пустых)", "Blank (no mark)"),
+    "voters_on_list": Words("Тизмедеги шайлоочулар", "Избирателей в списке", "Voters on the list"),
+    "voters_identified": Words("Идентификацияланган шайлоочулар", "Идентифицировано избирателей",
+                               "Voters identified"),
+    "closed_at": Words("Добуш берүү жабылды", "Голосование закрыто", "Polls closed"),
+    "counted-from": Words("{n} текшерилген участоктун протоколу боюнча",
+                          "По протоколам {n} проверенных участков",
+                          "From the protocols of {n} verified stations"),
+    "no-results": Words("Текшерилген протоколдор азырынча жок", "Проверенных протоколов пока нет",
+                        "No verified protocols yet"),
+    "chart-of": Words("{contest}: добуштардын үлүшү", "{contest}: доли голосов", "{contest}: vote shares"),
+    # turnout
+    "turnout": Words("Шайлоочулардын катышуусу", "Явка избирателей", "Turnout"),
+    "identified": Words("Идентификацияланды", "Идентифицировано", "Identified"),
+    "on-list": Words("тизмеде", "в списке", "on the list"),
+    "turnout-line": Words("{identified} идентификацияланды, тизмеде {on_list}",
+                          "{identified} идентифицировано из {on_list} в списке",
+                          "{identified} identified of {on_list} on the list"),
+    "turnout-note": Words("Шайлоочулардын квитанциялары боюнча, маалымат жөнөткөн участоктордо",
+                          "По квитанциям идентификации, на участках, передавших данные",
+                          "From identification receipts, at stations that reported"),
+    "turnout-by-hour": Words("Саат боюнча катышуу", "Явка по часам", "Turnout by hour"),
+    "hour": Words("Саат", "Час", "Hour"),
+    "cumulative": Words("Жалпысынан", "Нарастающим итогом", "Cumulative"),
+    "local-time": Words("Бишкек убактысы", "время Бишкека", "Bishkek time"),
+    "no-turnout": Words("Катышуу тууралуу маалымат азырынча жок", "Данных о явке пока нет",
+                        "No turnout data yet"),
+    # stations and their status
+    "stations": Words("Участоктор", "Участки", "Stations"),
+    "registered": Words("Бардыгы", "Всего", "Registered"),
+    "reporting": Words("Маалымат жөнөттү", "Передали данные", "Reporting"),
+    "verified": Words("Текшерилди", "Проверено", "Verified"),
+    "held": Words("Кармалды", "Задержано", "Held"),
+    "missing": Words("Маалымат жок", "Нет данных", "Missing"),
+    "status": Words("Абалы", "Состояние", "Status"),
+    "status-verified": Words("Протокол текшерилди жана жыйынтыкка кошулду",
+                             "Протокол проверен и учтён в итогах",
+                             "Protocol verified and counted in the totals"),
+    "status-held": Words("Протокол кармалды: жыйынтыкка кошулган жок",
+                         "Протокол задержан: не учтён в итогах",
+                         "Protocol held: left out of the totals"),
+    "status-reporting": Words("Маалымат келүүдө, протокол али жок",
+                              "Данные поступают, протокола ещё нет",
+                              "Data arriving, no protocol yet"),
+    "status-missing": Words("Участоктон маалымат келе элек", "От участка данных ещё нет",
+                            "Nothing received from this station yet"),
+    "reasons": Words("Себептери", "Причины", "Reasons"),
+    "held-list": Words("Кармалган протоколдор", "Задержанные протоколы", "Held protocols"),
+    "held-list-note": Words(
+        "Бул протоколдор текшерүүдөн өткөн жок жана жыйынтыкка кошулган жок; себептери көрсөтүлгөн.",
+        "Эти протоколы не прошли проверку и не учтены в итогах; причины указаны.",
+        "These protocols failed a check and are left out of the totals; the reasons are shown."),
+    "none-held": Words("Кармалган протокол жок", "Задержанных протоколов нет", "No protocol is held"),
+    "see-held": Words("Кармалгандардын тизмеси жана себептери", "Список задержанных и причины",
+                      "The held list and its reasons"),
+    # a station's protocol
+    "protocol": Words("Жыйынтыктар протоколу", "Протокол об итогах голосования",
+                      "Protocol of voting results"),
+    "no-protocol": Words("Протокол али келе элек", "Протокол ещё не поступил", "No protocol has arrived yet"),
+    "line": Words("Сап", "Строка", "Line"),
+    "machine": Words("Автоматтык эсеп", "Машинный подсчёт", "Machine count"),
+    "manual": Words("Кол менен эсеп (расмий)", "Ручной подсчёт (официальный)", "Manual count (official)"),
+    "difference": Words("Айырма", "Разница", "Difference"),
+    "manual-arrived": Words("Комиссиянын кол менен эсеби келди: {n} сапта айырма бар",
+                            "Поступил ручной подсчёт комиссии: расхождения в {n} строках",
+                            "The commission's manual count arrived: {n} lines differ"),
+    "flag-note": Words("2 бюллетенден жана автоматтык эсептин 1%ынан ашкан айырмалар белгиленди",
+                       "Отмечены расхождения больше 2 бюллетеней и больше 1% машинного подсчёта",
+                       "Differences of more than 2 ballots and more than 1% of the machine's figure"
+                       " are flagged"),
+    "flagged": Words("айырма чоң", "большое расхождение", "large difference"),
+    "manual-pending": Words("Комиссиянын кол менен эсеби али келе элек",
+                            "Ручной подсчёт комиссии ещё не поступил",
+                            "The commission's manual count has not arrived yet"),
+    "explanation": Words("Комиссиянын түшүндүрмөсү", "Объяснение комиссии", "The commission's explanation"),
+    "relations": Words("Контролдук катыштар", "Контрольные соотношения", "Control relations"),
+    "hash": Words("Протоколдун хэши (конверттин SHA-256)", "Хэш протокола (SHA-256 конверта)",
+                  "Protocol hash (SHA-256 of the envelope)"),
+    "device": Words("Түзмөк", "Устройство", "Device"),
+    "received-at": Words("Кабыл алынды", "Получен", "Received"),
+    "receipts-received": Words("Келген квитанциялар", "Получено квитанций", "Receipts received"),
+    "downloads": Words("Жүктөп алуу", "Скачать", "Downloads"),
+    "export-json": Words("Байкоочу үчүн файл (JSON, кол тамгалары менен)",
+                         "Файл для наблюдателя (JSON, с подписями)",
+                         "Observer's file (JSON, with signatures)"),
+    "protocol-pdf": Words("Протокол (PDF, A4)", "Протокол (PDF, A4)", "Protocol (PDF, A4)"),
+    "verify-offline": Words("Өз компьютериңизде текшерүү: uchastok verify ФАЙЛ --trust provisioning.pub",
+                            "Проверка на своём компьютере: uchastok verify ФАЙЛ --trust provisioning.pub",
+                            "Check on your own computer: uchastok verify FILE --trust provisioning.pub"),
+    # checking in the reader's browser
+    "verify": Words("Кол тамганы өзүңүз текшериңиз", "Проверьте подпись сами", "Check the signature yourself"),
+    "verify-intro": Words(
+        "Браузериңиз протоколдун кол тамгасын жана чынжырын БШКнын ачкычы менен текшерет.",
+        "Ваш браузер проверит подпись протокола и цепочку по ключу ЦИК.",
+        "Your browser checks the protocol's signature and chain against the CEC's key."),
+    "verify-button": Words("Текшерүү", "Проверить", "Check"),
+    "verify-running": Words("Текшерилүүдө…", "Проверяется…", "Checking…"),
+    "verify-ok": Words("Кол тамга жана чынжыр туура: протокол участоктун түзмөгү кол койгондой",
+                       "Подпись и цепочка верны: протокол таков, каким его подписало устройство участка",
+                       "Signature and chain check out: the protocol is as the station's device signed it"),
+    "verify-bad": Words("ТЕКШЕРҮҮДӨН ӨТКӨН ЖОК", "ПРОВЕРКА НЕ ПРОЙДЕНА", "CHECK FAILED"),
+    "verify-other": Words("Текшерилген протоколдун хэши бул беттегиден башка",
+                          "Хэш проверенного протокола отличается от показанного на странице",
+                          "The checked protocol's hash differs from the one on this page"),
+    "verify-unavailable": Words("Текшерүү бул браузерде иштебейт", "Проверка недоступна в этом браузере",
+                                "The check is not available in this browser"),
+    # revisions
+    "revisions": Words("Редакциялар", "Редакции", "Revisions"),
+    "revisions-public": Words("Протоколдордун редакциялары", "Редакции протоколов", "Protocol revisions"),
+    "revisions-note": Words(
+        "Протоколдун ар бир жаңы редакциясы сакталат; бул жерде эмнеси өзгөргөнү көрсөтүлөт.",
+        "Каждая новая редакция протокола сохраняется; здесь показано, что в ней изменилось.",
+        "Every new revision of a protocol is kept; here is what each one changed."),
+    "revision": Words("Редакция", "Редакция", "Revision"),
+    "changes": Words("Өзгөрүүлөр", "Изменения", "Changes"),
+    "first-revision": Words("биринчи редакция", "первая редакция", "first revision"),
+    "no-change": Words("сандар өзгөргөн жок", "цифры не изменились", "no figure changed"),
+    "more-changes": Words("жана дагы {n}", "и ещё {n}", "and {n} more"),
+    "manual-added": Words("кол менен эсеп кошулду", "добавлен ручной подсчёт", "manual count added"),
+    "no-revisions": Words("Оңдолгон протокол жок", "Исправленных протоколов нет", "No protocol was revised"),
+    "single-revision": Words("{n} участоктун протоколу бир гана редакцияда",
+                             "У {n} участков протокол в одной редакции",
+                             "{n} stations have a single revision"),
+    # the bulk file and keys
+    "all-json": Words("Бардык участоктордун протоколдору (JSON, борбордун кол тамгасы менен, мүнөт сайын)",
+                      "Протоколы всех участков (JSON, подписан центром, раз в минуту)",
+                      "Every station's protocol (JSON, signed by the centre, each minute)"),
+    "keys": Words("Ачкычтар", "Ключи", "Keys"),
+    "authority-key": Words("БШКнын (түзмөктөрдүн сертификаттары) ачкычы",
+                           "Ключ ЦИК (сертификаты устройств)",
+                           "CEC key (device certificates)"),
+    "centre-key": Words("Борбордун ачкычы (all.json)", "Ключ центра (all.json)", "Centre key (all.json)"),
+    "export-unavailable": Words("Байкоочунун файлы азырынча жеткиликсиз", "Файл наблюдателя пока недоступен",
+                                "The observer's file is not available yet"),
+}
+
+# The control relations of a protocol (count/protocol_body.py RELATION_TEXT, with English).
+RELATIONS: dict[str, Words] = {
+    "identified<=voters-on-list": Words("идентификацияланган ≤ тизмедеги", "идентифицировано ≤ в списке",
+                                        "identified ≤ on the list"),
+    "ballots<=identified": Words("бюллетендер ≤ идентификацияланган", "бюллетеней ≤ идентифицировано",
+                                 "ballots ≤ identified"),
+    "ballots<=voters-on-list": Words("бюллетендер ≤ тизмедеги", "бюллетеней ≤ в списке",
+                                     "ballots ≤ on the list"),
+    "statuses=ballots": Words("жарактуу+жараксыз+бош = окулган", "действ.+недейств.+пустые = прочитано",
+                              "valid + invalid + blank = read"),
+    "valid+invalid=ballots": Words("жарактуу + жараксыз = табылган", "действ. + недейств. = найдено",
+                                   "valid + invalid = found"),
+    "votes=valid": Words("добуштардын суммасы = жарактуу", "сумма голосов = действительные",
+                         "sum of votes = valid"),
+    "preferences<=party-votes": Words("артыкчылык ≤ партиянын добушу", "предпочтения ≤ голоса партии",
+                                      "preferences ≤ party votes"),
+}
+
+# The aggregation's reasons to hold a protocol (central/aggregate.py), in the reader's language.
+# Each pattern's named groups fill the text's fields; the first match wins.
+REASONS: list[tuple[re.Pattern[str], Words]] = [(re.compile(p), w) for p, w in [
+    (r"^share above 100%: (?P<a>\d+) identified of (?P<b>\d+) on the list",
+     Words("катышуу 100%дан ашык: тизмедеги {b} шайлоочунун {a} идентификацияланган",
+           "явка выше 100%: {a} идентифицировано при {b} в списке",
+           "turnout above 100%: {a} identified of {b} on the list")),
+    (r"^share above 100% \((?P<a>\d+) of (?P<b>\d+)\)",
+     Words("катышуу 100%дан ашык: {b} шайлоочунун {a}", "явка выше 100%: {a} из {b}",
+           "turnout above 100%: {a} of {b}")),
+    (r"^(?P<c>[^:]+): valid (?P<v>\d+) \+ invalid (?P<i>\d+) \+ blank (?P<b>\d+) != read (?P<r>\d+)",
+     Words("{c}: жарактуу {v} + жараксыз {i} + бош {b} окулган {r} менен дал келбейт",
+           "{c}: действительных {v} + недействительных {i} + пустых {b} ≠ прочитано {r}",
+           "{c}: valid {v} + invalid {i} + blank {b} ≠ read {r}")),
+    (r"^(?P<c>[^:]+): votes add up to (?P<s>\d+), valid ballots (?P<v>\d+)",
+     Words("{c}: добуштардын суммасы {s}, жарактуу бюллетендер {v}",
+           "{c}: сумма голосов {s}, действительных бюллетеней {v}",
+           "{c}: votes add up to {s}, valid ballots {v}")),
+    (r"^(?P<c>[^:]+): (?P<r>\d+) ballots but (?P<i>\d+) identified voters",
+     Words("{c}: {r} бюллетень, бирок {i} гана шайлоочу идентификацияланган",
+           "{c}: {r} бюллетеней, но идентифицировано только {i} избирателей",
+           "{c}: {r} ballots but {i} identified voters")),
+    (r"^(?P<c>[^:]+): no identified-voter count to check (?P<r>\d+) ballots against",
+     Words("{c}: {r} бюллетенди салыштыра турган идентификацияланган шайлоочулардын саны жок",
+           "{c}: нет числа идентифицированных избирателей для проверки {r} бюллетеней",
+           "{c}: no identified-voter count to check {r} ballots against")),
+    (r"^(?P<c>[^:]+): counts are not non-negative integers",
+     Words("{c}: сандар терс эмес бүтүн сан эмес", "{c}: числа не являются целыми неотрицательными",
+           "{c}: counts are not non-negative integers")),
+    (r"^voters_identified is not a count",
+     Words("идентификацияланган шайлоочулардын саны сан эмес",
+           "число идентифицированных избирателей не является числом",
+           "the number of identified voters is not a count")),
+    (r"^no contests", Words("протоколдо бюллетень жок", "в протоколе нет бюллетеней",
+                            "the protocol holds no contest")),
+    (r"^contest entry malformed", Words("бюллетендин жазуусу бузук", "запись бюллетеня повреждена",
+                                        "a contest entry is malformed")),
+    (r"^station is not on the station list",
+     Words("участок катталган участоктордун тизмесинде жок", "участка нет в списке зарегистрированных",
+           "the station is not on the registered station list")),
+    (r"^count stream has gaps before the protocol",
+     Words("протоколго чейин түзмөктүн жазууларынын айрымдары келе элек",
+           "до протокола не хватает записей устройства (разрыв цепочки)",
+           "records of the device before the protocol are missing (a gap in the chain)")),
+]]
+
+
+def say(key: str, lang: str, **fields: object) -> str:
+    """The word ``key`` in ``lang``, its ``str.format`` fields filled."""
+    w = WORDS[key]
+    return (w.format(**fields) if fields else w).of(lang)
+
+
+def pick(value: Any, lang: str) -> str:
+    """One language of a name: a ``Words``, a ``{"ky", "ru"[, "en"]}`` object, or plain text as it is."""
+    if isinstance(value, Words):
+        return value.of(lang)
+    if isinstance(value, dict):
+        for k in (lang, "ru", "ky"):
+            if isinstance(value.get(k), str):
+                return value[k]
+        return ""
+    return "" if value is None else str(value)
+
+
+def reason_text(reason: Any, lang: str) -> str:
+    """A reason to hold a protocol in ``lang``; one the catalogue does not know, as written."""
+    if isinstance(reason, dict):       # {"code", "text"} if the aggregation gives codes
+        reason = reason.get("text") or reason.get("code") or ""
+    text = str(reason)
+    for pattern, words in REASONS:
+        m = pattern.match(text)
+        if m:
+            return words.format(**m.groupdict()).of(lang)
+    return text
+
+
+def relation_text(code: str, lang: str) -> str:
+    w = RELATIONS.get(code)
+    return w.of(lang) if w is not None else code
