@@ -301,6 +301,8 @@ def decompress(data: bytes, encoding: str | None, limit: int = MAX_BATCH_BYTES) 
         raise EnvelopeError(f"decompressed batch exceeds {limit} bytes")
     if not d.eof:
         raise EnvelopeError("truncated gzip data")
+    if d.unused_data:   # one member, as encode_batch makes it: anything after it is not the batch
+        raise EnvelopeError(f"{len(d.unused_data)} bytes after the gzip data")
     return out
 
 
