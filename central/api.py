@@ -14,9 +14,11 @@ uvicorn. What it guarantees:
 - **Bodies are bounded in size and time.** A ``Content-Length`` over the
   limit (the batch limit, ``MAX_BATCH_BYTES``) is refused 413 before a byte
   of the body is read; a chunked body is cut at the limit (413); a body not
-  received within ``body_timeout`` seconds is 408. Each closes the
-  connection. (uvicorn times out neither a slow body nor slow headers: the
-  header deadline is central/server.py's.) What the receiver makes of the
+  received within ``body_timeout`` seconds is 408. The connection is then
+  drained a moment and closed by central/server.py (no ``Connection: close``
+  here: with it uvicorn closes at once, the unread body resets the connection
+  and the client may never read the answer). uvicorn times out neither a slow
+  body nor slow headers: the header deadline is central/server.py's. What the receiver makes of the
   bytes (gzip within the limit, strict JSON, shapes) is central/service.py's.
 - **Rate limits** (token buckets, in memory, per process: with N worker
   processes a client gets up to N times the figures). Per device, batches
@@ -30,9 +32,10 @@ uvicorn. What it guarantees:
 - **PINs only to operators.** ``/v1/anomalies`` lists voter PINs identified
   at two stations only to a request carrying ``Authorization: Bearer TOKEN``
   whose SHA-256 is among ``config.operators`` (``load_operators``: a file of
-  hex hashes, compared in constant time; a wrong token is 401). Anyone else
-  gets the ``public_anomalies`` view: the count of such PINs, never a PIN,
-  and every run of 8 or more digits in a text masked.
+  hex hashes, compared in constant time; a wrong token is 401), as
+  ``aggregate.anomalies``. Anyone else gets ``aggregate.public_anomalies``:
+  counts only (evidence per code and station, streams with gaps, PINs
+  identified twice, unauthenticated events), never a PIN or a text.
 - **Reads computed once.** Each view (per query and per public/operator
   view) is computed at most once per ``read_cache`` seconds however many
   clients ask at the same time; the others wait for that answer.
@@ -81,7 +84,6 @@ log = logging.getLogger("uchastok.central.api")
 
 GZIP_ABOVE = 1024
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_DIGIT_RUN = re.compile(r"\d{8,}")   # a PIN is 14 digits; a malformed one may be a few less
 
 
 class OperatorsError(SyncError):
@@ -150,28 +152,6 @@ def is_operator(authorization: str | None, operators: frozenset[str]) -> bool | 
     for known in operators:
         found |= hmac.compare_digest(h, known.encode())
     return found
-
-
-def public_anomalies(doc: dict[str, Any]) -> dict[str, Any]:
-    """``aggregate.anomalies`` for anyone: no PIN, the count of PINs identified at two stations.
-
-    Texts (``detail``) keep their words but lose every run of 8 or more digits: a
-    receipt refused for a malformed PIN quotes it, and a malformed PIN may be a real one.
-    """
-    out = {k: v for k, v in doc.items() if k != "double_identification"}
-    doubles = doc.get("double_identification")
-    out["double_identification_count"] = len(doubles) if isinstance(doubles, list) else 0
-    out["stored"] = [_masked(a) for a in doc.get("stored", [])]
-    junk = doc.get("unauthenticated")
-    if isinstance(junk, dict):
-        out["unauthenticated"] = {**junk, "clients": [_masked(c) for c in junk.get("clients", [])]}
-    return out
-
-
-def _masked(row: Any) -> Any:
-    if isinstance(row, dict) and isinstance(row.get("detail"), str):
-        return {**row, "detail": _DIGIT_RUN.sub("[digits]", row["detail"])}
-    return row
 
 
 class RateBuckets:
@@ -264,7 +244,7 @@ class _Rendered:
             if len(self.data) > GZIP_ABOVE else None   # acks and views cross 2G links too
         self.headers = dict(headers or {})
 
-    def response(self, request: Request | None = None, *, close: bool = False) -> Response:
+    def response(self, request: Request | None = None) -> Response:
         headers = dict(self.headers)
         body = self.data
         if self.gz is not None and request is not None \
@@ -273,15 +253,13 @@ class _Rendered:
             headers["Content-Encoding"] = "gzip"
         if self.gz is not None:
             headers["Vary"] = "Accept-Encoding"
-        if close:
-            headers["Connection"] = "close"
         return Response(body, self.status, headers, media_type="application/json")
 
 
-def _error(status: int, code: str, detail: str | None = None, headers: dict[str, str] | None = None,
-           *, close: bool = False) -> Response:
+def _error(status: int, code: str, detail: str | None = None,
+           headers: dict[str, str] | None = None) -> Response:
     body = {"error": code} if detail is None else {"error": code, "detail": detail}
-    return _Rendered(status, body, headers).response(close=close)
+    return _Rendered(status, body, headers).response()
 
 
 class _TooLarge(Exception):
@@ -309,14 +287,14 @@ class _Api:
         try:
             data = await self._body(request)
         except _TooLarge as e:
-            return _error(413, "too-large", str(e), close=True)
+            return _error(413, "too-large", str(e))
         except TimeoutError:
             return _error(408, "request-timeout",
-                          f"body not received within {self.config.body_timeout:g} s", close=True)
+                          f"body not received within {self.config.body_timeout:g} s")
         except ClientDisconnect:
             return Response(status_code=400)   # nobody is there to read it
         if data is None:
-            return _error(411, "length-required", "a Content-Length or a chunked body", close=True)
+            return _error(411, "length-required", "a Content-Length or a chunked body")
         client = request.client.host if request.client else None
         rendered = await anyio.to_thread.run_sync(
             self._intake, data, request.headers.get("content-encoding"), client, limiter=self.intake)
@@ -395,8 +373,7 @@ class _Api:
             return await self.view(("anomalies", "operator"),
                                    lambda: aggregate.anomalies(self.receiver.storage), request)
         return await self.view(("anomalies", "public"),
-                               lambda: public_anomalies(aggregate.anomalies(self.receiver.storage)),
-                               request)
+                               lambda: aggregate.public_anomalies(self.receiver.storage), request)
 
     async def health(self, request: Request) -> Response:
         return await self.view(("health",), lambda: {"ok": True,
@@ -553,8 +530,7 @@ OPENAPI: dict[str, Any] = {
                                                "429": {"$ref": "#/components/responses/RateLimited"}}}},
         "/v1/anomalies": {"get": {
             "summary": "Signed evidence, gaps, PINs identified at two stations, unauthenticated junk"
-                       " per client. Without an operator token: the count of double identifications,"
-                       " never a PIN",
+                       " per client (operators); without an operator token, counts only, never a PIN",
             "security": [{}, {"operator": []}],
             "responses": {"200": {"description": "Anomaly lists"},
                           "401": {"description": "A bearer token that is no operator's"},

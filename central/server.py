@@ -20,8 +20,9 @@ What the server bounds (``Limits``, docs/operations.md "Central server"):
   cancelled by any byte), so ``_GuardedH11`` adds one: the headers must be
   complete ``header_timeout`` seconds after the connection (or the previous
   answer), else 408 and close. The body's deadline is the app's
-  (``ApiConfig.body_timeout``); an answer given before the body was all sent
-  (413, 404) closes the connection rather than wait for the rest. A TLS
+  (``ApiConfig.body_timeout``); after an answer given before the body was all
+  sent (413, 404) the rest is read and dropped for ``LINGER`` seconds, then the
+  connection is closed (so the client reads the answer instead of a reset). A TLS
   handshake is bounded by asyncio (60 s). An idle keep-alive connection is
   closed after ``keep_alive`` seconds.
 - **Connections.** At most ``max_connections`` per worker (beyond, a new
@@ -86,6 +87,8 @@ class Limits:
     graceful_shutdown: float = 10.0  # running requests get this long on SIGTERM
 
 
+LINGER = 2.0   # seconds a connection answered before its body ended is drained, then closed
+
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
          b"Retry-After: 5\r\nConnection: close\r\nContent-Length: 48\r\n\r\n"
          b'{"error":"busy","detail":"too many connections"}')
@@ -133,8 +136,11 @@ def _guarded_protocol(limits: Limits) -> type[H11Protocol]:
                 return
             if self.conn.their_state is h11.SEND_BODY:
                 # Answered before the body was all sent (413, 404...): reading on would let a
-                # client trickle the rest forever, and the keep-alive timer restarts on each byte.
-                self.transport.close()
+                # client trickle the rest forever (the keep-alive timer restarts on each byte),
+                # closing at once, with its body unread, would reset the connection and could
+                # lose the answer. So the rest is read and dropped for LINGER seconds, then closed.
+                self._disarm()
+                self._header_timer = self.loop.call_later(LINGER, self.transport.close)
             elif self.conn.their_state is h11.IDLE:
                 self._arm()
 

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 import requests
-from sync_world import Central, Station, receipt_body, station_entry
+from sync_world import OPERATOR, Central, Station, receipt_body, station_entry
 
 from central.service import JunkBudget
 from sync import signing
@@ -164,7 +164,7 @@ def test_raw_socket_abuse_never_kills_the_server(world):
             s.shutdown(socket.SHUT_WR)
             s.recv(4096)
     assert one(central, st, sealed(st))["status"] == "stored"
-    anomalies = requests.get(central.url + "/v1/anomalies", timeout=5).json()
+    anomalies = requests.get(central.url + "/v1/anomalies", timeout=5, headers=OPERATOR).json()
     assert isinstance(anomalies["stored"], list)
 
 
@@ -175,7 +175,7 @@ def test_junk_over_http_is_counted_per_address_and_rate_limited(world):
     r = post(central, None, raw=b"{}")
     assert codes == [400, 400, 429] and r.status_code == 429 and r.headers["Retry-After"] == "100"
     assert one(central, st, sealed(st))["status"] == "stored"      # a station behind it still gets acks
-    an = requests.get(central.url + "/v1/anomalies", timeout=5).json()
+    an = requests.get(central.url + "/v1/anomalies", timeout=5, headers=OPERATOR).json()
     assert an["stored"] == [] and an["unauthenticated"]["clients"][0]["client"] == "127.0.0.1"
 
 
@@ -185,7 +185,7 @@ def test_a_flood_of_junk_never_hides_a_real_fork(world):
     assert one(central, st, sealed(st, body=receipt_body(99)))["reason"].startswith("fork")
     statuses = {post(central, None, raw=b"{}").status_code for _ in range(1000)}   # no key needed
     assert statuses == {400, 429}
-    an = requests.get(central.url + "/v1/anomalies", timeout=5).json()
+    an = requests.get(central.url + "/v1/anomalies", timeout=5, headers=OPERATOR).json()
     assert [(a["code"], a["device"], a["station"]) for a in an["stored"]] == [
         ("fork", st.device_id, "st-0042")]
     assert [(e["code"], e["count"]) for e in an["evidence"]] == [("fork", 1)]
@@ -202,7 +202,7 @@ def test_junk_naming_a_real_device_is_not_charged_to_it(world):
     forged = [dict(e1, seq=s, prev="ab" * 32) for s in range(2, 52)]   # device ids are public
     r = post(central, make_batch(st.device_id, "identify", forged, None))
     assert {x["reason"].split(":")[0] for x in r.json()["signed"]["results"]} == {"bad-signature"}
-    an = requests.get(central.url + "/v1/anomalies", timeout=5).json()
+    an = requests.get(central.url + "/v1/anomalies", timeout=5, headers=OPERATOR).json()
     assert [a for a in an["stored"] if a["device"] == st.device_id or a["station"] == "st-0042"] == []
     (junk,) = an["unauthenticated"]["clients"]
     assert (junk["client"], junk["code"], junk["events"]) == ("127.0.0.1", "bad-signature", 50)

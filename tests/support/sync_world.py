@@ -19,7 +19,7 @@ from pathlib import Path
 from base.clock import FixedClock
 from base.paths import Paths
 from base.sqlite import Migration, atomic, open_db
-from central.api import ApiConfig
+from central.api import ApiConfig, token_hash
 from central.server import Limits, make_server
 from central.service import Receiver
 from central.storage import Storage
@@ -122,18 +122,24 @@ class Station:
             c.close()
 
 
+# The test receiver's operator token: GET /v1/anomalies with OPERATOR headers sees PINs and texts.
+OPERATOR_TOKEN = "test-operator-token"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
 class Central:
     """A receiver on loopback in a thread (central/server.py's uvicorn server, one worker).
 
     Views are computed afresh for each GET (``read_cache=0``): tests read right after
-    they upload. ``config`` replaces the whole ``ApiConfig`` (limits, operators).
+    they upload; ``OPERATOR_TOKEN`` is its operator. ``config`` replaces the whole
+    ``ApiConfig`` (limits, operators).
     """
 
     def __init__(self, db: Path, ack_key, authority_pub, election: str | None = ELECTION, *,
                  config: ApiConfig | None = None, limits: Limits | None = None):
         self.receiver = Receiver(Storage(db), ack_key, authority_pub, election_id=election)
-        self.server = make_server(self.receiver, "127.0.0.1", 0,
-                                  config=config or ApiConfig(read_cache=0), limits=limits)
+        config = config or ApiConfig(read_cache=0, operators=frozenset({token_hash(OPERATOR_TOKEN)}))
+        self.server = make_server(self.receiver, "127.0.0.1", 0, config=config, limits=limits)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever,
