@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import socket
 import subprocess
 import sys
@@ -38,9 +39,10 @@ from central.bundle import ExportUnavailable, station_export
 from central.service import Receiver
 from central.storage import Storage
 from sync import signing
+from sync.canonical import canonical, parse
 from sync.certificate import cert_ref, issue_certificate
 from sync.envelope import ZERO_HASH, encode_batch, make_batch
-from sync.errors import VerificationError
+from sync.errors import SyncError, VerificationError
 from sync.export import verify_export
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +62,15 @@ window.checkSample = async (name, key, fallback, withCert) => {
   if (withCert) options.certificate = await bytesOf(`/certs/${name}`);
   return uchastokVerify.verifyExport(await bytesOf(`/samples/${name}`), key, options);
 };
+window.canonicalOf = (texts) => texts.map((text) => {
+  try {
+    const bytes = uchastokVerify.canonical(uchastokVerify.parse(new TextEncoder().encode(text)));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  } catch (e) {
+    if (e instanceof uchastokVerify.CheckError) return "refused";
+    throw e;
+  }
+});
 const hexBytes = (h) => new Uint8Array((h.match(/../g) || []).map((x) => parseInt(x, 16)));
 window.edDecisions = async (vectors) => {
   const out = [];
@@ -224,6 +235,56 @@ def test_page_agrees_with_uchastok_verify(page, samples, tmp_path, name, engine)
 def test_page_follows_the_document_where_sync_reads_more(page, samples, name, engine):
     """Where sync/ accepts what docs/protocol.md does not (the xfails above), the page keeps to the document."""
     assert page_verdict(run_page(page, samples[name], fallback=engine == "fallback")) == samples[name].expect
+
+
+# --- strict JSON and RFC 8785: the page's bytes are sync/canonical.py's ------------------------------
+
+PIECES = ["\\\\", "\\\"", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0000", "\\u001F", "\\u00e9",
+          "\\u00E9", "\\ud83d\\ude00", "\\ud800", "\\udc00x", "\\u2028", "\x7f", "\u2028", "a", "Z", "0", " ",
+          "ы", "Ү", "€", "\ue000", "\uffff", "😀", "𝄞", "e\u0301", "\\x41", "\\u12", "\x01"]
+NUMBERS = ["0", "-0", "1", "-1", "10", "01", "1.0", "1e2", "1E+2", "-2.5e-3", "9007199254740991",
+           "-9007199254740991", "9007199254740992", "1" * 32, "1" * 33, "1.", ".5", "-", "+1", "0x10",
+           "NaN", "Infinity", "-Infinity"]
+
+
+def json_text(rng, depth=0) -> str:
+    """A JSON-ish text: mostly valid, with the spellings where parsers and canonicalisers differ."""
+    r = rng.random()
+    if depth > 3 or r < 0.35:
+        kind = rng.random()
+        if kind < 0.4:
+            return '"' + "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 5))) + '"'
+        if kind < 0.8:
+            return rng.choice(NUMBERS)
+        return rng.choice(["true", "false", "null", "tru", "nul"])
+    ws = rng.choice(["", " ", "\n\t", "\r\n  ", "\x0c"]) if rng.random() < 0.2 else ""
+    if r < 0.65:
+        items = [json_text(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+        return "[" + ws + ("," + ws).join(items) + ("," if rng.random() < 0.03 else "") + "]"
+    keys = ['"' + "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 3))) + '"'
+            for _ in range(rng.randint(0, 4))]
+    if keys and rng.random() < 0.1:
+        keys.append(rng.choice(keys))                          # a duplicate key
+    return "{" + ws + ",".join(f"{k}{ws}:{ws}{json_text(rng, depth + 1)}" for k in keys) + "}"
+
+
+def python_canonical(text: str) -> str:
+    try:
+        return canonical(parse(text.encode("utf-8", "surrogatepass"))).hex()
+    except SyncError:
+        return "refused"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("seed", range(4), ids=lambda s: f"seed-{s}")
+def test_page_parses_and_canonicalises_as_sync_does(page, seed):
+    rng = random.Random(seed)
+    texts = [json_text(rng) for _ in range(400)]
+    texts += ["[" * 64 + "]" * 64, "[" * 65 + "]" * 65, '{"a":1}', "\ufeff[]", " [ ] ", "[]x", ""]
+    expected = [python_canonical(t) for t in texts]
+    assert 50 < expected.count("refused") < len(texts) - 50      # both outcomes, often
+    got = page.execute_script("return canonicalOf(arguments[0]);", texts)
+    assert [(t, e, g) for t, e, g in zip(texts, expected, got, strict=True) if e != g] == []
 
 
 # --- Ed25519: RFC 8032 section 7.1 and the inputs where verifiers part ----------------------------
