@@ -439,7 +439,8 @@ class Storage:
     # --- reads for aggregation (small tables only) ----------------------------------------------
 
     def envelope_count(self) -> int:
-        return self._q("SELECT count(*) FROM envelopes")[0][0]
+        """Envelopes stored: the sum of the streams' counters (never a count over the envelopes)."""
+        return int(self._q("SELECT CAST(coalesce(sum(stored), 0) AS BIGINT) FROM streams")[0][0])
 
     PROJECTIONS = ("voters", "double_ids", "turnout_hours", "protocols", "summaries", "heartbeats")
 

@@ -62,12 +62,14 @@ class PostgresServer:
         subprocess.run([*self.as_user, *args], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, timeout=120)
 
-    def start(self) -> None:
+    def start(self, durable: bool = False) -> None:
+        """initdb + pg_ctl start; ``durable`` keeps PostgreSQL's fsync (the benchmark's setting)."""
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user,
                   "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync")
         opts = (f"-c listen_addresses='' -c unix_socket_directories={self.sock} -p {self.port}"
-                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                " -c max_connections=200 -c shared_buffers=64MB")
+                " -c max_connections=300 -c shared_buffers=128MB")
+        if not durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts,
                   "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
 
