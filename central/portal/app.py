@@ -387,6 +387,8 @@ def portal_routes(ctx: PortalContext) -> list[BaseRoute]:
             Route(f"/{lang}/station/{{id}}", page(station_page)),
             Route(f"/{lang}/held", page(held_page)),
             Route(f"/{lang}/revisions", page(revisions_page)),
+            Route(f"/{lang}/{{rest:path}}", page(lambda request, lang: problem(
+                request, lang, 404, request.url.path[:100]))),
         ]
     routes += [
         Route("/station/{id}/export.json", export_json),

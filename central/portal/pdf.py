@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from base.clock import parse_iso
 from central.portal.views import protocol_lines
 from central.portal.words import RELATIONS, WORDS, Words, reason_text
 
@@ -116,10 +118,13 @@ class _Pages:
             out.append(line)
         return out
 
-    def pdf(self) -> bytes:
+    def pdf(self, when: dt.datetime | None = None) -> bytes:
+        """The pages as a PDF, dated ``when`` (the protocol's arrival: the same bytes each time)."""
         buf = io.BytesIO()
         first, *rest = [p.point(lambda v: 255 if v > 150 else 0, "1") for p in self.pages]
-        first.save(buf, "PDF", resolution=DPI, save_all=True, append_images=rest)
+        stamp = (when or dt.datetime(2000, 1, 1, tzinfo=dt.UTC)).astimezone(dt.UTC).timetuple()
+        first.save(buf, "PDF", resolution=DPI, save_all=True, append_images=rest,
+                   creationDate=stamp, modDate=stamp, producer="Uchastok")
         return buf.getvalue()
 
 
@@ -144,6 +149,15 @@ def line_label(kind: str, option: str | None, contest: str | None, names: dict) 
 def protocol_pdf(station: dict, report: dict, names: dict, *, election: str | None, url: str) -> bytes:
     """The PDF of ``report`` (views.station_report) of ``station`` (a views.Snapshot station), option
     names from ``names`` (views.option_names)."""
+    try:
+        when = parse_iso(report.get("received_at") or "")
+    except ValueError:
+        when = None
+    return protocol_pages(station, report, names, election=election, url=url).pdf(when)
+
+
+def protocol_pages(station: dict, report: dict, names: dict, *, election: str | None, url: str) -> _Pages:
+    """The pages of ``protocol_pdf`` (``.pages``: grey images, before the 1-bit PDF)."""
     p = _Pages()
     st = station
     p.text(bi(WORDS["protocol"]), 30, bold=True)
@@ -167,7 +181,7 @@ def protocol_pdf(station: dict, report: dict, names: dict, *, election: str | No
     body = report["protocol"]
     if body is None:
         p.text(bi(WORDS["no-protocol"]), 20)
-        return p.pdf()
+        return p
     revs = report["revisions"]
     p.text(f"{bi(WORDS['revision'])}: {len(revs)} · {bi(WORDS['closed_at'])}: {body.get('closed_at')}"
            f" · {bi(WORDS['received-at'])}: {report.get('received_at') or '—'}", 18)
@@ -212,7 +226,7 @@ def protocol_pdf(station: dict, report: dict, names: dict, *, election: str | No
     p.rule()
     p.text(bi(WORDS["verify"]) + ": " + url, 17)
     p.text(WORDS["verify-offline"].ky, 16, mono=True)
-    return p.pdf()
+    return p
 
 
 def _n(v: Any) -> str:

@@ -166,11 +166,11 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
         for a in chain:
             a.stations.append(sid)
             c = a.counts
-            for k in ("registered", "reporting", *STATUSES):
+            for k in ("registered", "reported", *STATUSES):
                 c.setdefault(k, 0)
             c["registered"] += row["registered"]
-            c[row["status"]] += 1
-            c["reporting"] += row["status"] != "missing"
+            c[row["status"]] += 1                       # verified, held, reporting (no protocol), missing
+            c["reported"] += row["status"] != "missing"  # anything arrived
             tt = a.turnout
             for k in ("identified", "voters_on_list"):
                 tt.setdefault(k, 0)

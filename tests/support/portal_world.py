@@ -237,12 +237,13 @@ def station_entries() -> list[dict]:
     return out
 
 
-def build_world(directory: Path, seed: int = 13) -> World:
-    """The national day of the module doc, stored in ``directory/central.db``."""
+def build_world(directory: Path, db: str | Path | None = None, seed: int = 13) -> World:
+    """The national day of the module doc, stored in ``db`` (a SQLite file or a ``postgresql://``
+    URL; by default ``directory/central.db``)."""
     rng = random.Random(seed)
     authority, centre = signing.generate_key(), signing.generate_key()
     clock = FixedClock(f"{DAY}T14:20:00+00:00")
-    storage = Storage(Path(directory) / "central.db")
+    storage = Storage(db or Path(directory) / "central.db")
     rx = Receiver(storage, centre, authority.public_key(), election_id=ELECTION, clock=clock)
     storage.register_election(ELECTION, str(DAY), "Asia/Bishkek", "08:00", "20:00")
     rx.register_stations(station_entries())
