@@ -45,10 +45,11 @@ list), ``voters``, ``double_ids``, ``turnout_hours``, ``protocols``,
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,10 @@ SCHEMA = [
         last_at TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (client, code))""",
     """CREATE TABLE IF NOT EXISTS stations (
         id TEXT PRIMARY KEY, number INTEGER, name TEXT, region_code TEXT, region_name TEXT,
-        oik_code TEXT, oik_name TEXT, tik_code TEXT, tik_name TEXT, voters_on_list INTEGER)""",
+        oik_code TEXT, oik_name TEXT, tik_code TEXT, tik_name TEXT, voters_on_list INTEGER,
+        kind TEXT NOT NULL DEFAULT 'station', district TEXT)""",
+    """CREATE TABLE IF NOT EXISTS national_voters (
+        pin TEXT PRIMARY KEY, home_station TEXT NOT NULL, home_district TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS elections (
         id TEXT PRIMARY KEY, voting_day TEXT NOT NULL, time_zone TEXT NOT NULL,
         polls_open TEXT, polls_close TEXT)""",
@@ -120,7 +124,7 @@ SCHEMA = [
 ]
 
 STATION_COLS = ["id", "number", "name", "region_code", "region_name", "oik_code", "oik_name",
-                "tik_code", "tik_name", "voters_on_list"]
+                "tik_code", "tik_name", "voters_on_list", "kind", "district"]
 
 
 class StorageError(SyncError):
@@ -379,16 +383,18 @@ class Storage:
             for s in stations:
                 self._x(
                     "INSERT INTO stations (id, number, name, region_code, region_name, oik_code,"
-                    " oik_name, tik_code, tik_name, voters_on_list)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                    " oik_name, tik_code, tik_name, voters_on_list, kind, district)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                     " number=excluded.number, name=excluded.name,"
                     " region_code=excluded.region_code, region_name=excluded.region_name,"
                     " oik_code=excluded.oik_code, oik_name=excluded.oik_name,"
                     " tik_code=excluded.tik_code, tik_name=excluded.tik_name,"
-                    " voters_on_list=excluded.voters_on_list",
+                    " voters_on_list=excluded.voters_on_list, kind=excluded.kind,"
+                    " district=excluded.district",
                     (s["id"], s.get("number"), s.get("name"), s["region"]["code"],
                      s["region"].get("name"), s["oik"]["code"], s["oik"].get("name"),
-                     s["tik"]["code"], s["tik"].get("name"), s.get("voters_on_list")))
+                     s["tik"]["code"], s["tik"].get("name"), s.get("voters_on_list"),
+                     s.get("kind") or "station", s.get("district") or s["oik"]["code"]))
         return len(stations)
 
     def station_ids(self) -> set[str]:
@@ -401,6 +407,51 @@ class Storage:
     def station(self, station: str) -> dict | None:
         rows = self._q(f"SELECT {', '.join(STATION_COLS)} FROM stations WHERE id=?", (station,))
         return dict(zip(STATION_COLS, rows[0], strict=True)) if rows else None
+
+    # --- the national list and online claims (sync/claims.py) ---------------------------------
+
+    def register_national_voters(self, rows: Iterable[tuple[str, str, str]], chunk: int = 20_000) -> int:
+        """(pin, home station, home district) rows of the national list; a re-registration updates."""
+        n = 0
+        it = iter(rows)
+        sql = _sql("INSERT INTO national_voters (pin, home_station, home_district) VALUES (?, ?, ?)"
+                   " ON CONFLICT (pin) DO UPDATE SET home_station=excluded.home_station,"
+                   " home_district=excluded.home_district", self.dialect)
+        while part := list(itertools.islice(it, chunk)):
+            with self.transaction():
+                self.conn.cursor().executemany(sql, part)
+            n += len(part)
+        return n
+
+    def national_voter(self, pin: str) -> tuple[str, str] | None:
+        rows = self._q("SELECT home_station, home_district FROM national_voters WHERE pin=?", (pin,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def has_national_list(self) -> bool:
+        return bool(self._q("SELECT 1 FROM national_voters LIMIT 1"))
+
+    def claim_identification(self, pin: str, station: str, device: str, receipt: str, at: str,
+                             method: str) -> tuple[bool, dict]:
+        """Grant ``pin``'s one identification to (station, receipt), or say who has it.
+
+        The voter's row in ``voters`` (primary key: the PIN) is the grant: a claim
+        inserts it, a receipt arriving later from the same station with the same
+        receipt number is the same identification; anyone else finds it taken.
+        Returns (granted, {"station", "at", "receipt"} of the identification held).
+        """
+        with self.transaction():
+            inserted = self._x(
+                "INSERT INTO voters (pin, station, device, seq, receipt, method, identified_at)"
+                " VALUES (?, ?, ?, 0, ?, ?, ?) ON CONFLICT (pin) DO NOTHING",
+                (pin, station, device, receipt, method, at)).rowcount == 1
+            if inserted:
+                self._x("INSERT INTO turnout_hours (station, hour, identified) VALUES (?, ?, 1)"
+                        " ON CONFLICT (station, hour) DO UPDATE SET"
+                        " identified=turnout_hours.identified+1", (station, at[:13]))
+                return True, {"station": station, "at": at, "receipt": receipt}
+            held = self._q("SELECT station, identified_at, receipt FROM voters WHERE pin=?", (pin,))[0]
+        first = {"station": held[0], "at": held[1], "receipt": held[2]}
+        return held[0] == station and held[2] == receipt, first
 
     def register_election(self, election_id: str, voting_day: str, time_zone: str,
                           polls_open: str | None = None, polls_close: str | None = None) -> None:
