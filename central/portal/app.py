@@ -202,7 +202,8 @@ def portal_routes(ctx: PortalContext) -> list[BaseRoute]:
         html = env.get_template(template).render(
             lang=lang, say=lambda k, **f: say(k, lang, **f), t=lambda v: pick(v, lang),
             num=lambda n: charts.number(n, lang), pct=lambda s, d=1: charts.percent(s, lang, d),
-            reason=lambda r: reason_text(r, lang), relation=lambda r: relation_text(r, lang),
+            reason=lambda r: reason_text(r, lang, lambda c: contest_title(c, lang)),
+            relation=lambda r: relation_text(r, lang),
             option=lambda c, o: option_label(c, o, lang), title=lambda c: contest_title(c, lang),
             line=lambda k: line_label(k, lang), when=local_time, alternates=alternates(request, lang),
             word=lambda k: say(k, lang) if k in WORDS else k, diff=difference, href=href_of(lang),

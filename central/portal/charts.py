@@ -21,7 +21,7 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH = 600
+WIDTH = 400         # about a phone's width: the labels keep their size there and on a desktop
 ROW = 40
 COLOURS = ("#1d3557", "#457b9d", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#6d597a", "#b56576")
 
@@ -48,7 +48,7 @@ def bars(rows: list[tuple[str, int, float | None]], title: str, lang: str) -> Ma
            f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for i, (label, votes, share) in enumerate(rows):
         y = i * ROW
-        w = int(round((WIDTH - 170) * (share or 0) / top))
+        w = int(round((WIDTH - 120) * (share or 0) / top))
         colour = COLOURS[i % len(COLOURS)]
         out.append(f'<text x="0" y="{y + 14}" class="l">{escape(label[:80])}</text>'
                    f'<rect x="0" y="{y + 19}" width="{max(w, 1)}" height="14" fill="{colour}"/>'
@@ -59,11 +59,12 @@ def bars(rows: list[tuple[str, int, float | None]], title: str, lang: str) -> Ma
 
 
 def hourly(hours: list[dict], title: str, lang: str) -> Markup:
-    """Columns of cumulative turnout per hour (``hours`` of views.Area: hour, cumulative, share)."""
-    height, base, n = 200, 170, max(len(hours), 1)
+    """Columns of cumulative turnout per hour (``hours`` of views.Area: hour, cumulative, share);
+    the tallest column fills the height, its label gives the scale."""
+    height, base, n = 170, 145, max(len(hours), 1)
     step = WIDTH / n
     shares = all(h.get("share") is not None for h in hours)
-    top = 1.0 if shares else max((h["cumulative"] for h in hours), default=1) or 1
+    top = max(((h["share"] if shares else h["cumulative"]) for h in hours), default=1) or 1
     out = [f'<svg class="chart hourly" viewBox="0 0 {WIDTH} {height}" width="100%" role="img"'
            f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
            f'<line x1="0" y1="{base}" x2="{WIDTH}" y2="{base}" stroke="#888"/>']
@@ -77,6 +78,6 @@ def hourly(hours: list[dict], title: str, lang: str) -> Markup:
                    f'<text x="{x + w / 2:.0f}" y="{base - bar - 4}" class="v" text-anchor="middle">'
                    f'{escape(label)}</text>'
                    f'<text x="{x + w / 2:.0f}" y="{base + 18}" class="l" text-anchor="middle">'
-                   f'{escape(h["hour"])}</text>')
+                   f'{escape(h["hour"][:2])}</text>')
     out.append("</svg>")
     return Markup("".join(out))

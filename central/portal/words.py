@@ -106,9 +106,10 @@ WORDS: dict[str, Words] = {
     "turnout-line": Words("{identified} идентификацияланды, тизмеде {on_list}",
                           "{identified} идентифицировано из {on_list} в списке",
                           "{identified} identified of {on_list} on the list"),
-    "turnout-note": Words("Шайлоочулардын квитанциялары боюнча, маалымат жөнөткөн участоктордо",
-                          "По квитанциям идентификации, на участках, передавших данные",
-                          "From identification receipts, at stations that reported"),
+    "turnout-note": Words("Келген идентификация квитанциялары боюнча, бул жердеги бардык участоктордун"
+                          " тизмелеринен",
+                          "По поступившим квитанциям идентификации, от списков всех участков здесь",
+                          "From the identification receipts received, of the lists of every station here"),
     "turnout-by-hour": Words("Саат боюнча катышуу", "Явка по часам", "Turnout by hour"),
     "hour": Words("Саат", "Час", "Hour"),
     "cumulative": Words("Жалпысынан", "Нарастающим итогом", "Cumulative"),
@@ -275,6 +276,45 @@ REASONS: list[tuple[re.Pattern[str], Words]] = [(re.compile(p), w) for p, w in [
      Words("идентификацияланган шайлоочулардын саны сан эмес",
            "число идентифицированных избирателей не является числом",
            "the number of identified voters is not a count")),
+    (r"^(?P<a>\d+) identified in the protocol but (?P<b>\d+) receipts received \(tolerance (?P<t>\d+)\)",
+     Words("протоколдо {a} шайлоочу идентификацияланган, бирок {b} квитанция келди (чеги {t}):"
+           " квитанциялар али жолдо, же сан квитанциялар менен бекемделген эмес",
+           "в протоколе {a} идентифицированных, а получено {b} квитанций (допуск {t}):"
+           " квитанции ещё в пути, или цифра не подтверждена квитанциями",
+           "{a} identified in the protocol but {b} receipts received (tolerance {t}):"
+           " receipts still on their way, or a figure not backed by receipts")),
+    (r"^voters on the list (?P<a>\d+) in the protocol, (?P<b>\d+) registered",
+     Words("протоколдо тизмеде {a} шайлоочу, ал эми участок үчүн {b} катталган",
+           "в протоколе {a} избирателей в списке, а для участка зарегистрировано {b}",
+           "voters on the list {a} in the protocol, {b} registered for this station")),
+    (r"^voters_on_list is not a count",
+     Words("тизмедеги шайлоочулардын саны сан эмес", "число избирателей в списке не является числом",
+           "the number of voters on the list is not a count")),
+    (r"^closed at (?P<t>\S+), outside the election's window \((?P<d>\S+)",
+     Words("добуш берүү {t} жабылган: шайлоо күнүнөн тышкары ({d} жана кийинки күн)",
+           "голосование закрыто {t}: вне дня выборов ({d} и следующий день)",
+           "polls closed {t}: outside the election's window ({d} and the day after)")),
+    (r"^closed at (?P<t>\S+), outside the device certificate's validity \((?P<a>\S+) \.\. (?P<b>\S+)\)",
+     Words("добуш берүү {t} жабылган: түзмөктүн сертификатынын мөөнөтүнөн тышкары ({a} … {b})",
+           "голосование закрыто {t}: вне срока действия сертификата устройства ({a} … {b})",
+           "polls closed {t}: outside the device certificate's validity ({a} … {b})")),
+    (r"^closed_at (?P<v>.*) is not a time",
+     Words("жабылуу убактысы {v} убакыт эмес", "время закрытия {v} не является временем",
+           "closed_at {v} is not a time")),
+    (r"^control relation (?P<rel>\S+) fails in the protocol",
+     Words("протоколдо «{rel}» контролдук катышы аткарылган жок",
+           "в протоколе не выполнено контрольное соотношение «{rel}»",
+           "the protocol says its control relation “{rel}” fails")),
+    (r"^manual count section malformed",
+     Words("кол менен эсептин бөлүгү бузук", "раздел ручного подсчёта повреждён",
+           "the manual count section is malformed")),
+    (r"^manual count: a line is not a non-negative count",
+     Words("кол менен эсеп: бир сап терс эмес сан эмес", "ручной подсчёт: строка не является неотрицательным числом",
+           "manual count: a line is not a non-negative count")),
+    (r"^manual count: relation (?P<rels>.+) fails with no explanation",
+     Words("кол менен эсеп: {rels} катышы аткарылган жок жана түшүндүрмө жок",
+           "ручной подсчёт: не выполнено соотношение {rels}, а объяснения нет",
+           "manual count: relation {rels} fails with no explanation")),
     (r"^no contests", Words("протоколдо бюллетень жок", "в протоколе нет бюллетеней",
                             "the protocol holds no contest")),
     (r"^contest entry malformed", Words("бюллетендин жазуусу бузук", "запись бюллетеня повреждена",
@@ -307,15 +347,23 @@ def pick(value: Any, lang: str) -> str:
     return "" if value is None else str(value)
 
 
-def reason_text(reason: Any, lang: str) -> str:
-    """A reason to hold a protocol in ``lang``; one the catalogue does not know, as written."""
+def reason_text(reason: Any, lang: str, title=None) -> str:
+    """A reason to hold a protocol in ``lang``; one the catalogue does not know, as written.
+
+    ``title(contest id)`` names a contest the reason speaks of (the package's title).
+    """
     if isinstance(reason, dict):       # {"code", "text"} if the aggregation gives codes
         reason = reason.get("text") or reason.get("code") or ""
     text = str(reason)
     for pattern, words in REASONS:
         m = pattern.match(text)
         if m:
-            return words.format(**m.groupdict()).of(lang)
+            fields = m.groupdict()
+            if title is not None and fields.get("c"):
+                fields["c"] = title(fields["c"])
+            if fields.get("rel"):
+                fields["rel"] = relation_text(fields["rel"], lang)
+            return words.of(lang).format(**fields)
     return text
 
 

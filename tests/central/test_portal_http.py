@@ -22,7 +22,7 @@ from central.portal import pdf, views
 from central.portal.app import PortalContext, portal_routes
 from central.portal.bulk import BulkFile
 from central.portal.pdf import protocol_pages
-from central.portal.words import LANGUAGES, WORDS
+from central.portal.words import LANGUAGES, WORDS, reason_text
 from sync import signing
 from sync.canonical import parse
 from sync.export import verify_export
@@ -399,3 +399,40 @@ def test_routes_build_without_a_running_server(world, tmp_path):
                                          None, downloads=tmp_path))
     paths = {getattr(r, "path", None) for r in routes}
     assert {"/", "/ky/", "/ru/", "/en/", "/station/{id}/export.json", "/downloads/all.json"} <= paths
+
+
+def test_every_reason_the_checks_give_is_said_in_kyrgyz_and_russian():
+    """Each reason central/aggregate.py can hold a protocol for has its words in the catalogue."""
+    contest = {"contest": "party-list", "ballots_read": 10, "valid": 8, "invalid": 1, "blank": 1,
+               "votes": {"p": 8}}
+    good = {"closed_at": "2025-11-30T14:00:00Z", "voters_on_list": 100, "voters_identified": 10,
+            "contests": [contest], "control": []}
+    election = {"voting_day": "2025-11-30", "time_zone": "Asia/Bishkek"}
+    variants = [
+        {"voters_identified": "x"}, {"voters_identified": 50}, {"voters_on_list": 9000},
+        {"voters_on_list": "x"}, {"voters_on_list": 100, "voters_identified": 150},
+        {"closed_at": "9999-12-31T00:00:00Z"}, {"closed_at": "junk"},
+        {"control": [{"relation": "votes=valid", "ok": False}]}, {"contests": []}, {"contests": [1]},
+        {"contests": [{**contest, "valid": -1}]}, {"contests": [{**contest, "blank": 5}]},
+        {"contests": [{**contest, "votes": {"p": 7}}]}, {"contests": [{**contest, "ballots_read": 30,
+                                                                        "valid": 28, "votes": {"p": 28}}]},
+        {"voters_identified": None, "contests": [contest]},
+        {"manual_count": "x"}, {"manual_count": {"lines": [{"line": "valid", "manual": -1}]}},
+        {"manual_count": {"lines": [], "control": [{"relation": "votes=valid", "ok": False}],
+                          "explanation": ""}},
+    ]
+    reasons = {"count stream has gaps before the protocol", "station is not on the station list"}
+    for v in variants:
+        body = {**good, **v}
+        got = aggregate.check_protocol(body, identified_receipts=None if "voters_identified" in v
+                                       and v["voters_identified"] is None else 10,
+                                       voters_on_list=100, election=election,
+                                       validity=("2025-11-01T00:00:00Z", "2025-12-31T00:00:00Z"))
+        assert got, v
+        reasons.update(got)
+    for r in sorted(reasons):
+        for lang in ("ky", "ru"):
+            assert reason_text(r, lang) != r, (lang, r)
+        assert reason_text(r, "en")
+    assert "«сумма голосов = действительные»" in reason_text(
+        "control relation votes=valid fails in the protocol", "ru")

@@ -22,7 +22,7 @@
     fetch(box.getAttribute("data-export"), { credentials: "omit" })
       .then(function (r) {
         if (!r.ok) { throw new Error("HTTP " + r.status); }
-        return r.json();
+        return r.text();            // the text: verify.js parses it as strictly as the centre does
       })
       .then(function (doc) {
         return window.uchastokVerify.verifyExport(doc, box.getAttribute("data-authority"));
@@ -34,7 +34,7 @@
         if (!report.ok) {
           var why = envelopes.filter(function (e) { return !e.ok; }).slice(0, 3)
             .map(function (e) { return "seq " + e.seq + ": " + e.error; })
-            .concat(report.problems || []);
+            .concat(report.error ? [report.error] : [], report.problems || []);
           show("bad", box.getAttribute("data-bad") + (why.length ? " — " + why.join("; ") : ""));
         } else if (!found) {
           show("bad", box.getAttribute("data-other"));
