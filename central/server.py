@@ -24,7 +24,8 @@ What the server bounds (``Limits``, docs/operations.md "Central server"):
   sent (413, 404) the rest is read and dropped for ``LINGER`` seconds, then the
   connection is closed (so the client reads the answer instead of a reset). A TLS
   handshake is bounded by asyncio (60 s). An idle keep-alive connection is
-  closed after ``keep_alive`` seconds.
+  closed after ``keep_alive`` seconds. A TLS connection we close waits
+  ``TLS_CLOSE_WAIT`` for the peer's close_notify, not asyncio's 30 s.
 - **Connections.** At most ``max_connections`` per worker (beyond, a new
   connection gets 503 with Retry-After and is closed, and uvicorn answers 503
   to requests past it) and ``max_per_client`` per client address (IPv4, or the
@@ -88,6 +89,7 @@ class Limits:
 
 
 LINGER = 2.0   # seconds a connection answered before its body ended is drained, then closed
+TLS_CLOSE_WAIT = 1.0   # seconds to wait for a TLS peer's close_notify once we close
 
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
          b"Retry-After: 5\r\nConnection: close\r\nContent-Length: 48\r\n\r\n"
@@ -104,6 +106,8 @@ def _guarded_protocol(limits: Limits) -> type[H11Protocol]:
     class _GuardedH11(H11Protocol):
         _header_timer: Any = None
         _client_key: str | None = None
+        _abort_armed = False
+        _lost = False
 
         def connection_made(self, transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -117,6 +121,7 @@ def _guarded_protocol(limits: Limits) -> type[H11Protocol]:
             self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
+            self._lost = True
             self._disarm()
             if self._client_key is not None:
                 per_client[self._client_key] -= 1
@@ -140,7 +145,7 @@ def _guarded_protocol(limits: Limits) -> type[H11Protocol]:
                 # closing at once, with its body unread, would reset the connection and could
                 # lose the answer. So the rest is read and dropped for LINGER seconds, then closed.
                 self._disarm()
-                self._header_timer = self.loop.call_later(LINGER, self.transport.close)
+                self._header_timer = self.loop.call_later(LINGER, self._close)
             elif self.conn.their_state is h11.IDLE:
                 self._arm()
 
@@ -158,7 +163,29 @@ def _guarded_protocol(limits: Limits) -> type[H11Protocol]:
             if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
                 if self.conn.trailing_data[0]:   # part of a request came: say why it is cut
                     self.transport.write(_TIMEOUT)
-                self.transport.close()
+                self._close()
+
+        def _close(self) -> None:
+            """Close; over TLS, stop waiting for the peer's close_notify after TLS_CLOSE_WAIT
+            (asyncio would wait 30 s, the connection counted all along)."""
+            if not self.transport.is_closing():   # a second close() of a TLS transport drops
+                self.transport.close()            # its protocol, and abort() would then do nothing
+            if self.scheme == "https" and not self._abort_armed:
+                self._abort_armed = True
+                self.loop.call_later(TLS_CLOSE_WAIT, self._abort)
+
+        def _abort(self) -> None:
+            if not self._lost:
+                self.transport.abort()
+
+        def timeout_keep_alive_handler(self) -> None:
+            super().timeout_keep_alive_handler()
+            self._close()
+
+        def shutdown(self) -> None:
+            super().shutdown()
+            if self.transport.is_closing():
+                self._close()
 
     return _GuardedH11
 
