@@ -339,7 +339,8 @@ def portal_routes(ctx: PortalContext) -> list[BaseRoute]:
         if report is None or report["protocol"] is None:
             return json_error(404, "no-protocol", f"station {sid} has no protocol yet")
         url = f"{request.base_url}{DEFAULT_LANGUAGE}/station/{sid}"
-        data = protocol_pdf(snapshots.get().stations[sid], report, names, election=ctx.election_id, url=url)
+        data = protocol_pdf(snapshots.get().stations[sid], report, names, election=ctx.election_id, url=url,
+                            tz=ctx.time_zone)
         return Response(data, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{sid}-protocol.pdf"',
                                  "Cache-Control": f"public, max-age={int(ctx.refresh_seconds)}"})

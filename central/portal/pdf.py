@@ -31,7 +31,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from base.clock import parse_iso
+from base.clock import local, parse_iso
 from central.portal.views import protocol_lines
 from central.portal.words import RELATIONS, WORDS, Words, reason_text
 
@@ -146,18 +146,27 @@ def line_label(kind: str, option: str | None, contest: str | None, names: dict) 
     return bi(w) if w is not None else kind
 
 
-def protocol_pdf(station: dict, report: dict, names: dict, *, election: str | None, url: str) -> bytes:
+def protocol_pdf(station: dict, report: dict, names: dict, *, election: str | None, url: str,
+                 tz: str = "Asia/Bishkek") -> bytes:
     """The PDF of ``report`` (views.station_report) of ``station`` (a views.Snapshot station), option
     names from ``names`` (views.option_names)."""
     try:
         when = parse_iso(report.get("received_at") or "")
     except ValueError:
         when = None
-    return protocol_pages(station, report, names, election=election, url=url).pdf(when)
+    return protocol_pages(station, report, names, election=election, url=url, tz=tz).pdf(when)
 
 
-def protocol_pages(station: dict, report: dict, names: dict, *, election: str | None, url: str) -> _Pages:
-    """The pages of ``protocol_pdf`` (``.pages``: grey images, before the 1-bit PDF)."""
+def protocol_pages(station: dict, report: dict, names: dict, *, election: str | None, url: str,
+                   tz: str = "Asia/Bishkek") -> _Pages:
+    """The pages of ``protocol_pdf`` (``.pages``: grey images, before the 1-bit PDF); times in ``tz``."""
+
+    def when(text: str | None) -> str:
+        try:
+            return f"{local(parse_iso(text or ''), tz):%Y-%m-%d %H:%M}"
+        except ValueError:
+            return text or "—"
+
     p = _Pages()
     st = station
     p.text(bi(WORDS["protocol"]), 30, bold=True)
@@ -183,8 +192,9 @@ def protocol_pages(station: dict, report: dict, names: dict, *, election: str | 
         p.text(bi(WORDS["no-protocol"]), 20)
         return p
     revs = report["revisions"]
-    p.text(f"{bi(WORDS['revision'])}: {len(revs)} · {bi(WORDS['closed_at'])}: {body.get('closed_at')}"
-           f" · {bi(WORDS['received-at'])}: {report.get('received_at') or '—'}", 18)
+    p.text(f"{bi(WORDS['revision'])}: {len(revs)} · {bi(WORDS['closed_at'])}: {when(body.get('closed_at'))}"
+           f" · {bi(WORDS['received-at'])}: {when(report.get('received_at'))}"
+           f" ({bi(WORDS['local-time'])})", 18)
     p.text(f"{bi(WORDS['device'])}: {report['device']} · seq {report['seq']}", 18)
     p.text(bi(WORDS["hash"]) + ":", 18)
     p.text(report["hash"], 18, mono=True)

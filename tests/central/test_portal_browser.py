@@ -126,6 +126,8 @@ def test_verified_station_checks_in_the_readers_browser(reader):
     reader.go("/ru/station/UIK-1001")
     assert reader.find("#station-status").get_attribute("data-status") == "verified"
     assert "Протокол проверен и учтён в итогах" in reader.text("#status")
+    # the verifier (~30 KB) is fetched only when the reader asks for the check
+    assert reader.d.execute_script("return typeof window.uchastokVerify") == "undefined"
     assert check_in_browser(reader) == "ok"
     assert "Подпись и цепочка верны" in reader.text("#verify-result")
     reader.shot("station-verified-ru")

@@ -1,6 +1,7 @@
-// The station page's check in the reader's own browser: fetch the observer export, hand it to the
-// verifier (verify.js, global uchastokVerify) with the CEC's key, and say what it found. The portal's
-// only script; every figure on the page is there without it.
+// The station page's check in the reader's own browser: on the reader's tap, load the verifier
+// (verify.js, global uchastokVerify: ~30 KB, fetched only then, so a phone on a poor link pays for
+// it only when it is wanted), fetch the observer export, check it against the CEC's key and say
+// what was found. The portal's only script; every figure on the page is there without it.
 (function () {
   "use strict";
   var box = document.getElementById("verify");
@@ -12,14 +13,25 @@
     out.className = result;
     out.textContent = text;
   }
+  function load(src) {
+    return new Promise(function (resolve, reject) {
+      if (window.uchastokVerify) { resolve(); return; }
+      var s = document.createElement("script");
+      s.src = src;
+      s.onload = function () { resolve(); };
+      s.onerror = function () { reject(new Error(src)); };
+      document.head.appendChild(s);
+    });
+  }
   button.addEventListener("click", function () {
-    if (!window.uchastokVerify || !window.fetch || !window.Promise) {
+    if (!window.fetch || !window.Promise) {
       show("bad", box.getAttribute("data-unavailable"));
       return;
     }
     button.disabled = true;
     show("running", box.getAttribute("data-running"));
-    fetch(box.getAttribute("data-export"), { credentials: "omit" })
+    load(box.getAttribute("data-script"))
+      .then(function () { return fetch(box.getAttribute("data-export"), { credentials: "omit" }); })
       .then(function (r) {
         if (!r.ok) { throw new Error("HTTP " + r.status); }
         return r.text();            // the text: verify.js parses it as strictly as the centre does
