@@ -11,6 +11,12 @@ printing the same protocol twice gives the same pixels. The hash printed on
 the protocol is its envelope hash (docs/protocol.md sections 3 and 10), the
 one the centre publishes and ``uchastok verify`` prints.
 
+A revision that carries the commission's manual count (count/manual_protocol.py)
+prints it after the machine count (``manual_count_blocks``): the official
+figures per line beside the machine's and the difference, the control
+relations over the manual figures, the commission's explanation and the
+revision it corrects. Control relations name their contest by its title.
+
 Example::
 
     doc = protocol_document(election, signed.body, signed.envelope_hash, revision=1)
@@ -26,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from base.clock import local, parse_iso
+from count.manual_count import LINE_TEXT
 from count.protocol_body import RELATION_TEXT
 from count.tally import Tally
 from drivers.printer.document import (
@@ -43,6 +50,7 @@ from drivers.printer.document import (
     save_png,
 )
 from station.election import Contest, Election
+from station.errors import PackageError
 
 A4_DPI = 150
 A4_WIDTH = 1240          # 210 mm at 150 dpi
@@ -63,6 +71,16 @@ LABELS = {
 # The envelope hash (docs/protocol.md section 3): the centre and `uchastok verify` show the same.
 HASH_LABEL = ("Протоколдун хэши (конверттин SHA-256)", "Хэш протокола (SHA-256 конверта)")
 NOT_QUEUED = ("жөнөтүүгө коюлган эмес", "не поставлен в очередь отправки")
+# The manual count's section (DOMAIN.md "Results": the manual count is official).
+MANUAL_TITLE = ("КОЛ МЕНЕН САНОО: РАСМИЙ ЖЫЙЫНТЫК", "РУЧНОЙ ПОДСЧЁТ: ОФИЦИАЛЬНЫЙ ИТОГ")
+MANUAL_LEGEND = ("Ар бир сапта: түзмөк · кол менен · айырма", "В каждой строке: устройство · вручную · разница")
+MANUAL_RELATIONS = ("Кол менен саноонун катыштары", "Соотношения ручного подсчёта")
+MANUAL_PREFERENCES = ("Тизмедеги номерлер боюнча добуштар (башкалары 0 · 0 · 0)",
+                      "Голоса по номерам кандидатов (остальные 0 · 0 · 0)")
+MANUAL_DIFFERENCES = ("Айырмасы бар саптар", "Строк с разницей")
+EXPLANATION = ("Комиссиянын түшүндүрмөсү", "Объяснение комиссии")
+NO_EXPLANATION = ("жок", "нет")
+SUPERSEDES = ("Оңдолгон редакциянын хэши", "Исправляет редакцию с хэшем")
 
 
 def bi(pair: tuple[str, str]) -> str:
@@ -81,6 +99,95 @@ def option_label(contest: Contest, option: str) -> str:
         if p.id == option:
             return p.name.ky if p.name.ky == p.name.ru else f"{p.name.ky} / {p.name.ru}"
     return option
+
+
+def _relation_line(election: Election, r: dict[str, Any]) -> Text:
+    """One control relation as printed: verdict, what it says, the contest's title, the two figures."""
+    label = bi(RELATION_TEXT.get(r["relation"], (r["relation"], r["relation"])))
+    where = ""
+    if r.get("contest"):
+        try:
+            title = election.contest(r["contest"]).title
+            where = f" — {title.ky} / {title.ru}"
+        except PackageError:
+            where = f" — {r['contest']}"
+    left, right = r.get("values") or ("?", "?")
+    op = "≤" if "<=" in r["relation"] else "="
+    verdict = "✔" if r["ok"] else "✘ ТУУРА ЭМЕС / НЕ СХОДИТСЯ:"
+    return Text(f"{verdict} {label}{where}: {left} {op} {right}", size=16)
+
+
+def figures_triple(row: dict[str, Any]) -> str:
+    """A manual-count line's figures as printed: machine · manual · difference ("—": no machine figure)."""
+    machine = "—" if row.get("machine") is None else str(row["machine"])
+    d = row.get("difference")
+    diff = "—" if d is None else ("0" if d == 0 else f"{d:+d}")
+    return f"{machine} · {row['manual']} · {diff}"
+
+
+def manual_line_label(election: Election, key: str) -> str:
+    """What a manual-count line (count/manual_count.py ``form_lines`` keys) says on paper, both languages."""
+    if key in LINE_TEXT:
+        return bi(LINE_TEXT[key])
+    cid, _, line = key.partition("/")
+    if line in LINE_TEXT:
+        return bi(LINE_TEXT[line])
+    if line.startswith("votes:"):
+        try:
+            return option_label(election.contest(cid), line[len("votes:"):])
+        except PackageError:
+            return line
+    return key
+
+
+def manual_count_blocks(election: Election, body: dict[str, Any]) -> list:
+    """The manual count's section of a protocol revision (``body["manual_count"]``), both languages.
+
+    Per line: the machine's figure, the manual one, the difference; contests in the form's order;
+    preference lines (``<contest>/pref:<party>:<number>``) as one line per party, only the numbers
+    where either count is not zero. Then the relations over the manual figures, the explanation,
+    and the hash of the revision this one corrects.
+    """
+    m = body["manual_count"]
+    out: list = [Rule(), Heading(MANUAL_TITLE[0], size=24), Heading(MANUAL_TITLE[1], size=24),
+                 Text(bi(MANUAL_LEGEND), size=16, align=Align.CENTER)]
+    contest = None
+    prefs: dict[str, list[str]] = {}
+
+    def flush_prefs() -> None:
+        if not prefs:
+            return
+        out.append(Text(bi(MANUAL_PREFERENCES) + ":", size=18, bold=True))
+        c = election.contest(contest)
+        shorts = {p.id: p.short for p in c.parties}
+        for party, items in prefs.items():
+            out.append(Text(f"{shorts.get(party, party)}: " + ", ".join(items), size=18))
+        prefs.clear()
+
+    for row in m["lines"]:
+        if row.get("contest") != contest:
+            flush_prefs()
+            contest = row.get("contest")
+            if contest is not None:
+                title = election.contest(contest).title
+                out.append(Text(f"{title.ky}\n{title.ru}", size=20, bold=True))
+        _, _, line = row["line"].partition("/")
+        if line.startswith("pref:"):
+            party, _, number = line[len("pref:"):].rpartition(":")
+            items = prefs.setdefault(party, [])
+            if row["manual"] or row.get("machine") or row.get("difference"):
+                items.append(f"№{number}: {figures_triple(row)}")
+            continue
+        out.append(Row(manual_line_label(election, row["line"]), figures_triple(row), size=18))
+    flush_prefs()
+    out.append(Row(bi(MANUAL_DIFFERENCES), str(m.get("differences", 0)), size=18))
+    out.append(Text(bi(MANUAL_RELATIONS) + ":", size=20, bold=True))
+    out += [_relation_line(election, r) for r in m.get("control") or []]
+    out.append(Text(f"{bi(EXPLANATION)}: {m.get('explanation') or bi(NO_EXPLANATION)}", size=18))
+    if body.get("supersedes"):
+        h = body["supersedes"]
+        out.append(Row(bi(SUPERSEDES), f"{h[:16]}…", size=16))
+    return out
 
 
 def _header(election: Election, title: tuple[str, str]) -> list:
@@ -159,13 +266,9 @@ def protocol_document(election: Election, body: dict[str, Any], envelope_hash: s
                 if nz:
                     doc.add(Text(f"{p.short}: " + ", ".join(f"№{k} — {v}" for k, v in sorted(nz)), size=18))
     doc.add(Rule(), Text("Текшерүү / Контрольные соотношения:", size=20, bold=True))
-    for r in body["control"]:
-        label = bi(RELATION_TEXT.get(r["relation"], (r["relation"], r["relation"])))
-        where = f" [{r['contest']}]" if r.get("contest") else ""
-        left, right = r.get("values") or ("?", "?")
-        op = "≤" if "<=" in r["relation"] else "="
-        verdict = "✔" if r["ok"] else "✘ ТУУРА ЭМЕС / НЕ СХОДИТСЯ:"
-        doc.add(Text(f"{verdict} {label}{where}: {left} {op} {right}", size=16))
+    doc.add(*[_relation_line(election, r) for r in body["control"]])
+    if body.get("manual_count"):
+        doc.add(*manual_count_blocks(election, body))
     doc.add(Rule(), Text(bi(HASH_LABEL) + ":", size=18, bold=True))
     if envelope_hash is None:
         doc.add(Text(f"— ({bi(NOT_QUEUED)})", size=18, align=Align.CENTER))
