@@ -144,6 +144,7 @@ class BulkFile:
             "stations": entries, "unavailable": unavailable})
 
     def build(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
         doc = self.document()
         data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
         stamp = self.clock.now().timestamp()

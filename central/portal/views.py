@@ -15,12 +15,16 @@ receipts:
 - the tree of areas: ``aggregate.hierarchy`` (Region -> ОИК -> ТИК -> УИК,
   DOMAIN.md "Reference region hierarchy");
 - each station's status: ``aggregate.stations``;
-- each area's results: ``aggregate.results(level)`` for the nation and each
-  level (checked protocols only; the manual count's figures where it arrived);
+- results: ``aggregate.results`` at level "uik" (each verified station's
+  official figures: the manual count's where it arrived), summed here up the
+  tree as ``aggregate.results(level, code)`` sums one area;
 - turnout: ``aggregate.turnout`` per station, summed here up the tree the way
   ``aggregate.turnout_series`` sums one area (receipts as they arrive; the
   registered lists of the area's stations, a station whose receipts exceed
-  its list left out), so a hundred areas cost one read, not a hundred.
+  its list left out).
+
+So a hundred areas cost one pass, not a hundred (tests/central/test_portal_http.py
+checks every area's sums against ``results`` and ``turnout_series``).
 
 A station's status, one of:
 
@@ -143,12 +147,12 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
     clock = clock or SystemClock()
     status = _statuses(storage)
     turnout = {t["station"]: t for t in aggregate.turnout(storage, "hour")["stations"]}
-    results = {level: {g["code"]: g for g in aggregate.results(storage, level)["groups"]}
-               for level in LEVELS}
+    official = {g["code"]: g["contests"] for g in aggregate.results(storage, "uik")["groups"]}
     national = Area("national", "", None, [])
     areas: dict[tuple[str, str], Area] = {("national", ""): national}
     stations: dict[str, dict] = {}
-    hour_counts: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+    hour_counts: dict[tuple[str, str], dict[str, int]] = {}
+    labels: dict[str, tuple[str, str]] = {}             # turnout bucket -> (sort key, "HH:00")
 
     def add_station(node: dict, chain: list[Area]) -> None:
         sid = node["code"]
@@ -163,6 +167,10 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
         receipts = series[-1]["cumulative"] if series else 0
         on_list = row["voters_on_list"]
         counted = row["registered"] and not (on_list and receipts > on_list)   # turnout_series' left_out
+        contests = official.get(sid) if row["status"] == "verified" else None
+        for b in series:
+            if b["t"] not in labels:
+                labels[b["t"]] = _hour(b["t"], tz)
         for a in chain:
             a.stations.append(sid)
             c = a.counts
@@ -179,8 +187,9 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
                 tt["voters_on_list"] += on_list or 0
                 hours = hour_counts.setdefault((a.level, a.code), {})
                 for b in series:
-                    key, label = _hour(b["t"], tz)
-                    hours[key] = (label, hours.get(key, (label, 0))[1] + b["identified"])
+                    hours[b["t"]] = hours.get(b["t"], 0) + b["identified"]
+            if contests:
+                _add_contests(a.contests, contests)
 
     def walk(node: dict, chain: list[Area]) -> None:
         for child in node["children"]:
@@ -198,26 +207,39 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
     for sid in sorted(set(status) - set(stations)):      # reporting, yet not on the registered list
         add_station({"code": sid, "name": None}, [national])
     for a in areas.values():
-        group = results[a.level].get(a.code) if a.level != "national" else \
-            next(iter(results["national"].values()), None)
-        a.contests = {cid: {**c, "order": sorted(c["votes"], key=lambda o, c=c: (
-            o == AGAINST_ALL, -c["votes"][o], o))} for cid, c in (group or {}).get("contests", {}).items()}
+        for c in a.contests.values():
+            c["shares"] = {o: round(n / c["valid"], 6) if c["valid"] else None for o, n in c["votes"].items()}
+            c["order"] = sorted(c["votes"], key=lambda o, c=c: (o == AGAINST_ALL, -c["votes"][o], o))
         tt = a.turnout
         tt["share"] = round(tt["identified"] / tt["voters_on_list"], 6) if tt["voters_on_list"] else None
         total = 0
-        for _key, (label, n) in sorted(hour_counts.get((a.level, a.code), {}).items()):
+        for bucket, n in sorted(hour_counts.get((a.level, a.code), {}).items(),
+                                key=lambda kv: labels[kv[0]][0]):
             total += n
-            a.hours.append({"hour": label, "identified": n, "cumulative": total,
+            a.hours.append({"hour": labels[bucket][1], "identified": n, "cumulative": total,
                             "share": round(total / tt["voters_on_list"], 6) if tt["voters_on_list"]
                             else None})
     return Snapshot(clock.now(), stations, areas)
 
 
-class SnapshotCache:
-    """The national snapshot, rebuilt once it is ``seconds`` old; one rebuild at a time.
+def _add_contests(into: dict[str, dict], contests: dict[str, dict]) -> None:
+    """Add one station's official figures (aggregate.results at level "uik") into an area's."""
+    for cid, c in contests.items():
+        t = into.setdefault(cid, {**{k: 0 for k in FIGURES}, "votes": {}})
+        for k in FIGURES:
+            t[k] += c.get(k) or 0
+        for opt, n in c["votes"].items():
+            t["votes"][opt] = t["votes"].get(opt, 0) + n
 
-    While one request rebuilds it, the others are served the previous snapshot
-    (only the first requests of a process wait for one to exist).
+
+class SnapshotCache:
+    """The national snapshot, rebuilt once it is ``seconds`` old, in the background.
+
+    Only the first request of a process waits for a snapshot to exist; later,
+    the request that finds it stale starts one rebuild in a thread and is
+    served the previous snapshot at once, as is everyone until the new one is
+    there (a page never waits for the country to be summed up). ``seconds`` <= 0
+    rebuilds on every request, in the request (tests that upload and look).
     """
 
     def __init__(self, storage, *, seconds: float = 5.0, tz: str = "Asia/Bishkek", clock=None):
@@ -227,7 +249,9 @@ class SnapshotCache:
         self.clock = clock or SystemClock()
         self._snap: Snapshot | None = None
         self._at = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()              # held while building
+        self._start = threading.Lock()             # held while starting a background build
+        self._thread: threading.Thread | None = None
         self.builds = 0
 
     def __repr__(self) -> str:
@@ -236,26 +260,49 @@ class SnapshotCache:
     def _fresh(self) -> bool:
         return self._snap is not None and self.clock.monotonic() - self._at < self.seconds
 
-    def get(self) -> Snapshot:
-        if self._fresh():
-            return self._snap
-        if not self._lock.acquire(blocking=self._snap is None):
-            return self._snap                  # another request is rebuilding: the previous one meanwhile
-        try:
+    def _build(self) -> Snapshot:
+        with self._lock:
             if not self._fresh():
+                at = self.clock.monotonic()
                 self._snap = build_snapshot(self.storage, tz=self.tz, clock=self.clock)
-                self._at = self.clock.monotonic()
+                self._at = at
                 self.builds += 1
             return self._snap
-        finally:
-            self._lock.release()
+
+    def get(self) -> Snapshot:
+        snap = self._snap
+        if self._fresh():
+            return snap
+        if snap is None or self.seconds <= 0:
+            return self._build()
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._build, name="portal-snapshot", daemon=True)
+                self._thread.start()
+        return snap
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background rebuild to end (tests)."""
+        t = self._thread
+        if t is not None:
+            t.join(timeout)
 
 
 # --- one station -------------------------------------------------------------------------------
 
-def station_report(storage, station_id: str) -> dict | None:
+def station_report(storage, station_id: str, snap: Snapshot | None = None) -> dict | None:
     """One station for its page (``aggregate.station_report``), each revision marked when it added
-    the manual count; None for a station the centre does not know."""
+    the manual count; None for a station the centre does not know.
+
+    With ``snap``, kept in the snapshot until the next one: a station page polled
+    by many readers costs one report per snapshot, and says what the national
+    pages of the same moment say.
+    """
+    if snap is not None:
+        key = ("report", station_id)
+        if key not in snap.cache:
+            snap.cache[key] = station_report(storage, station_id)
+        return snap.cache[key]
     report = aggregate.station_report(storage, station_id)
     if report is None:
         return None
