@@ -14,19 +14,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
-from export_samples import DEVIATIONS, SAMPLES, STATION, SampleWorld
+from export_samples import DEVIATIONS, SAMPLES, STATION, SampleWorld, served
 from fixtures_sync import Device
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, Response
@@ -49,6 +44,10 @@ ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "central" / "portal" / "static"
 UCHASTOK = Path(sys.executable).parent / "uchastok"
 
+VERIFY_ONLY_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>verify.js alone</title>
+<script src="/static/verify.js" defer></script></head><body>verify.js alone</body></html>
+"""
 TEST_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>verify.js under test</title>
 <script src="/static/ed25519.js"></script>
@@ -92,31 +91,6 @@ window.edDecisions = async (vectors) => {
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _served(app):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the test page's server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     w = SampleWorld(tmp_path_factory.mktemp("export-samples"))
@@ -140,11 +114,12 @@ def site(samples):
 
     app = Starlette(routes=[
         Route("/", lambda request: HTMLResponse(TEST_PAGE)),
+        Route("/verify-only", lambda request: HTMLResponse(VERIFY_ONLY_PAGE)),
         Route("/samples/{name:path}", sample),
         Route("/certs/{name:path}", certificate),
         Mount("/static", StaticFiles(directory=STATIC)),
     ])
-    with _served(app) as url:
+    with served(app) as url:
         yield url
 
 
@@ -208,6 +183,20 @@ def test_uchastok_verify_process_exit_status_is_its_verdict(samples, tmp_path, n
     """Run as an observer runs it (the console script, not click's test runner): a tampered file
     exits 1. It exited 0, as `uchastok` runs click with standalone_mode=False."""
     assert run_cli(samples[name], tmp_path)["exit"] == status
+
+
+@pytest.mark.browser
+def test_verify_js_loads_the_fallback_beside_it_when_the_page_did_not(browser, site, samples):
+    """A page that loads verify.js only (as the portal's station page does) still has the fallback."""
+    browser.get(site + "/verify-only")
+    report = json.loads(browser.execute_async_script(
+        "const [key, done] = arguments;"
+        "const had = typeof uchastokEd25519 !== 'undefined';"
+        "fetch('/samples/valid').then((r) => r.arrayBuffer())"
+        ".then((b) => uchastokVerify.verifyExport(b, key, {forceFallback: true}))"
+        ".then((r) => done(JSON.stringify(Object.assign(r, {had}))), (e) => done(JSON.stringify({exception: String(e)})));",
+        samples["valid"].trust_text))
+    assert report.get("had") is False and report["ok"] and report["engine"] == "fallback", report
 
 
 def _sample_params():

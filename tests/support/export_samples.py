@@ -14,6 +14,9 @@ certificate (``--cert``) and what docs/protocol.md says the verdict is: ``verifi
 fails as a whole). ``DEVIATIONS`` lists samples on which sync/ today decides otherwise than
 the document (see each builder's docstring); the tests mark them xfail(strict).
 
+``served(app)`` serves a Starlette app (the static files and a test page) on a free
+loopback port for the browser tests: http://127.0.0.1 is a secure context, as WebCrypto needs.
+
 Example::
 
     world = SampleWorld(tmp_path)
@@ -23,13 +26,19 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
+import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
+import uvicorn
 from sync_world import ELECTION, Station, full_protocol_body, receipt_body, station_entry
 
 from base.clock import FixedClock
@@ -43,8 +52,31 @@ from sync.certificate import cert_ref, device_id_for, issue_certificate
 from sync.envelope import encode_batch, envelope_hash, make_batch
 
 STATION = "st-0042"
+DEVICE_SEED = bytes(range(40, 72))
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 VALIDITY = (dt.datetime(2025, 11, 1, tzinfo=dt.UTC), dt.datetime(2025, 12, 31, tzinfo=dt.UTC))
+
+
+@contextlib.contextmanager
+def served(app):
+    """``app`` served by uvicorn on a free port of 127.0.0.1; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @dataclass(frozen=True)
@@ -66,7 +98,9 @@ class SampleWorld:
     def __init__(self, tmp: Path):
         self.tmp = Path(tmp)
         self.authority = signing.private_from_seed(bytes(range(7, 39)))
-        self.station = Station(self.tmp / "st", self.authority, station_id=STATION)
+        # One device key every run, so every sample's bytes (and the printed codes) are the same.
+        with mock.patch.object(signing, "generate_key", lambda: signing.private_from_seed(DEVICE_SEED)):
+            self.station = Station(self.tmp / "st", self.authority, station_id=STATION)
         self.key = self.station.key
         ob, conn = self.station.outboxes["count"], self.station.conns["count"]
         with atomic(conn):

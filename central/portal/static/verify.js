@@ -34,7 +34,8 @@
    {forceFallback: true} to use ed25519.js instead of WebCrypto (tests).
 
    Ed25519 goes through crypto.subtle ({name: "Ed25519"}) where the browser has it, and
-   through central/portal/static/ed25519.js otherwise; SHA-256 through crypto.subtle.digest.
+   through central/portal/static/ed25519.js otherwise (loaded from beside this script when
+   the page did not load it); SHA-256 through crypto.subtle.digest.
    crypto.subtle needs a secure context: https, http://127.0.0.1 or localhost, or a file.
    Written for this project from RFC 8785, RFC 8032 and docs/protocol.md; plain ES2020, no
    build step, no dependency. */
@@ -378,6 +379,22 @@
     return new Uint8Array(h.match(/../g).map((x) => parseInt(x, 16)));
   }
 
+  // Where this script came from, to fetch ed25519.js beside it (set only while it first runs).
+  const SCRIPT_URL = typeof document !== "undefined" && document.currentScript ? document.currentScript.src : null;
+
+  /** ed25519.js, loaded from beside this script unless the page has it already. */
+  function loadFallback() {
+    if (root.uchastokEd25519) return Promise.resolve();
+    if (!SCRIPT_URL) return Promise.reject(new Error("ed25519.js is not loaded"));
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = new URL("ed25519.js", SCRIPT_URL).href;
+      script.onload = () => resolve();
+      script.onerror = () => reject(new Error(`cannot load ${script.src}`));
+      document.head.appendChild(script);
+    });
+  }
+
   /** A verifier for one raw public key: async (signature, data) -> boolean. */
   async function publicKeyVerifier(raw, engine) {
     if (engine === "webcrypto") {
@@ -637,6 +654,7 @@
       throw new Error("this page needs a secure context (https, localhost or a saved file) for crypto.subtle");
     }
     const engine = !options.forceFallback && (await webCryptoHasEd25519()) ? "webcrypto" : "fallback";
+    if (engine === "fallback") await loadFallback();
     const report = { ok: true, device: null, station: null, election: null, envelopes: [], problems: [], engine };
     try {
       await checkExport(doc, authorityKey, options, report);
