@@ -17,6 +17,13 @@ figures per line beside the machine's and the difference, the control
 relations over the manual figures, the commission's explanation and the
 revision it corrects. Control relations name their contest by its title.
 
+The A4 protocol also carries the whole signed protocol in a few numbered QR
+codes (``verification_codes``: the observer export of the protocol envelope
+and the device certificate, canonical JSON, zlib, base45 in QR alphanumeric
+mode, docs/protocol.md section 10), which central/portal/static/check.html
+reads from a phone's photo and checks offline. The 58 mm receipt leaves them
+out: a code that size does not fit its width.
+
 Example::
 
     doc = protocol_document(election, signed.body, signed.envelope_hash, revision=1)
@@ -25,6 +32,8 @@ Example::
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +60,7 @@ from drivers.printer.document import (
 )
 from station.election import Contest, Election
 from station.errors import PackageError
+from sync.canonical import canonical
 
 A4_DPI = 150
 A4_WIDTH = 1240          # 210 mm at 150 dpi
@@ -81,6 +91,39 @@ MANUAL_DIFFERENCES = ("Айырмасы бар саптар", "Строк с р�
 EXPLANATION = ("Комиссиянын түшүндүрмөсү", "Объяснение комиссии")
 NO_EXPLANATION = ("жок", "нет")
 SUPERSEDES = ("Оңдолгон редакциянын хэши", "Исправляет редакцию с хэшем")
+CODES_LABEL = ("Кол коюлган протокол QR-коддордо (телефон менен текшерүү)",
+               "Подписанный протокол в QR-кодах (проверка телефоном)")
+
+# docs/protocol.md section 10, "The protocol on paper": RFC 9285 base45 puts the compressed
+# bytes into the QR alphanumeric set (5.5 bits a character instead of 8 in byte mode, and no
+# text decoding in the phone's reader to mangle them).
+QR_TAG = "UCH1"
+QR_PART_CHARS = 1200        # a version 23 code at error level M: 0.5 mm modules on 59 mm
+BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+
+
+def base45(data: bytes) -> str:
+    """RFC 9285: each two bytes as three characters (least significant first), a last byte as two."""
+    out = []
+    for i in range(0, len(data) - 1, 2):
+        n = data[i] * 256 + data[i + 1]
+        out += [BASE45[n % 45], BASE45[n // 45 % 45], BASE45[n // 2025]]
+    if len(data) % 2:
+        out += [BASE45[data[-1] % 45], BASE45[data[-1] // 45]]
+    return "".join(out)
+
+
+def verification_codes(export: dict[str, Any], envelope_hash: str, part_chars: int = QR_PART_CHARS) -> list[str]:
+    """The texts of the numbered QR codes that carry ``export`` (one protocol envelope and its certificate).
+
+    Each is ``UCH1:<i>/<n>:<first 8 hex of the envelope hash, upper case>:<part>``; the parts in
+    order are base45(zlib(canonical(export))).
+    """
+    text = base45(zlib.compress(canonical(export), 9))
+    n = -(-len(text) // part_chars)
+    size = -(-len(text) // n)
+    tag = envelope_hash[:8].upper()
+    return [f"{QR_TAG}:{i + 1}/{n}:{tag}:{text[i * size:(i + 1) * size]}" for i in range(n)]
 
 
 def bi(pair: tuple[str, str]) -> str:
@@ -232,10 +275,11 @@ def _when(at: str, election: Election) -> str:
 
 
 def protocol_document(election: Election, body: dict[str, Any], envelope_hash: str | None, *,
-                      revision: int = 1, signer: str | None = None) -> Document:
+                      revision: int = 1, signer: str | None = None, codes: Sequence[str] = ()) -> Document:
     """The results protocol on paper: counts, control relations, the hash to check it by.
 
-    ``envelope_hash`` is the hash of the protocol's signed envelope (None: not queued for upload).
+    ``envelope_hash`` is the hash of the protocol's signed envelope (None: not queued for upload);
+    ``codes`` the texts of ``verification_codes``, printed as numbered QR codes (A4 only).
     """
     test = body.get("test_mode")
     title = ("ЖЫЙЫНТЫК ПРОТОКОЛУ", "ПРОТОКОЛ ОБ ИТОГАХ ГОЛОСОВАНИЯ")
@@ -278,6 +322,11 @@ def protocol_document(election: Election, body: dict[str, Any], envelope_hash: s
         doc.add(QrCode(f"uchastok-protocol:{body['station']}:{revision}:{envelope_hash}", module_dots=3))
     if signer:
         doc.add(Row("Кол койгон ачкыч / Ключ подписи", signer, size=16))
+    if codes:
+        doc.add(Rule(), Text(bi(CODES_LABEL) + ":", size=18, bold=True))
+        for i, code in enumerate(codes, start=1):
+            doc.add(Text(f"{i} / {len(codes)}", size=18, bold=True, align=Align.CENTER),
+                    QrCode(code, module_dots=3, error="m"), Space(12))
     doc.add(Row("Редакция / Редакция", str(revision), size=16),
             Space(24), Text("Комиссия мүчөлөрүнүн колдору / Подписи членов комиссии:", size=18),
             Space(80), Rule(), Cut())
@@ -301,8 +350,9 @@ def a4_pages(doc: Document) -> list:
     while top < strip.height:
         end = min(top + usable, strip.height)
         if end < strip.height:
-            # Break the page on a blank row, never through a line of text.
-            blank = [y for y in range(end - 1, max(top, end - 120), -1) if not ink[y]]
+            # Break the page on a blank row, never through a line of text or a QR code (up to
+            # 420 dots tall: a verification code with its number above it).
+            blank = [y for y in range(end - 1, max(top, end - 420), -1) if not ink[y]]
             end = blank[0] + 1 if blank else end
         page = Image.new("1", (A4_WIDTH, A4_HEIGHT), 1)
         page.paste(strip.crop((0, top, A4_WIDTH, end)), (0, 80))

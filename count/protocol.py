@@ -22,7 +22,8 @@ were reopened by a technician and closed again, the old row no longer matches
 and signing builds a new revision.
 
 Files (``export_protocol``): the signed JSON, the NIST JSON, the receipt and
-A4 renderings, the observers' export; printed when a printer is given.
+A4 renderings, the observers' export (then also carried by the A4 copy in
+numbered QR codes, count/paper.py); printed when a printer is given.
 
 Two hashes, two names: ``SignedProtocol.hash`` is the SHA-256 of the body
 (``protocol_hash``: it tells a re-signing of the same count apart from a new
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +52,7 @@ from typing import Any
 from base.clock import SystemClock, iso
 from base.sqlite import atomic
 from count.nist import nist_results
-from count.paper import protocol_document, save_a4, save_receipt
+from count.paper import protocol_document, save_a4, save_receipt, verification_codes
 from count.protocol_body import build_protocol, protocol_hash, tally_hash
 from count.store import CountStore
 from drivers.printer.document import Document
@@ -193,10 +195,10 @@ def verify_protocol(document: dict[str, Any], device_pub: signing.PublicKey) -> 
 
 # --- printing and export ------------------------------------------------------
 
-def paper_protocol(election: Election, signed: SignedProtocol) -> Document:
-    """The paper document of ``signed`` (count/paper.py), showing its envelope hash."""
+def paper_protocol(election: Election, signed: SignedProtocol, codes: Sequence[str] = ()) -> Document:
+    """The paper document of ``signed`` (count/paper.py), showing its envelope hash (and ``codes``)."""
     return protocol_document(election, signed.body, signed.envelope_hash, revision=signed.revision,
-                             signer=signed.document.get("signer"))
+                             signer=signed.document.get("signer"), codes=codes)
 
 
 def export_protocol(election: Election, signed: SignedProtocol, out_dir, *, printer=None,
@@ -229,16 +231,20 @@ def export_protocol(election: Election, signed: SignedProtocol, out_dir, *, prin
                             ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     files["nist"] = str(n)
     files["receipt"] = str(save_receipt(doc, out / f"{stem}-receipt.png"))
-    png, pdf = save_a4(doc, out / f"{stem}-a4")
-    files["a4_png"], files["a4_pdf"] = str(png), str(pdf)
+    export = None
     if certificate is not None and store is not None and signed.outbox_seq is not None:
         row = store.conn.execute("SELECT envelope FROM outbox WHERE stream = ? AND seq = ?",
                                  (STREAM, signed.outbox_seq)).fetchone()
         if row is not None:
+            export = make_export(certificate, [parse(bytes(row[0]))])
             x = out / f"{stem}.export.json"
-            x.write_text(json.dumps(make_export(certificate, [parse(bytes(row[0]))]), ensure_ascii=False,
-                                    indent=2) + "\n", encoding="utf-8")
+            x.write_text(json.dumps(export, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             files["export"] = str(x)
+    # The A4 copy carries the signed protocol itself in QR codes (count/paper.py); the receipt cannot.
+    a4 = doc if export is None else paper_protocol(
+        election, signed, verification_codes(export, signed.envelope_hash or ""))
+    png, pdf = save_a4(a4, out / f"{stem}-a4")
+    files["a4_png"], files["a4_pdf"] = str(png), str(pdf)
     files["printed"] = "no printer"
     if printer is not None:
         result = printer.print_document(doc)
