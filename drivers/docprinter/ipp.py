@@ -356,6 +356,8 @@ def _value(tag: int, raw: bytes, items: Iterator, name: str) -> Value:
         return Value(tag, Range(lower, upper))
     if tag in (TEXT_LANG, NAME_LANG):
         return Value(tag, _with_language(raw, name))
+    if tag == MEMBER_NAME:
+        raise IppError(f"{name}: memberAttrName outside a collection")
     if tag in _STRING_TAGS:
         try:
             return Value(tag, raw.decode("utf-8"))
@@ -365,8 +367,6 @@ def _value(tag: int, raw: bytes, items: Iterator, name: str) -> Value:
         return Value(tag, _collection(items, name))
     if tag == END_COLLECTION:
         raise IppError(f"{name}: endCollection without a begCollection")
-    if tag == MEMBER_NAME:
-        raise IppError(f"{name}: memberAttrName outside a collection")
     if 0x10 <= tag <= 0x1F:
         return Value(tag, None)
     return Value(tag, bytes(raw))

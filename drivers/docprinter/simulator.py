@@ -110,16 +110,22 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up mid-answer is the client's business, not a printer fault.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class DocPrinterSimulator(FailurePresets, Device):
     PRESETS = PRESETS
 
     def __init__(self, out_dir: str | os.PathLike, preset: str | None = None, *,
-                 media_ready: tuple[str, ...] = (A4,), port: int = 0,
-                 name: str = "Uchastok simulated A4 printer") -> None:
+                 media_ready: tuple[str, ...] = (A4,), resolutions: tuple[int, ...] = RESOLUTIONS,
+                 port: int = 0, name: str = "Uchastok simulated A4 printer") -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.media_ready = tuple(media_ready)
+        self.resolutions = tuple(resolutions)
         self.name = name
         self._lock = threading.Condition()
         self._preset: str | None = None
@@ -136,8 +142,8 @@ class DocPrinterSimulator(FailurePresets, Device):
         self._server = _Server(("127.0.0.1", port), _handler(self))
         self.port = self._server.server_address[1]
         self.uri = f"ipp://127.0.0.1:{self.port}/ipp/print"
-        self._serving = threading.Thread(target=self._server.serve_forever, name="ipp-simulator",
-                                         daemon=True)
+        self._serving = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                         name="ipp-simulator", daemon=True)
         self._worker = threading.Thread(target=self._work, name="ipp-simulator-engine",
                                         daemon=True)
         self._serving.start()
@@ -188,7 +194,7 @@ class DocPrinterSimulator(FailurePresets, Device):
     def printer_attributes(self) -> list[ipp.Attribute]:
         state, reasons = self._state()
         a, K, N, E = ipp.attr, ipp.KEYWORD, ipp.INTEGER, ipp.ENUM
-        res = [ipp.Resolution(d, d, 3) for d in RESOLUTIONS]
+        res = [ipp.Resolution(d, d, 3) for d in self.resolutions]
         queued = sum(1 for j in self.jobs.values() if j.state not in ipp.JOB_TERMINAL)
         return [
             a("printer-uri-supported", ipp.URI, self.uri),
