@@ -107,6 +107,9 @@ def test_region_drill_down(reader):
     assert reader.text("#area-title") == "Регион: Чуйская область"
     assert "ОИК № 1" in reader.text("#children")
     reader.shot("region-ru")
+    reader.go("/ky/region/KG-C")
+    assert reader.text("#area-title").startswith("Аймак: ")
+    reader.shot("region-ky")
     reader.go("/ky/tik/TIK-C-ALA")
     crumbs = reader.text("#crumbs")
     assert crumbs == "Бүткүл өлкө боюнча › Чуйская область › ОИК № 1 › Аламудунский район"
