@@ -294,6 +294,14 @@ def test_page_refuses_what_is_not_the_signed_protocol(browser, portal, world, pr
 
 
 @pytest.mark.browser
+def test_page_works_from_a_saved_copy(browser, world, protocol):
+    """Opened as a file (no portal behind it): still a secure context, still checks; the portal unreachable."""
+    key = signing.public_text(world.authority.public_key())
+    out = check_on_page(browser, STATIC.parent.as_uri(), protocol["codes"], key=key)
+    assert out["state"] == "verified" and out["portal"] == "unreachable", out
+
+
+@pytest.mark.browser
 def test_page_takes_the_key_from_the_address(browser, portal, world, protocol):
     """A saved page has no portal to fetch the key from: the key travels in the address (+ as a space)."""
     url, _ = portal
