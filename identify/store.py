@@ -1,6 +1,8 @@
 """``identify.db``: the identify role's file (voter list, templates, identifications, outbox).
 
-Nothing about ballots ever lands here (ARCHITECTURE.md invariant 2).
+Nothing about votes ever lands here (ARCHITECTURE.md invariant 2). Of ballots,
+only the counters of ballots printed on demand at a remote-voting site
+(identify/ondemand.py): per ballot style, never a row per ballot, no time.
 Further migrations (identifications, receipts, outbox) are appended by the
 identification module, never inserted before existing ones.
 """
@@ -82,12 +84,35 @@ CREATE TABLE print_queue (
 CREATE INDEX print_queue_pending ON print_queue(receipt) WHERE printed_at IS NULL;
 """
 
+# Ballots printed on demand (identify/ondemand.py): counters per style and per void reason,
+# never a row per ballot and no time (docs/remote-voting.md, "Ballots printed on demand").
+# Every row is created at zero for every style and void reason before the first ballot
+# (ondemand.prepare), and the tables are keyed by style (WITHOUT ROWID), so neither a row's
+# place nor its presence tells which style was printed first.
+ONDEMAND_SCHEMA = """
+CREATE TABLE ondemand_ballots (
+    style    TEXT PRIMARY KEY,
+    printed  INTEGER NOT NULL DEFAULT 0 CHECK (printed >= 0),
+    issued   INTEGER NOT NULL DEFAULT 0 CHECK (issued >= 0),
+    voided   INTEGER NOT NULL DEFAULT 0 CHECK (voided >= 0),
+    pending  INTEGER NOT NULL DEFAULT 0 CHECK (pending >= 0),
+    CHECK (printed = issued + voided + pending)
+) WITHOUT ROWID;
+CREATE TABLE ondemand_voids (
+    style   TEXT NOT NULL REFERENCES ondemand_ballots(style),
+    reason  TEXT NOT NULL,
+    sheets  INTEGER NOT NULL DEFAULT 0 CHECK (sheets >= 0),
+    PRIMARY KEY (style, reason)
+) WITHOUT ROWID;
+"""
+
 
 MIGRATIONS = [
     AUDIT_MIGRATION,
     Migration("voter-list-v1", VOTER_SCHEMA + VOTER_INDEXES),
     Migration("identification-v1", IDENTIFICATION_SCHEMA),
     Migration("outbox-v1", OUTBOX_SCHEMA),
+    Migration("ondemand-v1", ONDEMAND_SCHEMA),
 ]
 
 
