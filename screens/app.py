@@ -4,7 +4,8 @@ Starlette routes render Jinja2 templates (screens/templates) with a thin script
 (screens/static/screens.js: the on-screen PIN pad and keyboard, and a reload when
 the screen's state changes). Every action is a plain form POST answered by a
 redirect (POST-redirect-GET): a reload never repeats an action, and each form's
-one-time token makes a double tap harmless (screens/table.py ``Tokens``).
+one-time token makes a double tap harmless (screens/table.py ``Tokens``); a form
+from before a restart of the server changes nothing and says the page was stale.
 
 No rule lives here: a route reads a form, calls the library function the CLI
 calls (``TableSession`` / ``BoxSession`` methods wrap the daemons; polls actions
@@ -14,15 +15,20 @@ count/manual_count.py), and shows its answer. Errors of the library
 (``UchastokError``) are shown on the page, in both languages where the library
 has both, and nothing is recorded.
 
-Pages: ``/table`` (the identification table), ``/table/search``, ``/table/manual``,
-``/table/confirm``, ``/polls`` (state, L&A result, actions; ``/polls/do/ACTION`` is
-the PIN pad), ``/protocol`` (preview, signed revisions), ``/count`` (the manual
-count), ``/box`` (the ballot box). ``/lang/ky`` and ``/lang/ru`` switch the language
-(a cookie); ``/state`` is what the script polls.
+One application per role and process (screens/serve.py): the identification
+table's pages ``/table``, ``/table/search``, ``/table/manual``, ``/table/confirm``;
+the ballot box's ``/box`` and the polls screens the count role owns: ``/polls``
+(state, L&A result, actions; ``/polls/do/ACTION`` is the PIN pad), ``/protocol``
+(preview, signed revisions), ``/count`` (the manual count). The tabs link to the
+other role's screens when its address is known (``peer``); the table's ``/polls``
+shows the state and sends the commission to the ballot box's screens.
+``/lang/ky`` and ``/lang/ru`` switch the language (a cookie: the same for both
+roles' pages on the appliance); ``/state`` is what the script polls (with ``boot``,
+so a page open across a restart of the server reloads).
 
 Example::
 
-    app = make_app(paths, table=TableSession(daemon, paths).start())
+    app = make_app(paths, table=TableSession(daemon, paths).start(), peer="http://127.0.0.1:8081/")
     uvicorn.run(app, host="127.0.0.1", port=8080)
 """
 
@@ -46,7 +52,6 @@ from count.manual_count import check, refusal
 from count.manual_protocol import ManualCountRefused, manual_count_form, sign_manual_count
 from count.protocol_body import RELATION_TEXT
 from count.role import results_protocol, zero_report
-from identify.daemon import identification_summary
 from identify.receipts import METHOD_TEXT
 from identify.rules import MANUAL_REASONS
 from provisioning.status import power_status
@@ -72,9 +77,11 @@ class Screens:
     paths: Any
     table: TableSession | None = None
     box: Any = None                     # screens.box.BoxSession
+    peer: str | None = None             # the other role's screens ("http://127.0.0.1:8081/")
     messages: dict[str, Text] = field(default_factory=dict)   # one message per page, shown once
     last: dict[str, Any] = field(default_factory=dict)        # last results (search, protocol signed)
-    tokens: Tokens = field(default_factory=Tokens)            # the polls' and the count's forms
+    tokens: Tokens = field(default_factory=Tokens)            # every form's one-time token
+    boot: str = field(default_factory=lambda: secrets.token_hex(4))   # this run of the server
 
 
 def _env() -> Environment:
@@ -83,9 +90,11 @@ def _env() -> Environment:
     return env
 
 
-def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette:
-    """The application over ``table`` and/or ``box`` (either may be None: one role per appliance)."""
-    s = Screens(paths, table, box)
+def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | None = None) -> Starlette:
+    """The application over ``table`` or ``box`` (one role per process); ``peer``: the other role's screens."""
+    if (table is None) == (box is None):
+        raise ValueError("one role per application: give the table or the ballot box")
+    s = Screens(paths, table, box, peer.rstrip("/") if peer else None)
     env = _env()
 
     def lang_of(request: Request) -> str:
@@ -99,7 +108,19 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
         finally:
             conn.close()
         return {"polls": str(st), "table": s.table.screen.seq if s.table else None,
-                "box": s.box.screen.seq if s.box else None}
+                "box": s.box.screen.seq if s.box else None, "boot": s.boot}
+
+    def tabs(path: str) -> list[dict]:
+        """The top bar's tabs: this role's pages, and the other role's on its own address (``peer``)."""
+        table = [("table", "table-tab", "/table", ("/table",))]
+        box = [("box", "box-tab", "/box", ("/box",)), ("polls", "polls", "/polls", ("/polls",)),
+               ("protocol", "protocol", "/protocol", ("/protocol", "/count"))]
+        mine, theirs = (table, box) if s.table is not None else (box, table)
+        out = [{"id": i, "word": w, "href": h, "on": path.startswith(on)} for i, w, h, on in mine]
+        if s.peer:
+            out += [{"id": i, "word": w, "href": s.peer + h, "on": False} for i, w, h, _ in theirs]
+        order = ("table", "box", "polls", "protocol")
+        return sorted(out, key=lambda t: order.index(t["id"]))
 
     def banners(lang: str) -> list[str]:
         out = []
@@ -141,7 +162,7 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
             table_counters=s.table.counters() if s.table else None,
             box_counters=s.box.counters() if s.box else None,
             message=s.messages.pop(request.url.path, None), path=request.url.path, method_text=METHOD_TEXT,
-            manual_reasons=MANUAL_REASONS, **ctx)
+            manual_reasons=MANUAL_REASONS, tabs=tabs(request.url.path), **ctx)
         return HTMLResponse(page, status_code=status)
 
     def back(path: str, message: Text | None = None) -> RedirectResponse:
@@ -150,7 +171,18 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
         return RedirectResponse(path, status_code=303)
 
     def token() -> str:
-        return secrets.token_urlsafe(12)
+        return s.tokens.issue()
+
+    def once(f: dict, page: str) -> RedirectResponse | None:
+        """None when the form's token is used the first time; else where to go (nothing is done).
+
+        A repeat (double tap, resent form) goes back silently: the first one's answer is shown.
+        A stale token (a page from before a restart) says so.
+        """
+        seen = s.tokens.check(f.get("token"))
+        if seen == "ok":
+            return None
+        return back(page, WORDS["stale-page"] if seen == "stale" else None)
 
     def error_text(e: Exception) -> Text:
         text = getattr(e, "text", None)
@@ -191,8 +223,8 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
     def table_tap(request: Request) -> Response:
         f = request.state.form
         what = request.path_params["what"]
-        if not s.table.tokens.first_use(f.get("token")):
-            return back("/table")
+        if (done := once(f, "/table")) is not None:
+            return done
         if what == "next":
             s.table.next_voter()
         elif what == "again":
@@ -228,8 +260,8 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
 
     def table_manual(request: Request) -> Response:
         f = request.state.form
-        if not s.table.tokens.first_use(f.get("token")):
-            return back("/table")
+        if (done := once(f, "/table")) is not None:
+            return done
         screen = s.table.manual(f.get("pin", ""), f.get("member", ""),
                                          f.get("member_pin", ""), f.get("reason", ""))
         if screen.error is not None:
@@ -247,8 +279,8 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
 
     def table_confirm(request: Request) -> Response:
         f = request.state.form
-        if not s.table.tokens.first_use(f.get("token")):
-            return back("/table")
+        if (done := once(f, "/table")) is not None:
+            return done
         screen = s.table.confirm(f.get("pin", ""), f.get("member", ""),
                                          f.get("member_pin", ""))
         if screen.error is not None and screen.name == "confirm":
@@ -258,13 +290,15 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
     # -- polls -------------------------------------------------------------------------------
 
     def allowed_actions(st: PollsState) -> list[str]:
+        if s.box is None:
+            return []              # the polls screens are the ballot box's (module docstring)
         acts = [a for (frm, a) in TRANSITIONS if frm == st and a != "reopen"]
         out = [("zero-report" if a == "print-zero-report" else a) for a in acts]
-        if s.box is None:
-            out = [a for a in out if a not in ("zero-report", "sign-protocol")]
         return [a for a in POLLS_ACTIONS if a in out]
 
     def polls_page(request: Request) -> Response:
+        if s.box is None and s.peer:
+            return RedirectResponse(s.peer + "/polls", status_code=303)
         st = PollsState(state_now()["polls"])
         lna = None
         if s.box is not None and st in (PollsState.TEST_MODE, PollsState.ZERO_REPORT):
@@ -288,8 +322,10 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
     def polls_do(request: Request) -> Response:
         action = request.path_params["action"]
         f = request.state.form
-        if not s.tokens.first_use(f.get("token")):
+        if action not in POLLS_ACTIONS or s.box is None:
             return back("/polls")
+        if (done := once(f, "/polls")) is not None:
+            return done
         member, pin = f.get("member", ""), f.get("member_pin", "")
         if action in PRINTING_ACTIONS and s.box is not None and not s.box.printer_ready():
             return back(f"/polls/do/{action}", WORDS["print-blocked"])
@@ -314,14 +350,9 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
             return back(f"/polls/do/{action}", text)
         except UchastokError as e:
             return back(f"/polls/do/{action}", error_text(e))
-        if action == "close" and s.table is not None:
-            # The identification summary (counts only) goes up with the close, as `identify summary --send`:
-            # the protocol's "ballots <= identified" relation reads it (count/role.py identify_summary).
-            try:
-                identification_summary(paths, send=True)
-            except UchastokError as e:
-                return back("/polls", error_text(e))
-        if action == "close" and s.box is not None:
+        # The identification summary goes up from the table's own process when it sees the close
+        # (screens/table.py ``summary_after_close``): this process cannot open identify.db.
+        if action == "close":
             return back("/protocol")
         return back("/polls")
 
@@ -390,8 +421,8 @@ def make_app(paths, *, table: TableSession | None = None, box=None) -> Starlette
 
     def count_sign(request: Request) -> Response:
         f = request.state.form
-        if not s.tokens.first_use(f.get("token")):
-            return back("/protocol")
+        if (done := once(f, "/protocol")) is not None:
+            return done
         member = f.get("member", "")
         try:
             with s.box.lock:

@@ -1,24 +1,41 @@
-"""Serving the screens: the role's sessions on their devices, the application, uvicorn on loopback.
+"""Serving the screens: one role's session on its devices, the application, uvicorn on loopback.
 
-``open_screens`` builds the sessions of the roles asked for and returns them
-with the application (``screens.app.make_app``):
+One process per role (ARCHITECTURE.md "Roles and processes"): the
+identification table and the ballot box are separate roles, each with its own
+Unix user and its own 0700 state directory (base/paths.py ``Paths.role``), so
+each role's screens run in a process of their own, on a port of their own
+(``ROLE_PORTS``), behind a kiosk browser of their own
+(systemd/uchastok-screens@.service, systemd/uchastok-kiosk@.service).
+
+``open_screens(paths, role)`` builds that role's session and returns it with the
+application (``screens.app.make_app``):
 
 - ``identify``: the table's daemon from ``identify.daemon.build_identify_daemon``
   on the hardware of uchastok.toml, or (``sim``) the simulated table
-  (simulation/table.py ``SimTable``, the demo package's secrets);
+  (simulation/table.py ``SimTable``, the demo package's secrets); the
+  identification table's screens only;
 - ``count``: the ballot box from ``count.role``'s files on a ``count.devices``
-  factory (``scanner``: ``sane:DEVICE`` or ``sim:FOLDER``, as ``count run`` takes).
+  factory (``scanner``: ``sane:DEVICE`` or ``sim:FOLDER``, as ``count run`` takes),
+  and the polls screens: the count role owns them (the L&A test and the zero
+  report that lets polls open are its tally's; the close leads to its protocol and
+  the manual count).
+
+The pages link to the other role's screens (``peer``): by default the other role's
+loopback address when this appliance holds that role too (its certificate is in the
+configuration), so one touchscreen can show both.
 
 ``serve_screens`` runs it with uvicorn on 127.0.0.1 (the kiosk browser on the same
 appliance is its only client: docs/technician-guide.md "Touchscreen") until
 SIGTERM or, with ``exit_after_s``, until that many seconds have passed (the demo).
 The screens' server replaces ``uchastok identify run`` / ``count run`` on an
-appliance with a touchscreen: it runs the same daemons, with the screen in front.
+appliance with a touchscreen: it runs the same daemon, with the screen in front.
+``stop_after_commit`` (identify; crash-recovery tests) stops the process with
+SIGSTOP right after an identification is committed, as ``identify run`` does.
 
 Example::
 
-    with open_screens(paths, ["identify"], sim=True) as (app, sessions):
-        uvicorn.run(app, host="127.0.0.1", port=8080)
+    with open_screens(paths, "identify", sim=True) as (app, session):
+        uvicorn.run(app, host="127.0.0.1", port=ROLE_PORTS["identify"])
 """
 
 from __future__ import annotations
@@ -30,7 +47,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from identify.daemon import build_identify_daemon
+from identify.daemon import build_identify_daemon, stop_after_commit_hook
 from identify.devices import HardwareFactory as IdentifyHardware
 from screens.app import make_app
 from screens.box import BoxSession
@@ -40,46 +57,69 @@ from simulation.table import SimTable, demo_secrets
 from station.errors import ConfigError
 
 ROLES = ("identify", "count")
+# Each role's screens on a port of its own (the kiosk units open the same addresses).
+ROLE_PORTS = {"identify": 8080, "count": 8081}
 log = logging.getLogger("uchastok.screens")
 
 
+def screens_url(role: str, port: int | None = None) -> str:
+    """The loopback address of ``role``'s screens."""
+    return f"http://127.0.0.1:{port or ROLE_PORTS[role]}/"
+
+
+def default_peer(paths, role: str) -> str | None:
+    """The other role's screens when this appliance holds that role too (its certificate is here)."""
+    other = next(r for r in ROLES if r != role)
+    return screens_url(other) if paths.role(other).cert.exists() else None
+
+
 @contextlib.contextmanager
-def open_screens(paths, roles, *, sim: bool = False, scanner: str | None = None, table: str = "1",
-                 secrets=None, lna_expected=None, clock=None) -> Iterator[tuple]:
-    """(app, {"identify": TableSession, "count": BoxSession}) for ``roles``; closed on exit."""
-    unknown = [r for r in roles if r not in ROLES]
-    if unknown or not roles:
-        raise ConfigError(f"unknown role {', '.join(unknown) or '(none)'}: use identify and/or count")
-    sessions: dict = {}
+def open_screens(paths, role: str, *, sim: bool = False, scanner: str | None = None, table: str = "1",
+                 secrets=None, lna_expected=None, clock=None, peer: str | None = None,
+                 stop_after_commit: bool = False) -> Iterator[tuple]:
+    """(app, session) for ``role``: a ``TableSession`` (identify) or a ``BoxSession`` (count); closed on exit.
+
+    With ``sim`` and ``identify`` the session has ``sim_table`` (the simulated table, for tests).
+    """
+    if role not in ROLES:
+        raise ConfigError(f"unknown role {role!r}: use identify or count (one role per process)")
     with contextlib.ExitStack() as stack:
-        if "identify" in roles:
+        if role == "identify":
+            after = stop_after_commit_hook if stop_after_commit else None
             if sim:
                 found = secrets or demo_secrets(paths)
                 if found is None:
                     raise ConfigError("--sim needs the demo package's secrets directory (--secrets PKG.secrets)")
-                sim_table = stack.enter_context(SimTable(paths, found, table=table, clock=clock))
+                sim_table = stack.enter_context(SimTable(paths, found, table=table, clock=clock,
+                                                         after_commit=after))
                 daemon = sim_table.daemon
-                sessions["sim_table"] = sim_table
             else:
+                sim_table = None
                 daemon = build_identify_daemon(paths, IdentifyHardware(paths, logger=log), table=table,
-                                               clock=clock, logger=log)
+                                               clock=clock, logger=log, after_commit=after)
                 stack.callback(daemon.close)
-            sessions["identify"] = TableSession(daemon, paths).start()
-            stack.callback(sessions["identify"].close)
-        if "count" in roles:
+            session = TableSession(daemon, paths)
+            session.sim_table = sim_table
+            session.start()
+            stack.callback(session.close)
+            app = make_app(paths, table=session, peer=peer)
+        else:
             factory = count_factory(paths, scanner or ("sim:" if sim else "sane:"))
-            sessions["count"] = BoxSession(paths, factory, clock=clock, lna_expected=lna_expected).start()
-            stack.callback(sessions["count"].close)
-        app = make_app(paths, table=sessions.get("identify"), box=sessions.get("count"))
-        yield app, sessions
+            session = BoxSession(paths, factory, clock=clock, lna_expected=lna_expected).start()
+            stack.callback(session.close)
+            app = make_app(paths, box=session, peer=peer)
+        yield app, session
 
 
-def serve_screens(paths, roles, *, port: int = 8080, sim: bool = False, scanner: str | None = None,
-                  table: str = "1", secrets=None, lna_expected=None, exit_after_s: float | None = None,
-                  echo=print) -> dict:
-    """`screens serve`: the sessions and uvicorn on 127.0.0.1:``port`` until SIGTERM (or ``exit_after_s``)."""
-    with open_screens(paths, roles, sim=sim, scanner=scanner, table=table, secrets=secrets,
-                      lna_expected=lna_expected) as (app, _sessions):
+def serve_screens(paths, role: str, *, port: int | None = None, sim: bool = False, scanner: str | None = None,
+                  table: str = "1", secrets=None, lna_expected=None, peer: str | None = None,
+                  exit_after_s: float | None = None, stop_after_commit: bool = False, echo=print) -> dict:
+    """`screens serve`: ``role``'s session and uvicorn on 127.0.0.1:``port`` until SIGTERM (or ``exit_after_s``)."""
+    port = port or ROLE_PORTS.get(role, 0)
+    peer = peer if peer is not None else default_peer(paths, role) if role in ROLES else None
+    with open_screens(paths, role, sim=sim, scanner=scanner, table=table, secrets=secrets,
+                      lna_expected=lna_expected, peer=peer or None,
+                      stop_after_commit=stop_after_commit) as (app, _session):
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
         server = uvicorn.Server(config)
         timer = None
@@ -87,10 +127,10 @@ def serve_screens(paths, roles, *, port: int = 8080, sim: bool = False, scanner:
             timer = threading.Timer(exit_after_s, lambda: setattr(server, "should_exit", True))
             timer.daemon = True
             timer.start()
-        echo(f"screens of {', '.join(roles)} on http://127.0.0.1:{port}/")
+        echo(f"screens of {role} on {screens_url(role, port)}")
         try:
             server.run()
         finally:
             if timer is not None:
                 timer.cancel()
-    return {"roles": list(roles), "url": f"http://127.0.0.1:{port}/"}
+    return {"role": role, "url": screens_url(role, port), "peer": peer or None}

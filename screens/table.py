@@ -24,11 +24,23 @@ shows it):
    (``station.polls.authorize``, lockout after ``MAX_PIN_FAILURES``).
 
 Double taps and reloads: every form carries a one-time token; a token seen
-before changes nothing (``Tokens``). Two tables racing on one voter: the
-identifier's one transaction decides (``pin`` UNIQUE), the loser shows
-"already identified". The server killed mid-identification: identify.db is the
-truth; at restart the daemon prints what was queued and the screen shows the
-counters from the file.
+before changes nothing (``Tokens``), and so does a token this process did not
+issue (a page, or a browser's resent form, from before a restart). Two tables
+racing on one voter: the identifier's one transaction decides (``pin``
+UNIQUE), the loser shows "already identified".
+
+The server killed mid-identification: identify.db is the truth. Killed before
+the commit, nothing was recorded and the voter is identified as anyone else;
+killed after it, the identification and its receipt in the print queue stand.
+At restart (``start``) the daemon prints what was queued, once, and the screen
+shows the last of those identifications as ``recovered``: who, when, the ballots
+to hand out, the receipt printed now (the commission never saw that answer), and
+the counters from the file.
+
+At the close of polls (done on the ballot box's screens, another process) the
+table queues its identification summary once per close (``turn``): the
+protocol's "ballots <= identified" relation reads it (count/role.py
+``identify_summary``), as ``uchastok identify summary --send`` would.
 
 Example::
 
@@ -43,12 +55,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+import hmac
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from typing import Any
 
+from base.clock import local, parse_iso
 from drivers.idcard.base import CardStatus
 from drivers.printer.base import PrinterStatus
 from identify import eligibility, receipts, voters
@@ -59,6 +75,7 @@ from identify.store import open_identify_db
 from screens.words import WHAT_TO_DO, WORDS
 from station import polls
 from station.errors import IdentificationError, PollsError
+from station.polls import PollsState
 from station.text import Text
 
 log = logging.getLogger("uchastok.screens")
@@ -68,7 +85,7 @@ log = logging.getLogger("uchastok.screens")
 class TableScreen:
     """What the table's screen shows now (one value, replaced at each change)."""
 
-    name: str = "waiting"        # waiting, reading, finger, retry, accepted, refused, confirm, manual-done
+    name: str = "waiting"        # waiting, reading, finger, retry, accepted, refused, confirm, recovered
     seq: int = 0
     message: Text | None = None
     reason: str | None = None
@@ -83,24 +100,42 @@ class TableScreen:
 
 
 class Tokens:
-    """One-time form tokens: a double tap or a reloaded POST is seen and ignored."""
+    """One-time form tokens of this process: a double tap, a reloaded POST, a form from before a restart.
 
-    def __init__(self, keep: int = 256):
+    ``issue()`` gives ``nonce.mac`` (HMAC-SHA-256 under a key made at start and never stored), so a
+    token from an earlier run of the server is told apart from a new one after a restart, when
+    the tokens seen are forgotten: ``check`` says ``ok`` (first use), ``repeat`` or ``stale``.
+    """
+
+    def __init__(self, keep: int = 4096):
+        self._key = secrets.token_bytes(32)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self.keep = keep
 
-    def first_use(self, token: str | None) -> bool:
-        """True the first time ``token`` is used; False for a repeat (or no token at all)."""
-        if not token:
-            return False
+    def _mac(self, nonce: str) -> str:
+        return hmac.new(self._key, nonce.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def issue(self) -> str:
+        nonce = secrets.token_urlsafe(12)
+        return f"{nonce}.{self._mac(nonce)}"
+
+    def check(self, token: str | None) -> str:
+        """``ok`` the first time a token of this process is used; ``repeat``; ``stale`` (not ours, or none)."""
+        nonce, _, mac = (token or "").partition(".")
+        if not nonce or not hmac.compare_digest(mac, self._mac(nonce)):
+            return "stale"
         with self._lock:
             if token in self._seen:
-                return False
+                return "repeat"
             self._seen[token] = None
             while len(self._seen) > self.keep:
                 self._seen.popitem(last=False)
-            return True
+            return "ok"
+
+    def first_use(self, token: str | None) -> bool:
+        """True the first time a token of this process is used; False otherwise."""
+        return self.check(token) == "ok"
 
 
 class WatchedCardReader:
@@ -154,13 +189,14 @@ class TableSession:
         self.poll_s = poll_s
         self.mrz_timeout_s = mrz_timeout_s
         self.lock = threading.RLock()
-        self.tokens = Tokens()
+        self.sim_table = None                  # the simulated table behind the daemon (tests, the demo)
         self._screen = TableScreen()
         self._screen_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._again = threading.Event()
         self._card_done = False
+        self._summary_for: str | None = None   # the close whose identification summary is queued
         self.devices: dict[str, str] = {}
         daemon.card_reader = WatchedCardReader(daemon.card_reader, self._card_read)
 
@@ -187,8 +223,15 @@ class TableSession:
     # -- the turns ---------------------------------------------------------------------
 
     def start(self) -> TableSession:
+        """Begin the daemon's run (it prints the receipts a crash left queued), then the turns.
+
+        The last identification whose receipt was still queued is shown as ``recovered``.
+        """
         with self.lock:
+            queued = receipts.pending(self.daemon.conn, self.table)
             self.daemon.begin()
+            if queued:
+                self._show_recovered(queued[-1])
         self._thread = threading.Thread(target=self._run, name=f"table-{self.table}", daemon=True)
         self._thread.start()
         return self
@@ -211,9 +254,42 @@ class TableSession:
                 log.exception("table turn failed")
             self._stop.wait(self.poll_s)
 
+    def _show_recovered(self, receipt) -> TableScreen:
+        """The identification a restart interrupted: who, when, the ballots, the receipt (module docstring)."""
+        conn = self.daemon.conn
+        row = conn.execute("SELECT i.pin FROM receipt r JOIN identification i ON i.seq = r.identification"
+                           " WHERE r.number = ?", (receipt.number,)).fetchone()
+        v = voters.by_pin(conn, row[0]) if row else None
+        printed = conn.execute("SELECT printed_at FROM print_queue WHERE receipt = ?",
+                               (receipt.number,)).fetchone()
+        at = local(receipt.identified_at, self.election.time_zone or "Asia/Bishkek").strftime("%H:%M")
+        return self.show("recovered", message=WORDS["recovered"].format(time=at),
+                         ballots=tuple(self.election.contest(c).title for c in receipt.ballots),
+                         receipt=receipt_label(receipt.number),
+                         printed="printed" if printed and printed[0] else "queued",
+                         voter={"name": v.full_name, "birth_year": v.birth_date.year, "face": None,
+                                "contests": self._contests(v)} if v else None)
+
+    def summary_after_close(self) -> bool:
+        """Queue the identification summary once per close of polls (module docstring); True if queued now."""
+        ident = self.daemon.identifier
+        if polls.current(ident.station_conn) not in (PollsState.CLOSED, PollsState.PROTOCOL_SIGNED):
+            return False
+        closes = [h["at"] for h in polls.history(ident.station_conn) if h["action"] == "close"]
+        if not closes or self._summary_for == closes[-1]:
+            return False
+        row = ident.conn.execute("SELECT created_at FROM outbox WHERE kind = 'identification-summary'"
+                                 " ORDER BY seq DESC LIMIT 1").fetchone()
+        self._summary_for = closes[-1]
+        if row is not None and parse_iso(row[0]) >= parse_iso(closes[-1]):
+            return False            # sent already (before a restart, or by `identify summary --send`)
+        receipts.enqueue_summary(ident.conn, ident.outbox, clock=self.daemon.clock)
+        return True
+
     def turn(self) -> str:
         """One look at the devices: serve the card in the reader (once), print what waits."""
         with self.lock:
+            self.summary_after_close()
             self.devices = self.daemon.device_status()
             card = self.devices.get("card-reader")
             if card != CardStatus.READY.value:

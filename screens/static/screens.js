@@ -45,7 +45,8 @@
   document.addEventListener("click", function (e) { if (e.target.closest("a[href], button[type=submit], form button:not([type])")) { leaving = true; } }, true);
   document.addEventListener("submit", function () { leaving = true; }, true);
   if (body.getAttribute("data-live") === "1") {
-    var watch = (body.getAttribute("data-watch") || "polls").split(" ");
+    // "boot" changes when the server restarted: the page shows what the new run knows.
+    var watch = (body.getAttribute("data-watch") || "polls").split(" ").concat(["boot"]);
     setInterval(function () {
       if (leaving) { return; }
       fetch("/state", {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (s) {

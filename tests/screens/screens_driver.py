@@ -24,9 +24,9 @@ from simulation.table import MEMBER, outsider, voter_card
 
 
 class Commission:
-    def __init__(self, driver, url: str, shots: Path):
+    def __init__(self, driver, station, shots: Path):
         self.d = driver
-        self.url = url
+        self.station = station          # screens_world.Station: each role's pages on its own address
         self.shots = shots
         self.taps: Counter = Counter()
         self.keys: Counter = Counter()
@@ -39,7 +39,7 @@ class Commission:
         self.keys[task] += 0
 
     def go(self, path: str) -> None:
-        self.d.get(self.url + path)
+        self.d.get(self.station.at(path))
 
     def find(self, css: str, timeout: float = 15):
         return WebDriverWait(self.d, timeout).until(EC.presence_of_element_located((By.CSS_SELECTOR, css)))

@@ -63,18 +63,18 @@ def identified(paths) -> int:
 
 
 def test_a_wrong_pin_says_so_and_locks_as_the_cli_does(station):
-    page = get(station.url + "/polls/do/enter-test-mode")
-    answer = post(station.url + "/polls/do/enter-test-mode",
+    page = get(station.at("/polls/do/enter-test-mode"))
+    answer = post(station.at("/polls/do/enter-test-mode"),
                   {"token": token(page), "member": MEMBER[0], "member_pin": "000000"})
     assert "PIN-код туура эмес" in answer and f"{polls.MAX_PIN_FAILURES - 1}" in answer
     assert state(station.paths) == "provisioned"
     for _ in range(polls.MAX_PIN_FAILURES - 1):
-        answer = post(station.url + "/polls/do/enter-test-mode",
-                      {"token": token(get(station.url + "/polls/do/enter-test-mode")), "member": MEMBER[0],
+        answer = post(station.at("/polls/do/enter-test-mode"),
+                      {"token": token(get(station.at("/polls/do/enter-test-mode"))), "member": MEMBER[0],
                        "member_pin": "000000"})
     assert "бөгөттөлдү" in answer                      # locked: call the technician
-    answer = post(station.url + "/polls/do/enter-test-mode",
-                  {"token": token(get(station.url + "/polls/do/enter-test-mode")), "member": MEMBER[0],
+    answer = post(station.at("/polls/do/enter-test-mode"),
+                  {"token": token(get(station.at("/polls/do/enter-test-mode"))), "member": MEMBER[0],
                    "member_pin": MEMBER[2]})               # even the right PIN, once locked
     assert "бөгөттөлдү" in answer and state(station.paths) == "provisioned"
 
@@ -82,16 +82,16 @@ def test_a_wrong_pin_says_so_and_locks_as_the_cli_does(station):
 def test_a_double_tap_identifies_once(station):
     drive_polls(station.paths, "enter-test-mode", "print-zero-report", "open")
     voter = station.sim.voters[0]
-    page = get(station.url + f"/table/manual?pin={voter.pin}&reason=fingerprint-unreadable")
+    page = get(station.at(f"/table/manual?pin={voter.pin}&reason=fingerprint-unreadable"))
     form = {"token": token(page), "pin": voter.pin, "reason": "fingerprint-unreadable", "member": MEMBER[0],
             "member_pin": MEMBER[2]}
-    first = post(station.url + "/table/manual", form)
-    second = post(station.url + "/table/manual", form)          # the same tap again: ignored
+    first = post(station.at("/table/manual"), form)
+    second = post(station.at("/table/manual"), form)          # the same tap again: ignored
     assert 'data-screen="accepted"' in first and 'data-screen="accepted"' in second
     assert identified(station.paths) == 1
     # A second tap from a reloaded page (a new token): refused as already identified, still one.
-    page = get(station.url + f"/table/manual?pin={voter.pin}&reason=fingerprint-unreadable")
-    third = post(station.url + "/table/manual", form | {"token": token(page)})
+    page = get(station.at(f"/table/manual?pin={voter.pin}&reason=fingerprint-unreadable"))
+    third = post(station.at("/table/manual"), form | {"token": token(page)})
     assert 'data-screen="refused"' in third and identified(station.paths) == 1
 
 
@@ -118,14 +118,14 @@ def test_two_tables_racing_on_one_voter_identify_once(station, demo_package):
 
 
 def test_a_reloaded_page_repeats_nothing(station):
-    before = get(station.url + "/polls/do/enter-test-mode")
-    again = get(station.url + "/polls/do/enter-test-mode")      # the PIN pad reloaded: no action
+    before = get(station.at("/polls/do/enter-test-mode"))
+    again = get(station.at("/polls/do/enter-test-mode"))      # the PIN pad reloaded: no action
     assert token(before) != token(again) and state(station.paths) == "provisioned"
-    post(station.url + "/polls/do/enter-test-mode", {"token": token(again), "member": MEMBER[0],
+    post(station.at("/polls/do/enter-test-mode"), {"token": token(again), "member": MEMBER[0],
                                                       "member_pin": MEMBER[2]})
     assert state(station.paths) == "test-mode"
     # The same form sent again (a browser's "resend" after a reload): nothing more happens.
-    post(station.url + "/polls/do/enter-test-mode", {"token": token(again), "member": MEMBER[0],
+    post(station.at("/polls/do/enter-test-mode"), {"token": token(again), "member": MEMBER[0],
                                                       "member_pin": MEMBER[2]})
     assert state(station.paths) == "test-mode"
     conn = open_station_db(station.paths.station_db)
@@ -141,7 +141,7 @@ def test_the_screen_recovers_after_the_server_restarts(tmp_path, demo_package):
         voter = st.sim.voters[2]
         st.table.manual(voter.pin, MEMBER[0], MEMBER[2], "card-unreadable")
     with served(paths, demo_package.secrets, tmp_path / "feeder") as st:    # killed and started again
-        page = get(st.url + "/table")
+        page = get(st.at("/table"))
         assert re.search(r'id="count-identified">1<', page)
         assert 'data-screen="waiting"' in page and identified(paths) == 1
 
@@ -156,20 +156,20 @@ def protocol_revisions(paths) -> int:
 
 def test_manual_count_figures_that_do_not_add_up_are_not_signed(station):
     drive_polls(station.paths, "enter-test-mode", "print-zero-report", "open", "close")
-    page = get(station.url + "/count")
+    page = get(station.at("/count"))
     keys = re.findall(r'name="f:([^"]+)"', page)
     figures = {f"f:{k}": "0" for k in keys}
-    shown = post(station.url + "/count", figures | {f"f:{keys[1]}": "abc", f"f:{keys[2]}": "-5", "go": "check"})
+    shown = post(station.at("/count"), figures | {f"f:{keys[1]}": "abc", f"f:{keys[2]}": "-5", "go": "check"})
     assert "Сан эмес" in shown and "Терс сан болбойт" in shown         # not a number; negative
-    shown = post(station.url + "/count", figures | {f"f:{keys[1]}": "3", "go": "sign"})
+    shown = post(station.at("/count"), figures | {f"f:{keys[1]}": "3", "go": "sign"})
     assert "Катыштар аткарылган жок" in shown                            # fix the figures or explain
     assert protocol_revisions(station.paths) == 0
-    pad = get(station.url + "/count/sign")                                # the PIN pad is not even offered
+    pad = get(station.at("/count/sign"))                                # the PIN pad is not even offered
     assert 'id="pinpad"' not in pad and protocol_revisions(station.paths) == 0
     # With the commission's explanation recorded, it is signed (both counts, the difference shown).
-    post(station.url + "/count", figures | {f"f:{keys[1]}": "3", "explanation": "3 бюллетень / 3 бюллетеня",
+    post(station.at("/count"), figures | {f"f:{keys[1]}": "3", "explanation": "3 бюллетень / 3 бюллетеня",
                                             "go": "sign"})
-    pad = get(station.url + "/count/sign")
-    done = post(station.url + "/count/sign", {"token": token(pad), "member": MEMBER[0], "member_pin": MEMBER[2]})
+    pad = get(station.at("/count/sign"))
+    done = post(station.at("/count/sign"), {"token": token(pad), "member": MEMBER[0], "member_pin": MEMBER[2]})
     assert 'id="manual-vs-machine"' in done and "+3" in done
     assert protocol_revisions(station.paths) == 2          # the machine count, then the manual count

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_voting_day_through_the_screens(station, browser, shots):
-    c = Commission(browser, station.url, shots)
+    c = Commission(browser, station, shots)
     sim = station.sim
     voters = sim.voters
 

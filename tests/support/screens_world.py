@@ -1,8 +1,11 @@
-"""The screens' test world: a station home's roles served by uvicorn on a free loopback port.
+"""The screens' test world: a station home's two roles, each served by its own application on loopback.
 
-``served(paths, secrets, feeder)``: the simulated table and the simulated ballot box
-(a folder feeder) behind ``screens.app`` (screens/serve.py ``open_screens``), served
-on 127.0.0.1; yields a ``Station`` with the URL and the sessions.
+``served(paths, secrets, feeder)``: the simulated table (identify) and the simulated
+ballot box (count, a folder feeder), each behind its own ``screens.app`` application
+(screens/serve.py ``open_screens``: one role per application, as one process per role
+on the appliance), served by uvicorn on two free ports of 127.0.0.1, each linking to
+the other (``peer``); yields a ``Station`` with both addresses and the sessions.
+``Station.at(path)`` is the address of a page on the role that serves it.
 """
 
 from __future__ import annotations
@@ -28,30 +31,47 @@ def free_port() -> int:
 @dataclass
 class Station:
     paths: object
-    url: str
+    table_url: str         # the identification table's screens
+    box_url: str           # the ballot box's: box, polls, protocol, manual count
     table: object          # screens.table.TableSession
     box: object            # screens.box.BoxSession
     sim: object            # simulation.table.SimTable
     feeder: Path
 
+    def at(self, path: str) -> str:
+        """The page ``path`` on the role that serves it (/table... on the table, the rest on the box)."""
+        return (self.table_url if path.startswith("/table") else self.box_url) + path
+
+
+@contextlib.contextmanager
+def serving(app, port: int):
+    """``app`` on 127.0.0.1:``port`` in a thread, until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the screens' server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
 
 @contextlib.contextmanager
 def served(paths, secrets, feeder: Path, **options):
-    with open_screens(paths, ["identify", "count"], sim=True, secrets=secrets, scanner=f"sim:{feeder}",
-                      **options) as (app, sessions):
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                               access_log=False))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the screens' server did not start")
-            time.sleep(0.02)
-        try:
-            yield Station(paths, f"http://127.0.0.1:{port}", sessions["identify"], sessions["count"],
-                          sessions["sim_table"], feeder)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+    ports = {"identify": free_port(), "count": free_port()}
+    with contextlib.ExitStack() as stack:
+        table_app, table = stack.enter_context(open_screens(
+            paths, "identify", sim=True, secrets=secrets, peer=f"http://127.0.0.1:{ports['count']}/",
+            **options))
+        box_app, box = stack.enter_context(open_screens(
+            paths, "count", sim=True, scanner=f"sim:{feeder}", peer=f"http://127.0.0.1:{ports['identify']}/",
+            **options))
+        table_url = stack.enter_context(serving(table_app, ports["identify"]))
+        box_url = stack.enter_context(serving(box_app, ports["count"]))
+        yield Station(paths, table_url, box_url, table, box, table.sim_table, feeder)
