@@ -26,7 +26,8 @@ configuration), so one touchscreen can show both.
 
 ``serve_screens`` runs it with uvicorn on 127.0.0.1 (the kiosk browser on the same
 appliance is its only client: docs/technician-guide.md "Touchscreen") until
-SIGTERM or, with ``exit_after_s``, until that many seconds have passed (the demo).
+SIGTERM or, with ``exit_after_s``, until that many seconds have passed (the demo);
+then the role's daemon ends its run (audited) and its devices are released.
 The screens' server replaces ``uchastok identify run`` / ``count run`` on an
 appliance with a touchscreen: it runs the same daemon, with the screen in front.
 ``stop_after_commit`` (identify; crash-recovery tests) stops the process with
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
 from collections.abc import Iterator
 
@@ -127,6 +129,11 @@ def serve_screens(paths, role: str, *, port: int | None = None, sim: bool = Fals
             timer = threading.Timer(exit_after_s, lambda: setattr(server, "should_exit", True))
             timer.daemon = True
             timer.start()
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn stops gracefully on SIGTERM, then raises the signal again under the handler it
+            # found: with the default one the process would die there, before the role's daemon
+            # ends its run and releases its devices (open_screens' exit). Ours only asks to stop.
+            signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
         echo(f"screens of {role} on {screens_url(role, port)}")
         try:
             server.run()

@@ -244,3 +244,27 @@ def test_killed_between_the_finger_and_the_answer(home, demo_package, processes,
     wait_for("the refusal", lambda: screen_of(get(url + "/table")) == "refused")
     assert ALREADY in get(url + "/table")
     assert db.identifications() == 1 and db.printed() == 1 and db.receipt_envelopes() == 1
+
+
+def audit_events(db_path: Path, event: str) -> int:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM audit_log WHERE event = ?", (event,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_sigterm_ends_each_role_daemon_run_before_the_process_exits(home, demo_package, processes, tmp_path):
+    """systemd stops a unit with SIGTERM: the role's daemon ends its run (audited), the process exits 0."""
+    table, _ = start_cli(processes, home, demo_package.secrets)
+    port = free_port()
+    box = subprocess.Popen([str(UCHASTOK), "--home", str(home.state_dir.parent), "screens", "serve", "--role",
+                            "count", "--sim", "--scanner", f"sim:{tmp_path / 'feeder'}", "--port", str(port),
+                            "--peer", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes.append(box)
+    wait_for("the ballot box's screens", lambda: box.poll() is not None or answers(f"http://127.0.0.1:{port}"))
+    for proc in (table, box):
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    assert audit_events(home.identify_db, "identify-daemon-stopped") == 1
+    assert audit_events(home.count_db, "count-daemon-stopped") == 1
