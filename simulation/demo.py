@@ -483,29 +483,37 @@ def _turnout_by_hour(paths) -> list[tuple[int, int]]:
 
 
 def _start_screens(opts, p, res, paths, pkg) -> None:
-    """The commission's screens on the demo station, on the simulated devices: a process of their own
-    that outlives the demo for ``SCREENS_MINUTES`` minutes (the demo itself ends now)."""
+    """The commission's screens on the demo station, on the simulated devices: one process per role
+    (the identification table, the ballot box with the polls), each on its own port and linking to the
+    other, that outlive the demo for ``SCREENS_MINUTES`` minutes (the demo itself ends now)."""
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
     home = paths.state_dir.parent
-    log = open(opts.out / "screens.log", "w")      # handed to the detached process
-    proc = subprocess.Popen(
-        _cli("--home", str(home), "screens", "serve", "--role", "identify", "--role", "count", "--sim",
-             "--secrets", str(secrets_dir(pkg.dir)), "--scanner", f"sim:{opts.out / 'screens-box'}",
-             "--lna-expected", str(opts.out / "lna-expected.json"), "--port", str(port),
-             "--exit-after", str(SCREENS_MINUTES * 60)),
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    try:
-        _wait_http(url + "state")
-    except OSError:
-        p.echo(f"\nThe screens did not start (see {opts.out / 'screens.log'}).")
-        return
-    res.artefacts["commission screens (touchscreen UI)"] = url
-    p.echo(f"\nCommission screens · Экраны комиссии · Комиссиянын экрандары: {url}\n"
+    ports = {"identify": _free_port(), "count": _free_port()}
+    urls = {role: f"http://127.0.0.1:{port}/" for role, port in ports.items()}
+    extra = {"identify": ["--secrets", str(secrets_dir(pkg.dir))],
+             "count": ["--scanner", f"sim:{opts.out / 'screens-box'}",
+                       "--lna-expected", str(opts.out / "lna-expected.json")]}
+    pids = []
+    for role, other in (("identify", "count"), ("count", "identify")):
+        log = open(opts.out / f"screens-{role}.log", "w")      # handed to the detached process
+        proc = subprocess.Popen(
+            _cli("--home", str(home), "screens", "serve", "--role", role, "--sim", *extra[role],
+                 "--port", str(ports[role]), "--peer", urls[other], "--exit-after", str(SCREENS_MINUTES * 60)),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        pids.append(str(proc.pid))
+        try:
+            _wait_http(urls[role] + "state")
+        except OSError:
+            p.echo(f"\nThe screens of {role} did not start (see {opts.out / f'screens-{role}.log'}).")
+            return
+    res.artefacts["commission screens (touchscreen UI)"] = urls["count"]
+    res.artefacts["identification table screens"] = urls["identify"]
+    p.echo(f"\nCommission screens · Экраны комиссии · Комиссиянын экрандары:\n"
+           f"  ballot box, polls, protocol, manual count: {urls['count']}\n"
+           f"  identification table:                     {urls['identify']}\n"
            f"  (simulated devices; closed polls: protocol and manual count; they stop by themselves in"
-           f" {SCREENS_MINUTES} min, or: kill {proc.pid})")
+           f" {SCREENS_MINUTES} min, or: kill {' '.join(pids)})")
 
 
 def default_out() -> Path:
