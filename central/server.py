@@ -308,11 +308,14 @@ def serve(db: str | Path, host: str, port: int, ack_key: str | Path, trust: str 
           tls_key: str | Path | None = None, ready: threading.Event | None = None,
           stop: threading.Event | None = None, workers: int = 1, backlog: int = Limits.backlog,
           operators: str | Path | None = None, limits: Limits | None = None,
-          config: ApiConfig | None = None, extra_routes: Sequence[BaseRoute] = ()) -> None:
+          config: ApiConfig | None = None,
+          routes_for: Callable[[Receiver], Sequence[BaseRoute]] | None = None) -> None:
     """Run the receiver until stopped (SIGTERM/SIGINT or ``stop``); TLS with cert and key.
 
     ``workers`` processes share one listening socket; ``operators`` is the file of
-    operator token hashes (``central.api.load_operators``).
+    operator token hashes (``central.api.load_operators``). ``routes_for(receiver)``
+    makes routes served beside the API (the portal's), in each worker after its
+    fork, from that worker's own receiver and storage.
     """
     if workers < 1:
         raise SyncError(f"workers must be at least 1, not {workers}")
@@ -330,8 +333,8 @@ def serve(db: str | Path, host: str, port: int, ack_key: str | Path, trust: str 
     print(json.dumps({"listening": f"{scheme}://{shown}:{sock.getsockname()[1]}",
                       "workers": workers}), flush=True)
     if workers == 1:
-        server = ApiServer(make_api(rx, config=config, extra_routes=extra_routes), sock, tls=tls,
-                           limits=limits)
+        server = ApiServer(make_api(rx, config=config, extra_routes=routes_for(rx) if routes_for else ()),
+                           sock, tls=tls, limits=limits)
         if stop:
             threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
         if ready:
@@ -349,7 +352,8 @@ def serve(db: str | Path, host: str, port: int, ack_key: str | Path, trust: str 
         wrx = Receiver(Storage(db), signing.load_private_key(ack_key),
                        signing.load_public_key(trust), election_id=election_id)
         try:
-            ApiServer(make_api(wrx, config=config, extra_routes=extra_routes), sock, tls=tls,
+            extra = routes_for(wrx) if routes_for else ()
+            ApiServer(make_api(wrx, config=config, extra_routes=extra), sock, tls=tls,
                       limits=limits).serve_forever()
         finally:
             wrx.storage.close()

@@ -10,6 +10,8 @@ import threading
 
 import pytest
 import requests
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 from sync_world import OPERATOR, OPERATOR_TOKEN, Central, Station, receipt_body
 
 from central.api import (
@@ -22,6 +24,8 @@ from central.api import (
     load_operators,
     token_hash,
 )
+from central.server import serve
+from sync import signing
 from sync.envelope import ZERO_HASH, encode_batch, envelope_hash, make_batch
 from sync.uploader import Uploader
 
@@ -239,3 +243,32 @@ def test_many_clients_connecting_at_once_are_all_answered(tmp_path, authority, a
         assert json.loads(answers[0].split(b"\r\n\r\n", 1)[1])["ok"] is True
     finally:
         central.close()
+
+
+def test_extra_routes_are_served_beside_the_api_under_its_limits(tmp_path, authority, ack_key, capsys):
+    """``serve(routes_for=...)``: the portal's hook, made from the worker's own receiver."""
+    signing.save_private_key(ack_key, tmp_path / "ack.key")
+    signing.save_public_key(authority.public_key(), tmp_path / "prov.pub")
+    made = []
+
+    def routes_for(receiver):
+        made.append(receiver)
+        return [Route("/hello", lambda request: PlainTextResponse(f"{receiver.storage.envelope_count()}"))]
+
+    ready, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(target=serve, args=(tmp_path / "c.db", "127.0.0.1", 0, tmp_path / "ack.key",
+                                                  tmp_path / "prov.pub"),
+                              kwargs={"ready": ready, "stop": stop, "routes_for": routes_for,
+                                      "config": ApiConfig(gets=Bucket(3, 0.0001))}, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(30)
+        url = json.loads(capsys.readouterr().out.splitlines()[0])["listening"]
+        assert len(made) == 1
+        assert requests.get(url + "/nowhere", timeout=5).json() == {"error": "not-found"}
+        assert [requests.get(url + "/hello", timeout=5).text for _ in range(2)] == ["0"] * 2
+        assert requests.get(url + "/hello", timeout=5).status_code == 429     # the same GET budget
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
