@@ -68,7 +68,7 @@ from base.paths import PACKAGE_MANIFEST
 from central import aggregate
 from central.api import ApiConfig, load_operators, make_api
 from central.service import Receiver, client_key
-from central.storage import Storage
+from central.storage import is_postgres_url, open_storage
 from sync import signing
 from sync.canonical import parse
 from sync.errors import SyncError
@@ -291,7 +291,7 @@ def open_receiver(db: str | Path, ack_key: str | Path, trust: str | Path, *,
                   election: str | None = None, package_dir: str | Path | None = None,
                   stations: str | Path | None = None) -> Receiver:
     """A Receiver over ``db`` with the ack key, the provisioning authority and station lists."""
-    rx = Receiver(Storage(db), signing.load_private_key(ack_key), signing.load_public_key(trust),
+    rx = Receiver(open_storage(db), signing.load_private_key(ack_key), signing.load_public_key(trust),
                   election_id=election)
     for src in (Path(package_dir) / PACKAGE_MANIFEST if package_dir else None, stations):
         if src:
@@ -349,7 +349,7 @@ def serve(db: str | Path, host: str, port: int, ack_key: str | Path, trust: str 
     rx.storage.close()   # each worker opens its own, after the fork
 
     def worker() -> None:
-        wrx = Receiver(Storage(db), signing.load_private_key(ack_key),
+        wrx = Receiver(open_storage(db), signing.load_private_key(ack_key),
                        signing.load_public_key(trust), election_id=election_id)
         try:
             extra = routes_for(wrx) if routes_for else ()
@@ -456,7 +456,7 @@ def _prefork(workers: int, run: Callable[[], None], *, ready: threading.Event | 
 
 def enroll_file(db: str | Path, trust: str | Path, cert_file: str | Path) -> dict[str, Any]:
     """Enrol the device certificate in ``cert_file`` (verified against ``trust``)."""
-    storage = Storage(db)
+    storage = open_storage(db)
     try:
         rx = Receiver(storage, None, signing.load_public_key(trust))  # type: ignore[arg-type]
         cert = rx.enroll(parse(Path(cert_file).read_bytes()))
@@ -468,10 +468,9 @@ def enroll_file(db: str | Path, trust: str | Path, cert_file: str | Path) -> dic
 
 def report(db: str | Path, what: str, **kw) -> dict[str, Any]:
     """One aggregation (``results``, ``turnout``, ``stations``, ``anomalies``) of ``db``."""
-    if not Path(db).exists():
-
+    if not is_postgres_url(db) and not Path(db).exists():
         raise SyncError(f"no receiver database at {db}")
-    storage = Storage(db)
+    storage = open_storage(db)
     try:
         return getattr(aggregate, what)(storage, **kw)
     finally:

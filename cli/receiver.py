@@ -14,7 +14,7 @@ from central.server import Limits, enroll_file, report, serve
 from cli.common import echo_json, json_option
 
 db_option = click.option("--db", required=True, type=click.Path(dir_okay=False),
-                         help="The receiver's SQLite database.")
+                         help="The receiver's database: a SQLite file or a postgresql:// URL.")
 trust_option = click.option("--trust", required=True, type=click.Path(exists=True, dir_okay=False),
                             help="Provisioning authority public key (trust/provisioning.pub).")
 

@@ -54,13 +54,13 @@ def workers_of(proc, n: int) -> set[int]:
     return children_of(proc.pid)
 
 
-def test_workers_share_the_port_and_stop_on_sigterm(tmp_path, authority, ack_key):
+def test_workers_share_the_port_and_stop_on_sigterm(tmp_path, authority, ack_key, central_db):
     signing.save_private_key(ack_key, tmp_path / "ack.key")
     signing.save_public_key(authority.public_key(), tmp_path / "prov.pub")
     token = "desk-token"
     (tmp_path / "operators.txt").write_text(token_hash(token) + "\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "central", "--db", str(tmp_path / "central.db"), "--port", "0",
+        [sys.executable, "-m", "central", "--db", str(central_db), "--port", "0",
          "--key", str(tmp_path / "ack.key"), "--trust", str(tmp_path / "prov.pub"),
          "--election", "kg-2025-parl", "--workers", "2", "--backlog", "4096",
          "--operators", str(tmp_path / "operators.txt")],
