@@ -31,7 +31,9 @@ from sync.errors import VerificationError
 
 CERT_TYPE = "uchastok-device-certificate"
 ROLES = ("identify", "count")
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+# ASCII digits and no newline before the end (``$`` would allow one, ``\d`` any script's digits):
+# docs/protocol.md section 1 "TIME". sync/envelope.py uses this one pattern too.
+TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class DeviceCertificate:
 
 
 def _parse_ts(s: Any, field: str) -> dt.datetime:
-    if not isinstance(s, str) or not _TIME.match(s):
+    if not isinstance(s, str) or not TIME.fullmatch(s):
         raise VerificationError(f"certificate {field} is not YYYY-MM-DDTHH:MM:SSZ: {s!r}")
     try:
         return parse_iso(s)

@@ -51,7 +51,7 @@ from typing import Any
 from base.clock import iso, parse_iso
 from sync import signing
 from sync.canonical import canonical, parse
-from sync.certificate import DeviceCertificate
+from sync.certificate import TIME, DeviceCertificate
 from sync.errors import EnvelopeError, VerificationError
 
 VERSION = 1
@@ -76,11 +76,12 @@ MAX_SEQ = 2**53 - 1
 FIELDS = ("version", "kind", "election", "station", "device", "stream", "seq", "prev",
           "created_at", "body", "cert", "signature")
 _FIELDSET = frozenset(FIELDS)
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+# Matched with fullmatch: ``$`` would also match before a final newline.
+HEX64 = re.compile(r"[0-9a-f]{64}")
+ISO_Z = TIME
+IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 # Canonical base64 of 64 bytes: the 86th character holds 2 bits and 4 zero bits (A, Q, g, w).
-SIGNATURE = re.compile(r"^[A-Za-z0-9+/]{85}[AQgw]==$")
+SIGNATURE = re.compile(r"[A-Za-z0-9+/]{85}[AQgw]==")
 
 BATCH_TYPE = "uchastok-batch"
 ACK_TYPE = "uchastok-ack"
@@ -89,7 +90,7 @@ STATUSES = ("stored", "duplicate", "rejected")
 
 def is_time(value: Any) -> bool:
     """True if ``value`` is a TIME: ``YYYY-MM-DDTHH:MM:SSZ`` naming a real UTC second."""
-    if not isinstance(value, str) or not ISO_Z.match(value):
+    if not isinstance(value, str) or not ISO_Z.fullmatch(value):
         return False
     try:
         parse_iso(value)
@@ -126,7 +127,7 @@ class DeviceSigner:
 
     def __init__(self, key: signing.PrivateKey, device_id: str, cert_ref: str, election_id: str,
                  station_id: str, clock):
-        if not HEX64.match(cert_ref):
+        if not HEX64.fullmatch(cert_ref):
             raise EnvelopeError(f"cert_ref must be 64 lowercase hex, got {cert_ref!r}")
         self._key = key
         self.device_id = device_id
@@ -175,13 +176,13 @@ def check_shape(env: Any, *, measure_body: bool = True) -> None:
         _fail(f"kind {env['kind']} travels on stream {' or '.join(KIND_STREAMS[env['kind']])},"
               f" not {env['stream']}")
     for k in ("election", "station", "device"):
-        if not isinstance(env[k], str) or not IDENT.match(env[k]):
+        if not isinstance(env[k], str) or not IDENT.fullmatch(env[k]):
             _fail(f"{k} {env[k]!r} is not an identifier")
     seq = env["seq"]
     if type(seq) is not int or not 1 <= seq <= MAX_SEQ:
         _fail(f"seq {seq!r} is not an integer in 1..2^53-1")
     for k in ("prev", "cert"):
-        if not isinstance(env[k], str) or not HEX64.match(env[k]):
+        if not isinstance(env[k], str) or not HEX64.fullmatch(env[k]):
             _fail(f"{k} is not 64 lowercase hex digits")
     if (seq == 1) != (env["prev"] == ZERO_HASH):
         _fail("prev must be 64 zeros exactly when seq is 1")
@@ -190,7 +191,7 @@ def check_shape(env: Any, *, measure_body: bool = True) -> None:
     if not isinstance(env["body"], dict):
         _fail("body is not a JSON object")
     sig = env["signature"]
-    if not isinstance(sig, str) or not SIGNATURE.match(sig):
+    if not isinstance(sig, str) or not SIGNATURE.fullmatch(sig):
         _fail("signature is not the canonical base64 of 64 bytes (88 characters)")
     if not measure_body:
         return
@@ -314,7 +315,7 @@ def parse_batch(data: bytes) -> dict[str, Any]:
         raise EnvelopeError("not a version 1 uchastok-batch")
     if set(b) != {"type", "version", "device", "stream", "certificate", "envelopes"}:
         raise EnvelopeError(f"batch fields wrong: {sorted(b)}")
-    if not isinstance(b["device"], str) or not IDENT.match(b["device"]):
+    if not isinstance(b["device"], str) or not IDENT.fullmatch(b["device"]):
         raise EnvelopeError("batch device is not an identifier")
     if b["stream"] not in STREAMS:
         raise EnvelopeError(f"batch stream {b['stream']!r} unknown")
@@ -353,7 +354,7 @@ def open_ack(doc: Any, ack_pub: signing.PublicKey, *, device: str | None = None,
     cs = a["contiguous_seq"]
     if type(cs) is not int or cs < 0:
         raise VerificationError("ack contiguous_seq is not a non-negative integer")
-    if not isinstance(a["contiguous_hash"], str) or not HEX64.match(a["contiguous_hash"]):
+    if not isinstance(a["contiguous_hash"], str) or not HEX64.fullmatch(a["contiguous_hash"]):
         raise VerificationError("ack contiguous_hash is not 64 hex")
     if not isinstance(a["results"], list):
         raise VerificationError("ack results is not a list")

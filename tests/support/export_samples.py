@@ -11,8 +11,9 @@ bytes (some samples are only expressible as text: duplicate keys, 1.0 for 1, a 3
 integer, bytes that are not UTF-8), the trust key to check it against, an optional bare
 certificate (``--cert``) and what docs/protocol.md says the verdict is: ``verified`` (exit
 0), ``not-verified`` (exit 1, a report) or ``refused`` (exit 2: the file or its certificate
-fails as a whole). ``DEVIATIONS`` lists samples on which sync/ today decides otherwise than
-the document (see each builder's docstring); the tests mark them xfail(strict).
+fails as a whole). ``DEVIATIONS`` lists samples on which sync/ decides otherwise than the
+document (none now: a trailing newline in an identifier and fullwidth digits in a TIME were
+two, fixed in sync/); the tests mark such samples xfail(strict).
 
 ``served(app)`` serves a Starlette app (the static files and a test page) on a free
 loopback port for the browser tests: http://127.0.0.1 is a secure context, as WebCrypto needs.
@@ -455,12 +456,9 @@ def _version(w, name):
     return w.sample(name, text.replace('"version": 1,', '"version": 1.0,', 1).encode(), "refused")
 
 
-# --- where sync/ today reads more than docs/protocol.md allows -------------------------------------
+# --- what sync/ once read more loosely than docs/protocol.md allows (now refused by both) ---------
 
-@sample("station-id-with-trailing-newline",
-        deviation="sync/envelope.py IDENT uses re.match with '$', which also matches before a final"
-                  " newline: 'st-0042\\n' passes as an identifier (docs/protocol.md section 3 does not"
-                  " allow it); fullmatch or \\Z would follow the document")
+@sample("station-id-with-trailing-newline")
 def _newline_station(w, name):
     """A certificate for station "st-0042\\n" and envelopes signed for it: not identifiers."""
     doc = w.doc()
@@ -470,10 +468,7 @@ def _newline_station(w, name):
     return w.sample(name, doc, "not-verified")
 
 
-@sample("certificate-time-in-fullwidth-digits",
-        deviation="sync/certificate.py _TIME and strptime use Unicode \\d: a not_before written in"
-                  " fullwidth digits reads as a time (docs/protocol.md section 1: TIME is"
-                  " YYYY-MM-DDTHH:MM:SSZ); re.ASCII or [0-9] would follow the document")
+@sample("certificate-time-in-fullwidth-digits")
 def _fullwidth(w, name):
     doc = w.doc()
     cert = w.certificate()
