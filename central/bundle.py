@@ -7,7 +7,7 @@ stream from seq 1 up to and including the protocol, in seq order, exactly as sto
 (the canonical bytes the receiver verified), so ``uchastok verify`` and the page's
 verify.js check the signatures and the hash chain back to the stream's start.
 
-Which protocol: the one the portal shows (``Storage.latest_protocols``: per station
+Which protocol: the one the portal shows (``Storage.protocol_heads``: per station
 the non-test results protocol that arrived last). Two cases trim the file, and
 neither hides anything the verifier would have to accept blindly:
 - a seq the centre has not received yet is a gap in the file; the verifier checks
@@ -47,7 +47,8 @@ def _stored_envelopes(storage, device: str, upto: int) -> list[dict[str, Any]]:
 
 def station_export(storage, station_id: str) -> dict[str, Any]:
     """The observer export of ``station_id``'s published results protocol; see the module doc."""
-    latest = storage.latest_protocols().get(station_id)
+    head = storage.protocol_heads(station_id).get(station_id)     # one row, no bodies
+    latest = storage.protocol_at(head[0]) if head is not None else None
     if latest is None:
         raise ExportUnavailable(f"station {station_id} has no results protocol at the centre")
     envelopes = _stored_envelopes(storage, latest["device"], latest["seq"])

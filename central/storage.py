@@ -472,12 +472,14 @@ class Storage:
         return {r[0]: (r[1], r[2]) for r in self._q(
             "SELECT device_id, min(not_before), max(not_after) FROM devices GROUP BY device_id")}
 
-    def protocol_heads(self) -> dict[str, tuple[int, str, int]]:
-        """Per station its latest non-test protocol: (arrival n, hash, revisions) — no bodies."""
+    def protocol_heads(self, station: str | None = None) -> dict[str, tuple[int, str, int]]:
+        """Per station (or just ``station``) its latest non-test protocol: (arrival n, hash,
+        revisions) — no bodies."""
+        where, args = (" AND station = ?", (station,)) if station is not None else ("", ())
         rows = self._q(
             "SELECT p.station, p.n, p.hash, m.revisions FROM protocols p JOIN (SELECT station,"
-            " max(n) AS n, count(*) AS revisions FROM protocols WHERE test_mode = 0"
-            " GROUP BY station) m ON p.n = m.n")
+            " max(n) AS n, count(*) AS revisions FROM protocols WHERE test_mode = 0" + where +
+            " GROUP BY station) m ON p.n = m.n", args)
         return {r[0]: (int(r[1]), r[2], int(r[3])) for r in rows}
 
     def protocol_at(self, n: int) -> dict:
