@@ -422,6 +422,7 @@ def load_stations(obj: Any) -> list[dict]:
 
 
 def _text(v: Any) -> str | None:
+    """A name as stored: plain text, or {"ky": …, "ru": …} kept whole as JSON text (the portal picks)."""
     if isinstance(v, dict):
-        return v.get("ru") or v.get("ky")
+        return json.dumps({k: t for k, t in v.items() if isinstance(t, str)}, ensure_ascii=False)
     return v if isinstance(v, str) else None

@@ -219,13 +219,13 @@ def portal_routes(ctx: PortalContext) -> list[BaseRoute]:
         return render(request, lang, "error.html", status, code=status, detail=detail)
 
     def ident(value: str) -> str:
-        if not views.CODE.match(value):
+        if not views.CODE.fullmatch(value):
             raise BadInput(f"not an identifier: {value[:40]!r}")
         return value
 
     def page_number(request: Request) -> int:
         raw = request.query_params.get("page", "1")
-        if not views.PAGE.match(raw):
+        if not views.PAGE.fullmatch(raw):
             raise BadInput("page must be a number from 1")
         return int(raw)
 
@@ -312,7 +312,7 @@ def portal_routes(ctx: PortalContext) -> list[BaseRoute]:
 
     def download_id(request: Request) -> str | Response:
         sid = request.path_params["id"]
-        if not views.CODE.match(sid):
+        if not views.CODE.fullmatch(sid):
             return json_error(400, "bad-request", "the station id is not an identifier")
         if sid not in snapshots.get().stations:
             return json_error(404, "not-found", f"no station {sid}")
