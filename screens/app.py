@@ -90,11 +90,14 @@ def _env() -> Environment:
     return env
 
 
-def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | None = None) -> Starlette:
-    """The application over ``table`` or ``box`` (one role per process); ``peer``: the other role's screens."""
+def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | None = None,
+             power_supply: str = "/sys/class/power_supply") -> Starlette:
+    """The application over ``table`` or ``box`` (one role per process); ``peer``: the other role's screens;
+    ``power_supply``: the kernel's power-supply class the battery banner reads."""
     if (table is None) == (box is None):
         raise ValueError("one role per application: give the table or the ballot box")
     s = Screens(paths, table, box, peer.rstrip("/") if peer else None)
+    election = (table or box).election
     env = _env()
 
     def lang_of(request: Request) -> str:
@@ -109,6 +112,13 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
             conn.close()
         return {"polls": str(st), "table": s.table.screen.seq if s.table else None,
                 "box": s.box.screen.seq if s.box else None, "boot": s.boot}
+
+    def contest_title(cid: str) -> Text:
+        """A contest's title (control relations name their contest by it, never by its id)."""
+        try:
+            return election.contest(cid).title
+        except UchastokError:
+            return Text(cid, cid)
 
     def tabs(path: str) -> list[dict]:
         """The top bar's tabs: this role's pages, and the other role's on its own address (``peer``)."""
@@ -144,7 +154,7 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
         link = (link_status(paths).get("link") or {})
         if link.get("last_error") and link.get("consecutive_failures"):
             out.append(say("link-down", lang))
-        power = power_status()
+        power = power_status(power_supply)
         if power.get("source") == "battery":
             out.append(pick(WORDS["battery"].format(percent=power.get("battery_pct") or "?"), lang))
         return out
@@ -162,7 +172,7 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
             table_counters=s.table.counters() if s.table else None,
             box_counters=s.box.counters() if s.box else None,
             message=s.messages.pop(request.url.path, None), path=request.url.path, method_text=METHOD_TEXT,
-            manual_reasons=MANUAL_REASONS, tabs=tabs(request.url.path), **ctx)
+            manual_reasons=MANUAL_REASONS, tabs=tabs(request.url.path), contest_title=contest_title, **ctx)
         return HTMLResponse(page, status_code=status)
 
     def back(path: str, message: Text | None = None) -> RedirectResponse:

@@ -78,10 +78,11 @@ def default_peer(paths, role: str) -> str | None:
 @contextlib.contextmanager
 def open_screens(paths, role: str, *, sim: bool = False, scanner: str | None = None, table: str = "1",
                  secrets=None, lna_expected=None, clock=None, peer: str | None = None,
-                 stop_after_commit: bool = False) -> Iterator[tuple]:
+                 stop_after_commit: bool = False, **app_options) -> Iterator[tuple]:
     """(app, session) for ``role``: a ``TableSession`` (identify) or a ``BoxSession`` (count); closed on exit.
 
-    With ``sim`` and ``identify`` the session has ``sim_table`` (the simulated table, for tests).
+    With ``sim`` and ``identify`` the session has ``sim_table`` (the simulated table, for tests);
+    ``app_options`` go to ``make_app``.
     """
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}: use identify or count (one role per process)")
@@ -104,12 +105,12 @@ def open_screens(paths, role: str, *, sim: bool = False, scanner: str | None = N
             session.sim_table = sim_table
             session.start()
             stack.callback(session.close)
-            app = make_app(paths, table=session, peer=peer)
+            app = make_app(paths, table=session, peer=peer, **app_options)
         else:
             factory = count_factory(paths, scanner or ("sim:" if sim else "sane:"))
             session = BoxSession(paths, factory, clock=clock, lna_expected=lna_expected).start()
             stack.callback(session.close)
-            app = make_app(paths, box=session, peer=peer)
+            app = make_app(paths, box=session, peer=peer, **app_options)
         yield app, session
 
 

@@ -90,7 +90,8 @@ class TableScreen:
     message: Text | None = None
     reason: str | None = None
     todo: Text | None = None
-    voter: dict | None = None    # name, birth_year, face (data: URI or None), contests [Text]
+    voter: dict | None = None    # name, birth_year, face (data: URI or None), contests [Text];
+                                 # document: the card's number when the holder is not on the list
     ballots: tuple = ()          # contest titles (Text) to hand out
     receipt: str | None = None
     printed: str = ""            # "printed", "queued", ""
@@ -323,7 +324,11 @@ class TableSession:
         face = None
         if document.face_image and document.face_format == "jpeg":
             face = "data:image/jpeg;base64," + base64.b64encode(document.face_image).decode()
-        shown = {"name": voter.full_name if voter else document.mrz.document_number,
+        # Not on the list: the card's holder (the MRZ's Latin name) and, in a field of its own, the
+        # document's number (the commission looks it up in the list or tells where to vote).
+        mrz = document.mrz
+        shown = {"name": voter.full_name if voter else " ".join(filter(None, (mrz.surname, mrz.given_names))),
+                 "document": None if voter else mrz.document_number,
                  "birth_year": voter.birth_date.year if voter else None, "face": face,
                  "contests": self._contests(voter) if voter else ()}
         self.show("finger", voter=shown, message=WORDS["place-finger"])

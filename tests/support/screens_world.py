@@ -39,8 +39,10 @@ class Station:
     feeder: Path
 
     def at(self, path: str) -> str:
-        """The page ``path`` on the role that serves it (/table... on the table, the rest on the box)."""
-        return (self.table_url if path.startswith("/table") else self.box_url) + path
+        """The page ``path`` on the role that serves it (/table... on the table, the rest on the box;
+        ``/lang/xx?next=PAGE`` on PAGE's)."""
+        page = path.partition("next=")[2] if path.startswith("/lang/") else path
+        return (self.table_url if page.startswith("/table") else self.box_url) + path
 
 
 @contextlib.contextmanager
