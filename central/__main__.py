@@ -29,12 +29,15 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=1, help="server processes sharing the port")
     ap.add_argument("--backlog", type=int, default=Limits.backlog, help="listen backlog")
     ap.add_argument("--operators", help="file of SHA-256 hashes of operator tokens")
+    ap.add_argument("--no-portal", action="store_true", help="serve the API only")
+    ap.add_argument("--downloads", help="where the portal writes its bulk file")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
         serve(a.db, a.host, a.port, a.key, a.trust, election=a.election, package_dir=a.package_dir,
               stations=a.stations, tls_cert=a.tls_cert, tls_key=a.tls_key, workers=a.workers,
-              backlog=a.backlog, operators=a.operators)
+              backlog=a.backlog, operators=a.operators, portal=not a.no_portal,
+              downloads=a.downloads)
     except SyncError as e:
         sys.exit(f"python -m central: {e}")
     except KeyboardInterrupt:

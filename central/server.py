@@ -67,6 +67,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from base.paths import PACKAGE_MANIFEST
 from central import aggregate
 from central.api import ApiConfig, load_operators, make_api
+from central.portal.app import PortalContext, portal_routes
 from central.service import Receiver, client_key
 from central.storage import is_postgres_url, open_storage
 from sync import signing
@@ -287,6 +288,27 @@ def make_server(receiver: Receiver, host: str = "127.0.0.1", port: int = 0, *,
                      bind_socket(host, port, limits.backlog), tls=tls, limits=limits)
 
 
+def portal_for(db: str | Path, downloads: str | Path | None = None,
+               package_dir: str | Path | None = None) -> Callable[[Receiver], Sequence[BaseRoute]]:
+    """The portal's routes for a receiver (made in each worker from its own storage)."""
+    if downloads is None:
+        downloads = Path(db).parent / "downloads" if not is_postgres_url(db) else Path("central-downloads")
+    contests = None
+    if package_dir:
+        manifest = parse((Path(package_dir) / PACKAGE_MANIFEST).read_bytes())
+        contests = manifest.get("contests") if isinstance(manifest, dict) else None
+        tz = (manifest.get("election") or {}).get("time_zone") if isinstance(manifest, dict) else None
+    else:
+        tz = None
+
+    def routes(rx: Receiver) -> Sequence[BaseRoute]:
+        Path(downloads).mkdir(parents=True, exist_ok=True)
+        return portal_routes(PortalContext(rx.storage, rx.authority_pub, rx.ack_key, rx.election_id,
+                                           Path(downloads), contests=contests, clock=rx.clock,
+                                           time_zone=tz or "Asia/Bishkek"))
+    return routes
+
+
 def open_receiver(db: str | Path, ack_key: str | Path, trust: str | Path, *,
                   election: str | None = None, package_dir: str | Path | None = None,
                   stations: str | Path | None = None) -> Receiver:
@@ -309,8 +331,13 @@ def serve(db: str | Path, host: str, port: int, ack_key: str | Path, trust: str 
           stop: threading.Event | None = None, workers: int = 1, backlog: int = Limits.backlog,
           operators: str | Path | None = None, limits: Limits | None = None,
           config: ApiConfig | None = None,
-          routes_for: Callable[[Receiver], Sequence[BaseRoute]] | None = None) -> None:
+          routes_for: Callable[[Receiver], Sequence[BaseRoute]] | None = None,
+          portal: bool = True, downloads: str | Path | None = None) -> None:
     """Run the receiver until stopped (SIGTERM/SIGINT or ``stop``); TLS with cert and key.
+
+    With ``portal`` (the default) the public results portal (central/portal) is served
+    beside the API at ``/``; its bulk file is written under ``downloads`` (default: a
+    ``downloads`` folder beside a SQLite database, else ``./central-downloads``).
 
     ``workers`` processes share one listening socket; ``operators`` is the file of
     operator token hashes (``central.api.load_operators``). ``routes_for(receiver)``
@@ -326,6 +353,8 @@ def serve(db: str | Path, host: str, port: int, ack_key: str | Path, trust: str 
     tls = tls_context(tls_cert, tls_key) if tls_cert else None
     rx = open_receiver(db, ack_key, trust, election=election, package_dir=package_dir,
                        stations=stations)
+    if routes_for is None and portal:
+        routes_for = portal_for(db, downloads, package_dir)
     _raise_file_limit()
     sock = bind_socket(host, port, limits.backlog)
     scheme = "https" if tls else "http"

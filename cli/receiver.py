@@ -51,8 +51,12 @@ def command() -> None:
               help="Listen backlog: connections the kernel queues (capped by net.core.somaxconn).")
 @click.option("--operators", type=click.Path(exists=True, dir_okay=False),
               help="SHA-256 hashes of the operator tokens that may see PINs (receiver operator-token).")
+@click.option("--portal/--no-portal", default=True, show_default=True,
+              help="Serve the public results portal at / beside the API.")
+@click.option("--downloads", type=click.Path(file_okay=False),
+              help="Where the portal writes its bulk file (default: beside a SQLite --db).")
 def serve_cmd(db, host, port, key, trust, package_dir, stations, election, tls_cert,
-              tls_key, workers, backlog, operators) -> None:
+              tls_key, workers, backlog, operators, portal, downloads) -> None:
     """Run the receiver's HTTP service until interrupted (SIGTERM or Ctrl-C).
 
     \b
@@ -70,7 +74,7 @@ def serve_cmd(db, host, port, key, trust, package_dir, stations, election, tls_c
     try:
         serve(db, host, port, key, trust, election=election, package_dir=package_dir,
               stations=stations, tls_cert=tls_cert, tls_key=tls_key, workers=workers,
-              backlog=backlog, operators=operators)
+              backlog=backlog, operators=operators, portal=portal, downloads=downloads)
     except KeyboardInterrupt:
         pass
 

@@ -65,7 +65,8 @@ TZ = ZoneInfo("Asia/Bishkek")
 CHAIR = ("1", "Асанова Бермет", "258013")      # demo commission chair (id, name, PIN)
 MEMBER = ("2", "Петров Сергей", "139752")
 STAGES = 10
-SCREENS_MINUTES = 15          # how long the demo's screens stay up after the demo ends
+SCREENS_MINUTES = 15          # how long the demo's screens and central portal stay up after the demo ends
+_RECEIVER_PIDS: list[int] = []
 
 
 @dataclass
@@ -145,6 +146,11 @@ def _get_json(url: str) -> dict:
         return json.loads(r.read())
 
 
+def _get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read().decode("utf-8", "replace")
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli", *args]
 
@@ -202,24 +208,33 @@ def run_demo(opts: DemoOptions) -> DemoResult:
 
 
 def _start_receiver(stack: contextlib.ExitStack, central: Path, pkg, cert_files: list[Path]) -> str:
-    """The reference receiver as its own process on a free loopback port; stopped with ``stack``."""
+    """The central server (API and public portal) as its own process on a free loopback port.
+
+    It outlives the demo for ``SCREENS_MINUTES`` minutes (``timeout`` ends it with SIGTERM, which it
+    handles gracefully), so the portal can be opened after the demo; stopped with ``stack`` only if the
+    demo fails before its end.
+    """
 
     central.mkdir()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = stack.enter_context(open(central / "receiver.log", "w"))
+    log = open(central / "receiver.log", "w")       # handed to the detached process
     receiver = subprocess.Popen(
-        _cli("receiver", "serve", "--db", str(central / "central.db"), "--port", str(port),
-             "--key", str(secrets_dir(pkg.dir) / "ack-server.key"),
-             "--trust", str(cec_pub_path(pkg.dir)), "--package-dir", str(pkg.dir)),
-        stdout=log, stderr=subprocess.STDOUT)
+        ["timeout", f"{SCREENS_MINUTES * 60}s",
+         *_cli("receiver", "serve", "--db", str(central / "central.db"), "--port", str(port),
+               "--key", str(secrets_dir(pkg.dir) / "ack-server.key"),
+               "--trust", str(cec_pub_path(pkg.dir)), "--package-dir", str(pkg.dir))],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    _RECEIVER_PIDS.append(receiver.pid)
 
-    def stop():
-        receiver.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            receiver.wait(timeout=5)
+    def stop_on_failure(exc_type, exc, tb):
+        if exc_type is not None:
+            receiver.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                receiver.wait(timeout=5)
 
-    stack.callback(stop)
+    stack.push(stop_on_failure)
     _wait_http(url + "/openapi.json")
     for cert_file in cert_files:
         subprocess.run(_cli("receiver", "enroll", "--db", str(central / "central.db"),
@@ -324,6 +339,9 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, e) -> None:
 
     _finish(opts, p, res, paths)
     _start_screens(opts, p, res, paths, pkg)
+    p.echo(f"\nPublic results portal · Публичный портал результатов · Жыйынтыктардын ачык порталы:\n"
+           f"  {url}/   (station {e.station.id}: {res.figures['central'].get('portal_station')};"
+           f" it stops by itself in {SCREENS_MINUTES} min, or: kill {' '.join(map(str, _RECEIVER_PIDS))})")
 
 
 # --- identification --------------------------------------------------------------------
@@ -435,7 +453,10 @@ def _central_results(p, url: str, e, res) -> None:
     p.info(f"stations reported {c['reported']}, with a verified protocol {c['verified']}, missing {c['missing']}"
            f"; held for checks: {len(results['held'])}")
     for g in results["groups"]:
-        name = (g.get("name") or {}).get("ru") if isinstance(g.get("name"), dict) else g.get("name")
+        name = g.get("name")
+        if isinstance(name, str) and name.startswith("{"):
+            name = json.loads(name)         # a name kept in both languages
+        name = name.get("ru") if isinstance(name, dict) else name
         p.info(f"{g['code']} {name or ''}: turnout {100 * (g['turnout'] or 0):.1f}%"
                f" ({g['voters_identified']} of {g['voters_on_list']})")
         for contest in e.contests:
@@ -446,11 +467,22 @@ def _central_results(p, url: str, e, res) -> None:
             for label, votes in _ranked(t["votes"], contest)[:5]:
                 share = 100 * votes / t["valid"] if t["valid"] else 0
                 p.info(f"     {votes:>4}  {share:5.1f}%  {label}")
-    # Signed evidence, chain gaps and double identifications; unauthenticated junk apart.
-    n_anom = sum(len(anomalies.get(k, [])) for k in ("stored", "gaps", "double_identification"))
-    junk = anomalies.get("unauthenticated", {}).get("total", 0)
+    # Signed evidence, chain gaps and double identifications (the public counts); junk apart.
+    n_anom = sum(a.get("count", 0) for a in anomalies.get("evidence", [])) \
+        + anomalies.get("streams_with_gaps", 0) + anomalies.get("double_identifications", 0)
+    junk = anomalies.get("unauthenticated_events", 0)
     p.info(f"anomalies recorded centrally: {n_anom}" + (f" (and {junk} unauthenticated requests)" if junk else ""))
     res.figures["central"]["turnout_total"] = turnout.get("total")
+    # The public portal shows the station, checked (central/portal): its page says "verified".
+    portal_status, end = "not verified", time.monotonic() + 30    # its snapshot is at most 5 s old
+    while portal_status != "verified" and time.monotonic() < end:
+        if 'data-status="verified"' in _get_text(f"{url}/ru/station/{e.station.id}"):
+            portal_status = "verified"
+        else:
+            time.sleep(0.5)
+    res.artefacts["public results portal"] = f"{url}/"
+    res.figures["central"]["portal_station"] = portal_status
+    p.info(f"the public portal shows station {e.station.id}: {portal_status}")
 
 
 def _ranked(votes: dict, contest) -> list[tuple[str, int]]:

@@ -29,6 +29,8 @@ def test_demo_day_end_to_end(tmp_path):
     # The central server verified the station's protocol and holds nothing back.
     central = res.figures["central"]
     assert central["stations"]["verified"] == 1 and central["held"] == []
+    assert central["portal_station"] == "verified"           # and the public portal shows it so
+    assert "Public results portal" in text
 
     # The protocol counts every sheet that went into the box, and nothing else.
     body = res.figures["protocol"]
