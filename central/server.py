@@ -112,6 +112,12 @@ def _guarded_protocol(limits: Limits) -> type[H11Protocol]:
 
         def connection_made(self, transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            # h11 writes an answer's head and body apart; with Nagle on, the body waits for the
+            # client's delayed ACK of the head: 40 ms added to every answer (measured: 44 ms).
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             key = client_key(self.client[0] if self.client else None)
             if len(self.connections) > limits.max_connections or per_client[key] >= limits.max_per_client:
                 transport.write(_BUSY)
