@@ -33,6 +33,7 @@ import ipaddress
 import json
 import logging
 import math
+import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,12 +98,17 @@ class JunkBudget:
         self.max_clients = max_clients
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self.suppressed: Counter[str] = Counter()
+        self.lock = threading.Lock()     # the server's intake threads share one budget
 
     def __repr__(self) -> str:
         return f"JunkBudget({self.capacity}, {self.per_second}/s, {len(self._buckets)} clients)"
 
     def take(self, client: str, now: float) -> bool:
         """Spend one token of ``client``; False when its budget is spent."""
+        with self.lock:
+            return self._take(client, now)
+
+    def _take(self, client: str, now: float) -> bool:
         tokens, then = self._buckets.pop(client, (self.capacity, now))
         tokens = min(self.capacity, tokens + max(0.0, now - then) * self.per_second)
         ok = tokens >= 1
@@ -237,18 +243,22 @@ class Receiver:
         """Count unauthenticated input against ``client``; a 429 reply once its budget is spent."""
         budget = self.junk_budget
         if not budget.take(client, self.clock.now().timestamp()):
-            budget.suppressed[client] += sum(counts.values())
+            with budget.lock:
+                budget.suppressed[client] += sum(counts.values())
             wait = budget.retry_after()
             return Reply(429, {"error": "rate-limited",
                                "detail": f"too much unauthenticated input from {client}; retry after {wait} s"},
                          {"Retry-After": str(wait)})
         counts = dict(counts)
-        if held := budget.suppressed.pop(client, 0):
+        with budget.lock:
+            held = budget.suppressed.pop(client, 0)
+        if held:
             counts["rate-limited"] = counts.get("rate-limited", 0) + held
         self.storage.count_junk(client, counts, detail, now)
         return None
 
-    def _check(self, env: Any, batch: dict, certs: dict[str, DeviceCertificate]) -> tuple[str, bytes]:
+    def _check(self, env: Any, batch: dict, certs: dict[str, DeviceCertificate],
+               stored: dict[int, tuple[str, str]] | None = None) -> tuple[str, bytes]:
         try:
             check_shape(env, measure_body=False)
             signed, data = canonical_pair(env)
@@ -265,6 +275,9 @@ class Receiver:
         cert = certs.get(env["cert"])
         if cert is None:
             raise _Reject("unknown-certificate", f"certificate {env['cert'][:12]}… is not enrolled")
+        h = signing.sha256_hex(data)
+        if stored and stored.get(env["seq"], ("",))[0] == h:
+            return h, data     # byte for byte an envelope verified and stored before: a replay costs no Ed25519
         # The signature before anything else about the certificate: every later code is
         # signed evidence against the device, every earlier one junk anyone could send.
         try:
@@ -279,16 +292,19 @@ class Receiver:
         problem = certificate_problem(env, cert)
         if problem is not None:
             raise _Reject(*problem)
-        return signing.sha256_hex(data), data
+        return h, data
 
     def _store(self, batch: dict, certs: dict[str, DeviceCertificate], now: str):
         """Check and store each envelope; (results, (contiguous seq, hash), junk (code, text) list)."""
         device, stream = batch["device"], batch["stream"]
         junk: list[tuple[str, str]] = []
         checked: list[tuple[Any, str | None, bytes | None, _Reject | None]] = []
+        given = [e["seq"] for e in batch["envelopes"] if isinstance(e, dict) and type(e.get("seq")) is int
+                 and 1 <= e["seq"] <= MAX_SEQ]
+        stored = self.storage.window(device, stream, min(given), max(given)) if given else {}
         for env in batch["envelopes"]:
             try:
-                h, data = self._check(env, batch, certs)
+                h, data = self._check(env, batch, certs, stored)
                 checked.append((env, h, data, None))
             except _Reject as r:
                 h = None

@@ -17,6 +17,7 @@ from sync_world import Station, station_entry
 
 from central.service import Receiver
 from central.storage import Storage
+from sync import signing
 from sync.envelope import encode_batch, make_batch
 
 PROCESSES = 4
@@ -108,3 +109,14 @@ def test_one_pin_at_two_stations_at_once_is_a_double_identification(world, centr
     assert len(doubles) == 60
     assert {tuple(stations) for _, stations, _ in doubles} == {("st-0042", "st-0043")}
     assert rx.storage.identified_by_station() == {"st-0042": 60, "st-0043": 60}
+
+
+def test_a_replayed_batch_costs_no_signature_verification(world, mocker):
+    rx, (st, _) = world
+    st.add_receipts(50)
+    (batch,) = _batches(st, "identify", 100)
+    assert rx.handle_batch(batch, "gzip").status == 200
+    verify = mocker.spy(signing, "verify")
+    reply = rx.handle_batch(batch, "gzip")            # the same bytes again (a lost ack, or a replay)
+    assert {r["status"] for r in reply.body["signed"]["results"]} == {"duplicate"}
+    assert verify.call_count == 1                     # the batch's certificate only, no envelope
