@@ -37,6 +37,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -97,9 +98,20 @@ def iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime(ISO_FORMAT)
 
 
+_ISO_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+
+
 def parse_iso(text: str) -> dt.datetime:
-    """The aware UTC datetime of ``iso`` text; ``ValueError`` for any other form."""
-    return dt.datetime.strptime(text, ISO_FORMAT).replace(tzinfo=dt.UTC)
+    """The aware UTC datetime of ``iso`` text; ``ValueError`` for any other form.
+
+    ASCII digits only, every field two digits (four for the year): ``strptime`` would
+    take fullwidth digits and "2025-1-5", and is five times slower (it runs for every
+    envelope the centre receives).
+    """
+    m = _ISO_TEXT.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        raise ValueError(f"not a time of the form YYYY-MM-DDTHH:MM:SSZ: {str(text)[:40]!r}")
+    return dt.datetime(*map(int, m.groups()), tzinfo=dt.UTC)
 
 
 def local(t: dt.datetime, tz: str = "Asia/Bishkek") -> dt.datetime:
