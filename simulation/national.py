@@ -81,7 +81,8 @@ class NationalDay:
     """The stations, their keys and certificates, and their signed batches."""
 
     def __init__(self, stations: int = STATIONS, scale: float = 1.0, seed: int = 2025,
-                 authority: signing.PrivateKey | None = None, election: str = ELECTION):
+                 authority: signing.PrivateKey | None = None, election: str = ELECTION,
+                 first_number: int = 1001):
         self.rng = random.Random(seed)
         self.seed = seed
         self.scale = scale
@@ -98,10 +99,11 @@ class NationalDay:
             came = round(on_list * self.rng.uniform(0.30, 0.65) * scale)
             key = signing.generate_key()
             device = device_id_for(key.public_key())
-            cert = issue_certificate(self.authority, device, key.public_key(), f"UIK-{1001 + i}", election,
+            number = first_number + i
+            cert = issue_certificate(self.authority, device, key.public_key(), f"UIK-{number}", election,
                                      dt.datetime(2025, 11, 1, tzinfo=dt.UTC),
                                      dt.datetime(2025, 12, 31, tzinfo=dt.UTC))
-            self.stations.append(SimStation(f"UIK-{1001 + i}", 1001 + i, region, oik, tik, on_list, came,
+            self.stations.append(SimStation(f"UIK-{number}", number, region, oik, tik, on_list, came,
                                             key, device, cert))
 
     def __repr__(self) -> str:
