@@ -320,6 +320,7 @@ class Receiver:
         with self.storage.transaction():
             self.storage.lock_device(device)   # other receiver processes wait for this batch's end
             win = self.storage.window(device, stream, min(seqs) - 1, max(seqs) + 1) if seqs else {}
+            accepted: list[tuple[dict, str, bytes]] = []
             for env, h, data, rej in checked:
                 seq = env.get("seq") if isinstance(env, dict) and type(env.get("seq")) is int \
                     and 1 <= env["seq"] <= MAX_SEQ else None
@@ -337,12 +338,15 @@ class Receiver:
                     results.append({"seq": seq, "hash": h, "status": "rejected",
                                     "reason": f"{rej.code}: {rej.text}"[:300]})
                     continue
-                self.storage.insert_envelope(env, h, data, now)
+                accepted.append((env, h, data))
                 win[seq] = (h, env["prev"])
                 station = env["station"]
                 stored += 1
-                self._project(env, h, now)
                 results.append({"seq": seq, "hash": h, "status": "stored", "reason": None})
+            # In bulk, after the checks: one executemany (a pipeline on PostgreSQL, not a round
+            # trip per row); the same transaction, so all of it is stored or none.
+            self.storage.insert_envelopes(accepted, now)
+            self._project_many(accepted, now)
             head = self.storage.stream_head(device, stream) if station is None else None
             if station is not None:
                 cs = self.storage.advance_stream(device, stream, station, stored,
@@ -378,16 +382,28 @@ class Receiver:
                 n += 1
         return n
 
+    def _project_many(self, accepted: list[tuple[dict, str, bytes]], now: str, record: bool = True) -> None:
+        """``_project`` for a batch: the receipts (nearly all of a batch) in one bulk call."""
+        receipts = []
+        for env, h, _data in accepted:
+            if env["kind"] == "identification-receipt":
+                problem = _receipt_problem(env["body"])
+                if problem is None:
+                    receipts.append((env, env["body"]))
+                elif record:
+                    self.storage.add_anomaly(now, "bad-body", problem, env["device"], env["stream"],
+                                             env["seq"], env["station"])
+            else:
+                self._project(env, h, now, record)
+        self.storage.add_receipts(receipts)
+
     def _project(self, env: dict, h: str, now: str, record: bool = True) -> None:
         """Per-kind rows for aggregation; a body the aggregation cannot read is an anomaly."""
         body, kind = env["body"], env["kind"]
         try:
             if kind == "identification-receipt":
-                if not (isinstance(body.get("receipt"), str) and isinstance(body.get("method"), str)
-                        and is_time(body.get("identified_at"))):
-                    raise ValueError("receipt body lacks receipt/method/identified_at (a TIME)")
-                if problem := pin_problem(body.get("pin")):  # a look-alike would dodge the double check
-                    raise ValueError(f"receipt PIN {str(body.get('pin'))[:20]!r} is malformed: {problem}")
+                if problem := _receipt_problem(body):
+                    raise ValueError(problem)
                 self.storage.add_receipt(env, body)
             elif kind == "results-protocol":
                 if not is_time(body.get("closed_at")) or not isinstance(body.get("contests"), list):
@@ -407,6 +423,16 @@ class Receiver:
 
     def stream_heads(self) -> list[dict]:
         return self.storage.streams()
+
+
+def _receipt_problem(body: dict) -> str | None:
+    """Why the aggregation cannot count this receipt body (None: it can)."""
+    if not (isinstance(body.get("receipt"), str) and isinstance(body.get("method"), str)
+            and is_time(body.get("identified_at"))):
+        return "receipt body lacks receipt/method/identified_at (a TIME)"
+    if problem := pin_problem(body.get("pin")):  # a look-alike would dodge the double check
+        return f"receipt PIN {str(body.get('pin'))[:20]!r} is malformed: {problem}"
+    return None
 
 
 def load_stations(obj: Any) -> list[dict]:

@@ -13,8 +13,9 @@ import multiprocessing
 import random
 
 import pytest
-from sync_world import Station, station_entry
+from sync_world import Station, receipt_body, station_entry
 
+from base.sqlite import atomic
 from central.service import Receiver
 from central.storage import Storage
 from sync import signing
@@ -120,3 +121,17 @@ def test_a_replayed_batch_costs_no_signature_verification(world, mocker):
     reply = rx.handle_batch(batch, "gzip")            # the same bytes again (a lost ack, or a replay)
     assert {r["status"] for r in reply.body["signed"]["results"]} == {"duplicate"}
     assert verify.call_count == 1                     # the batch's certificate only, no envelope
+
+
+def test_one_pin_twice_in_a_batch_counts_once(world):
+    rx, (st, other) = world
+    with atomic(st.conns["identify"]):
+        for i in (1, 2, 1):          # receipt_body(1) twice: the same PIN (a reprint's second receipt)
+            st.outboxes["identify"].enqueue("identification-receipt", receipt_body(i))
+    with atomic(other.conns["identify"]):
+        other.outboxes["identify"].enqueue("identification-receipt", receipt_body(1))
+    for s in (st, other):
+        (batch,) = _batches(s, "identify", 100)
+        assert rx.handle_batch(batch, "gzip").status == 200
+    assert rx.storage.identified_by_station() == {"st-0042": 2, "st-0043": 1}
+    assert [d[0] for d in rx.storage.double_identifications()] == [receipt_body(1)["pin"]]
