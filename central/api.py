@@ -76,6 +76,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from central import aggregate
+from central.claims import ClaimDesk
 from central.service import UNAUTHENTICATED, Receiver, Reply, client_key
 from sync.envelope import MAX_BATCH_BYTES, decompress, parse_batch
 from sync.errors import EnvelopeError, SyncError
@@ -277,6 +278,7 @@ class _Api:
         self.devices = RateBuckets(config.device_batches) if config.device_batches else None
         self.gets = RateBuckets(config.gets) if config.gets else None
         self.views = _Views(config.read_cache)
+        self.claims = ClaimDesk(receiver)
 
     def now(self) -> float:
         return self.receiver.clock.now().timestamp()
@@ -316,6 +318,24 @@ class _Api:
                     raise _TooLarge(f"body exceeds {limit} bytes")
                 chunks.append(chunk)
         return b"".join(chunks)
+
+    async def claim(self, request: Request) -> Response:
+        """POST /v1/claims: one signed claim (sync/claims.py), answered with a signed decision."""
+        try:
+            data = await self._body(request)
+        except _TooLarge as e:
+            return _error(413, "too-large", str(e))
+        except TimeoutError:
+            return _error(408, "request-timeout",
+                          f"body not received within {self.config.body_timeout:g} s")
+        except ClientDisconnect:
+            return Response(status_code=400)
+        if data is None:
+            return _error(411, "length-required", "a Content-Length or a chunked body")
+        client = request.client.host if request.client else None
+        reply: Reply = await anyio.to_thread.run_sync(self.claims.handle, data, client,
+                                                      limiter=self.intake)
+        return _Rendered(reply.status, reply.body, reply.headers).response(request)
 
     def _intake(self, data: bytes, encoding: str | None, client: str | None) -> _Rendered:
         """In the intake pool: the device's budget, then ``Receiver.handle_batch``."""
@@ -444,6 +464,7 @@ def make_api(receiver: Receiver, *, config: ApiConfig | None = None,
     api = _Api(receiver, config or ApiConfig())
     routes = [
         Route("/v1/batches", _guarded(api.batches), methods=["POST"]),
+        Route("/v1/claims", _guarded(api.claim), methods=["POST"]),
         Route("/v1/turnout", _guarded(api.turnout), methods=["GET"]),
         Route("/v1/results", _guarded(api.results), methods=["GET"]),
         Route("/v1/stations", _guarded(api.stations), methods=["GET"]),
@@ -497,6 +518,16 @@ OPENAPI: dict[str, Any] = {
                                          "signature": {"type": "string"}}},
         }},
     "paths": {
+        "/v1/claims": {"post": {
+            "summary": "An online claim before a ballot is issued (remote voting; sync/claims.py):"
+                       " the centre grants each voter once across all stations",
+            "responses": {"200": {"description": "A signed answer: granted, or refused with the reason"
+                                                 " and where/when the voter was identified"},
+                          "400": {"description": "Malformed claim"},
+                          "403": {"description": "Unenrolled device, bad signature, or a certificate"
+                                                 " that does not cover the claim"},
+                          "413": {"description": "Claim too large"},
+                          "429": {"description": "Rate limited; see Retry-After"}}}},
         "/v1/batches": {"post": {
             "summary": "Upload a batch of envelopes of one device and stream (gzip allowed)",
             "requestBody": {"required": True, "content": {"application/json": {

@@ -7,7 +7,8 @@ import json
 import multiprocessing
 
 import pytest
-from sync_world import Station, station_entry
+import requests
+from sync_world import Central, Station, station_entry
 from test_aggregate import deliver
 
 from central.claims import ClaimDesk
@@ -164,3 +165,25 @@ def test_four_sites_claim_one_voter_at_once_one_grant(world, central_db, ack_key
         p.join(timeout=30)
     assert decisions == ["granted", "refused", "refused", "refused"]
     assert sum(rx.storage.identified_by_station().values()) == 1
+
+
+def test_claims_over_http(tmp_path, central_db, authority, ack_key):
+    central = Central(central_db, ack_key, authority.public_key(), election=None)
+    rx = central.receiver
+    rx.register_stations([site_entry("st-0041", 41, "OIK-1", False), site_entry("rv-02", 902, "OIK-3", True)])
+    rx.storage.register_national_voters([(VOTER, "st-0041", "OIK-1")])
+    site = Station(tmp_path / "rv", authority, station_id="rv-02")
+    rx.enroll(site.cert)
+    try:
+        doc = claim(site)
+        r = requests.post(central.url + "/v1/claims", data=json.dumps(doc), timeout=10)
+        assert r.status_code == 200
+        assert open_answer(r.json(), ack_key.public_key(), doc)["decision"] == "granted"
+        again = requests.post(central.url + "/v1/claims", data=json.dumps(claim(site, receipt="R-2")), timeout=10)
+        assert open_answer(again.json(), ack_key.public_key(), claim(site, receipt="R-2"))["reason"] == \
+            "already-identified"
+        assert requests.post(central.url + "/v1/claims", data=b"[1,", timeout=10).status_code == 400
+        assert requests.post(central.url + "/v1/claims", data=b"x" * 6000, timeout=10).status_code == 413
+    finally:
+        site.close()
+        central.close()
