@@ -10,7 +10,16 @@ protocol form has them (``form_lines``):
 - per contest, in the counting order (candidate contests first, then party lists):
   ``ballots_found`` (ballots taken out of the box), ``valid``, ``invalid`` (a ballot
   with no mark is invalid: DOMAIN.md "Ballots and contests" 1), and the votes of
-  each option line (candidate, party, "against all").
+  each option line (candidate, party, "against all");
+- per party of a party-list contest, the preference votes per candidate number of
+  its list (``pref:<party>:<number>``): the commission counts each party's ballots
+  by the candidate's number (seed ``003_…``, "Подсчет голосов" 2; DOMAIN.md
+  "Results": the protocol holds the votes per candidate number within each party).
+  The numbers are those of the machine protocol (the party's registered list, its
+  withdrawn candidates left out: their marks are votes for the party only). A
+  station has hundreds of them and most get no vote, so a number left empty counts
+  as 0 (``FormLine.blank_is_zero``); the difference from the machine's figure
+  shows one forgotten.
 
 ``parse_figure`` takes what was typed: a whole number from 0 up, else a clear
 refusal (not a number, negative, too large). ``check`` computes the control
@@ -21,7 +30,10 @@ the receipts as the control):
 - ``ballots<=identified``: ballots found ≤ voters identified;
 - ``valid+invalid=ballots``: valid + invalid = ballots found;
 - ``votes=valid``: the option lines add up to the valid ballots;
-- ``ballots<=voters-on-list``: ballots found ≤ voters on the list.
+- ``ballots<=voters-on-list``: ballots found ≤ voters on the list;
+- ``preferences<=party-votes``: a party's preference votes ≤ its votes (every
+  failing party named with ``party``; one line for the contest when all hold, as
+  count/protocol_body.py does).
 
 ``refusal`` says why the figures cannot be signed yet: a line missing or not a
 number, or a relation that does not hold while no explanation is recorded.
@@ -68,9 +80,16 @@ class FormLine:
 
     key: str                     # "voters_identified" or "<contest>/<line>"
     contest: str | None
-    line: str                    # voters_identified, ballots_found, valid, invalid, votes:<option>
+    line: str                    # voters_identified, ballots_found, valid, invalid, votes:<option>,
+                                 # pref:<party>:<number>
     text: Text
     machine: int | None
+    blank_is_zero: bool = False  # a preference number left empty: no vote for it
+
+    @property
+    def party(self) -> str | None:
+        """The party of a preference line."""
+        return self.line[len("pref:"):].rpartition(":")[0] if self.line.startswith("pref:") else None
 
 
 @dataclass(frozen=True)
@@ -118,7 +137,21 @@ def form_lines(election: Election, machine_body: dict[str, Any]) -> list[FormLin
         for option, n in c["votes"].items():
             lines.append(FormLine(f"{cid}/votes:{option}", cid, f"votes:{option}",
                                   _option_text(election, cid, option), n))
+        lines += _preference_lines(election, cid, c.get("preferences") or {})
     return lines
+
+
+def _preference_lines(election: Election, cid: str, preferences: dict[str, dict[str, int]]) -> list[FormLine]:
+    """Per party in ballot order, per list number of the machine protocol: the preference lines."""
+    out = []
+    for party in election.contest(cid).parties:
+        for number, n in sorted(preferences.get(party.id, {}).items(), key=lambda kv: int(kv[0])):
+            cand = party.candidate(int(number))
+            who = f": {cand.full_name}" if cand else ""
+            out.append(FormLine(f"{cid}/pref:{party.id}:{number}", cid, f"pref:{party.id}:{number}",
+                                Text(f"{party.short} №{number}{who}", f"{party.short} №{number}{who}"), n,
+                                blank_is_zero=True))
+    return out
 
 
 def parse_figure(raw: str | None) -> tuple[int | None, Text | None]:
@@ -146,6 +179,8 @@ def check(lines: list[FormLine], typed: dict[str, str], voters_on_list: int) -> 
         n, why = parse_figure(typed.get(line.key))
         if why is not None:
             errors[line.key] = why
+        elif n is None and line.blank_is_zero:
+            figures[line.key] = 0
         elif n is None:
             missing.append(line.key)
         else:
@@ -167,6 +202,10 @@ def relations(lines: list[FormLine], figures: dict[str, int], voters_on_list: in
         valid = figures.get(f"{cid}/valid")
         invalid = figures.get(f"{cid}/invalid")
         votes = [figures.get(line.key) for line in lines if line.contest == cid and line.line.startswith("votes:")]
+        prefs: dict[str, list[int | None]] = {}
+        for line in lines:
+            if line.contest == cid and line.party is not None:
+                prefs.setdefault(line.party, []).append(figures.get(line.key))
         if found is not None and identified is not None:
             rel("ballots<=identified", cid, found, identified)
         if found is not None:
@@ -175,6 +214,16 @@ def relations(lines: list[FormLine], figures: dict[str, int], voters_on_list: in
             rel("valid+invalid=ballots", cid, valid + invalid, found)
         if valid is not None and votes and all(v is not None for v in votes):
             rel("votes=valid", cid, sum(votes), valid)
+        # Each party's preferences within its votes: every failing party named, else one line.
+        checked = {party: (sum(v), figures[f"{cid}/votes:{party}"]) for party, v in prefs.items()
+                   if f"{cid}/votes:{party}" in figures and all(x is not None for x in v)}
+        over = {party: lr for party, lr in checked.items() if lr[0] > lr[1]}
+        for party, (left, right) in over.items():
+            rel("preferences<=party-votes", cid, left, right)
+            out[-1]["party"] = party
+        if checked and not over:
+            rel("preferences<=party-votes", cid, sum(lr[0] for lr in checked.values()),
+                sum(lr[1] for lr in checked.values()))
     return out
 
 

@@ -150,8 +150,11 @@ def _relation_line(election: Election, r: dict[str, Any]) -> Text:
     where = ""
     if r.get("contest"):
         try:
-            title = election.contest(r["contest"]).title
-            where = f" — {title.ky} / {title.ru}"
+            contest = election.contest(r["contest"])
+            where = f" — {contest.title.ky} / {contest.title.ru}"
+            party = next((p for p in contest.parties if p.id == r.get("party")), None)
+            if party is not None:
+                where += f": {party.short}"      # the manual count names each party over its votes
         except PackageError:
             where = f" — {r['contest']}"
     left, right = r.get("values") or ("?", "?")

@@ -120,6 +120,12 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
         except UchastokError:
             return Text(cid, cid)
 
+    def party_name(cid: str, pid: str) -> Text:
+        try:
+            return next((p.name for p in election.contest(cid).parties if p.id == pid), Text(pid, pid))
+        except UchastokError:
+            return Text(pid, pid)
+
     def tabs(path: str) -> list[dict]:
         """The top bar's tabs: this role's pages, and the other role's on its own address (``peer``)."""
         table = [("table", "table-tab", "/table", ("/table",))]
@@ -172,7 +178,8 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
             table_counters=s.table.counters() if s.table else None,
             box_counters=s.box.counters() if s.box else None,
             message=s.messages.pop(request.url.path, None), path=request.url.path, method_text=METHOD_TEXT,
-            manual_reasons=MANUAL_REASONS, tabs=tabs(request.url.path), contest_title=contest_title, **ctx)
+            manual_reasons=MANUAL_REASONS, tabs=tabs(request.url.path), contest_title=contest_title,
+            party_name=party_name, **ctx)
         return HTMLResponse(page, status_code=status)
 
     def back(path: str, message: Text | None = None) -> RedirectResponse:
@@ -402,9 +409,19 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
         explanation = s.box.drafts.get("explanation", "")
         c = check(form_["lines"], draft, form_["voters_on_list"])
         why = refusal(c, explanation) if draft else None
-        return render(request, "count.html", lines=form_["lines"], draft=draft, check=c, why=why,
-                      explanation=explanation, revisions=form_["revisions"], relation_text=RELATION_TEXT,
-                      printer_ok=s.box.printer_ready(), token=token())
+        # Preference numbers (hundreds of lines) fold per party under the table; empty ones count 0.
+        parties: dict[tuple[str, str], list] = {}
+        for line in form_["lines"]:
+            if line.party is not None:
+                parties.setdefault((line.contest, line.party), []).append(line)
+        groups = [{"contest": cid, "party": party_name(cid, pid), "lines": ls,
+                   "typed": sum(c.figures.get(x.key, 0) for x in ls),
+                   "votes": c.figures.get(f"{cid}/votes:{pid}"),
+                   "open": any(x.key in c.errors or (draft.get(x.key) or "").strip() for x in ls)}
+                  for (cid, pid), ls in parties.items()]
+        return render(request, "count.html", lines=[x for x in form_["lines"] if x.party is None], draft=draft,
+                      groups=groups, check=c, why=why, explanation=explanation, revisions=form_["revisions"],
+                      relation_text=RELATION_TEXT, printer_ok=s.box.printer_ready(), token=token())
 
     def count_save(request: Request) -> Response:
         f = request.state.form

@@ -18,7 +18,9 @@
   document.addEventListener("click", function (e) {
     var next = e.target.closest("[data-next]");
     if (next) {
-      var all = Array.prototype.slice.call(document.querySelectorAll("[data-figure]"));
+      // The visible fields only: a closed party's numbers are skipped.
+      var all = Array.prototype.slice.call(document.querySelectorAll("[data-figure]"))
+        .filter(function (el) { return el.offsetParent !== null; });
       var i = all.indexOf(current);
       if (i >= 0 && i + 1 < all.length) { all[i + 1].focus(); }
       e.preventDefault(); return;

@@ -158,8 +158,12 @@ def test_preference_lines_print_per_party_only_where_a_count_is_not_zero():
         {"line": "pl/pref:p-a:1", "contest": "pl", "machine": 2, "manual": 3, "difference": 1},
         {"line": "pl/pref:p-a:2", "contest": "pl", "machine": 0, "manual": 0, "difference": 0},
         {"line": "pl/pref:p-b:4", "contest": "pl", "machine": 1, "manual": 1, "difference": 0},
-    ], "control": [], "explanation": None, "differences": 1}}
+    ], "control": [{"relation": "preferences<=party-votes", "contest": "pl", "party": "p-a", "ok": False,
+                     "values": [4, 3]}], "explanation": "№1 эки жолу / №1 дважды", "differences": 1}}
     texts = [b.text for b in manual_count_blocks(election, body) if isinstance(b, Text)]
     short = {p.id: p.short for p in election.contest("pl").parties}
     assert f"{short['p-a']}: №1: 2 · 3 · +1" in texts and f"{short['p-b']}: №4: 1 · 1 · 0" in texts
     assert not any("№2" in t for t in texts)
+    # The failing party is named on its relation's line.
+    (failing,) = [t for t in texts if t.startswith("✘")]
+    assert failing.endswith(f": {short['p-a']}: 4 ≤ 3")

@@ -10,7 +10,7 @@ no mark is invalid).
 from __future__ import annotations
 
 import pytest
-from election_values import build_election, candidate_contest
+from election_values import build_election, candidate_contest, party_list_contest
 
 from count.manual_count import (
     FIX_OR_EXPLAIN,
@@ -99,3 +99,61 @@ def test_the_section_shows_machine_manual_and_difference_per_line():
     assert rows[f"{C}/invalid"] == (2, 2, 0)                  # invalid + blank on the machine's side
     assert rows[f"{C}/votes:c-01"] == (4, 5, 1) and rows[f"{C}/votes:c-02"] == (3, 2, -1)
     assert s["differences"] == 2 and s["explanation"] is None
+
+
+# --- preference votes of party lists (seed 003_…, "Подсчет голосов" 2; DOMAIN.md "Results") -------------
+
+PL = "pl"
+PARTY_ELECTION = build_election(party_list_contest(PL, {"p-a": 3, "p-b": 2}, withdrawn={"p-a": [2]}))
+
+
+def party_body(**lines) -> dict:
+    rows = [(PL, k, v) for k, v in lines.items()]
+    tally = Tally.empty(PARTY_ELECTION).with_lines(rows) if rows else Tally.empty(PARTY_ELECTION)
+    return build_protocol(PARTY_ELECTION, tally, 100, 10, "2026-11-29T14:00:00Z")
+
+
+def test_the_form_has_a_line_per_party_and_list_number_withdrawn_left_out():
+    lines = form_lines(PARTY_ELECTION, party_body())
+    prefs = [x.key for x in lines if x.party]
+    assert prefs == [f"{PL}/pref:p-a:1", f"{PL}/pref:p-a:3", f"{PL}/pref:p-b:1", f"{PL}/pref:p-b:2"]
+    assert [x.key for x in lines][-len(prefs):] == prefs        # after the contest's vote lines
+    assert all(x.blank_is_zero for x in lines if x.party) and not any(x.blank_is_zero for x in lines if not x.party)
+    assert all(x.text.ky and x.text.ru and "№" in x.text.ru for x in lines if x.party)
+
+
+PARTY_GOOD = {"voters_identified": "10", f"{PL}/ballots_found": "9", f"{PL}/valid": "8", f"{PL}/invalid": "1",
+              f"{PL}/votes:p-a": "5", f"{PL}/votes:p-b": "3", f"{PL}/votes:against-all": "0"}
+
+
+def test_a_number_left_empty_is_zero_not_missing():
+    lines = form_lines(PARTY_ELECTION, party_body())
+    c = check(lines, PARTY_GOOD | {f"{PL}/pref:p-a:1": "2"}, 100)
+    assert c.complete and c.figures[f"{PL}/pref:p-a:3"] == 0 and c.figures[f"{PL}/pref:p-a:1"] == 2
+    assert refusal(c, "") is None
+    # A typed figure is still checked: not a number, negative.
+    c = check(lines, PARTY_GOOD | {f"{PL}/pref:p-b:2": "x", f"{PL}/pref:p-a:1": "-1"}, 100)
+    assert c.errors == {f"{PL}/pref:p-b:2": NOT_A_NUMBER, f"{PL}/pref:p-a:1": NEGATIVE}
+
+
+@pytest.mark.parametrize("typed,failing", [
+    ({f"{PL}/pref:p-a:1": "3", f"{PL}/pref:p-a:3": "2"}, []),                       # 5 <= 5
+    ({f"{PL}/pref:p-a:1": "4", f"{PL}/pref:p-a:3": "2"}, ["p-a"]),                  # 6 > 5
+    ({f"{PL}/pref:p-a:1": "6", f"{PL}/pref:p-b:2": "4"}, ["p-a", "p-b"]),
+], ids=["within", "one-party-over", "two-parties-over"])
+def test_preferences_within_the_party_votes(typed, failing):
+    lines = form_lines(PARTY_ELECTION, party_body())
+    c = check(lines, PARTY_GOOD | typed, 100)
+    rel = [r for r in c.relations if r["relation"] == "preferences<=party-votes"]
+    assert [r["party"] for r in rel if not r["ok"]] == failing
+    assert len(rel) == (len(failing) or 1)                     # one line for the contest when all hold
+    assert refusal(c, "") == (FIX_OR_EXPLAIN if failing else None)
+    assert refusal(c, "Бир бюллетендеги номер эки жолу саналды / номер посчитан дважды") is None
+
+
+def test_the_section_carries_each_preference_line_with_its_difference():
+    lines = form_lines(PARTY_ELECTION, party_body(**{"vote:p-a": 5, "pref:p-a:1": 3, "pref:p-b:2": 1}))
+    c = check(lines, PARTY_GOOD | {f"{PL}/pref:p-a:1": "2"}, 100)
+    rows = {r["line"]: (r["machine"], r["manual"], r["difference"]) for r in manual_section(lines, c, "")["lines"]}
+    assert rows[f"{PL}/pref:p-a:1"] == (3, 2, -1) and rows[f"{PL}/pref:p-b:2"] == (1, 0, -1)
+    assert rows[f"{PL}/pref:p-a:3"] == (0, 0, 0)

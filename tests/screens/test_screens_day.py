@@ -160,7 +160,7 @@ def test_a_voting_day_through_the_screens(station, browser, shots):
     # The manual count, one mistake corrected.
     c.start("manual count")
     c.tap("#manual-count")
-    fields = browser.find_elements("css selector", "[data-figure]")
+    fields = browser.find_elements("css selector", "#count-lines [data-figure]")
     machine = [row.find_elements("css selector", "td")[2].text for row in
                browser.find_elements("css selector", "#count-lines tr")[1:]]
     for i, (field, figure) in enumerate(zip(fields, machine, strict=True)):
@@ -168,10 +168,24 @@ def test_a_voting_day_through_the_screens(station, browser, shots):
         typed = str(int(figure) + 1) if i == 2 else figure       # a slip on the first valid-ballots line
         for d in typed:
             c.key(f"#fig-{d}")
+    # The preference numbers: open each party whose numbers got votes, type only those (empty is 0).
+    for party in browser.find_elements("css selector", "#preferences details"):
+        rows = party.find_elements("css selector", "tr")[1:]
+        counted = [(r, r.find_elements("css selector", "td")[2].get_attribute("textContent").strip())
+                   for r in rows]
+        counted = [(r, n) for r, n in counted if n != "0"]
+        if not counted:
+            continue
+        party.find_element("css selector", "summary").click()
+        c.taps[c.task] += 1
+        for row, figure in counted:
+            row.find_element("css selector", "[data-figure]").click()
+            for d in figure:
+                c.key(f"#fig-{d}")
     c.tap("#check")
     c.find("#why")
     c.shot("count-relations-fail")
-    fields = browser.find_elements("css selector", "[data-figure]")
+    fields = browser.find_elements("css selector", "#count-lines [data-figure]")
     fields[2].click()
     for _ in range(len(str(int(machine[2]) + 1))):
         c.key("#fig-back")
