@@ -15,6 +15,9 @@ shows it):
    rules do not refuse it yet, "voter found, place your finger" with the name,
    year of birth, face (DG2) and contests (the reader is watched through
    ``WatchedCardReader``, a pass-through of the driver seam);
+   while the daemon waits for the next capture it may prompt the voter (its
+   ``on_prompt`` hook: "place the other finger" after a first finger that did not
+   match, "press again"): the finger screen shows the prompt (``prompt``);
 2. the daemon's answer (``TableResult``): accepted (ballots to hand out, the
    receipt printed or queued), refused (the reason and what to do, from
    screens/words.py ``WHAT_TO_DO``), retry (the sensor's reason, "try again"),
@@ -200,6 +203,7 @@ class TableSession:
         self._summary_for: str | None = None   # the close whose identification summary is queued
         self.devices: dict[str, str] = {}
         daemon.card_reader = WatchedCardReader(daemon.card_reader, self._card_read)
+        daemon.on_prompt = self.prompt
 
     def __repr__(self) -> str:
         return f"TableSession(table={self.table}, screen={self._screen.name})"
@@ -332,6 +336,15 @@ class TableSession:
                  "birth_year": voter.birth_date.year if voter else None, "face": face,
                  "contests": self._contests(voter) if voter else ()}
         self.show("finger", voter=shown, message=WORDS["place-finger"])
+
+    def prompt(self, result) -> TableScreen:
+        """The daemon asks the voter for something before the next capture: shown on the finger screen.
+
+        ``result.status``: ``other-finger`` (the first finger did not match; the message names the
+        fingers enrolled) or ``retry`` (press again); the voter found stays on the screen.
+        """
+        return self.show("finger", voter=self._screen.voter, reason=result.status,
+                         message=Text(result.message_ky, result.message_ru))
 
     def _contests(self, voter) -> tuple:
         return tuple(self.election.contest(c).title for c in eligibility.decide(voter, self.election).contests)
