@@ -22,3 +22,7 @@ class ImageError(BiometricsError):
 
 class GalleryError(BiometricsError):
     """Raised when a gallery (directory of records or templates.csv) cannot be loaded."""
+
+
+class CalibrationError(BiometricsError):
+    """Raised when a calibration file is malformed (not JSON, thresholds outside (0, 1], no target)."""

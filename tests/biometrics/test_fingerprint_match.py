@@ -12,12 +12,14 @@ from biometrics.match import (
     Candidate,
     Gallery,
     can_match,
+    comparisons,
     cylinders,
     decide,
-    decide_fingers,
+    decide_attempt,
     default_calibration,
     local_similarity,
     score,
+    synthetic_calibration,
 )
 
 EMPTY = Template(256, 288, 197, 197, 0, 0, 0, ())
@@ -35,11 +37,18 @@ def test_genuine_scores_exceed_impostor_scores(extractions):
 
 
 def test_calibrated_decisions_on_synthetic_fingers(extractions):
+    cal = synthetic_calibration()   # synthetic fingers resemble each other more than real ones
     for i in range(6):
-        assert decide(score(extractions[i, 3].template, extractions[i, 1].template)).match
+        assert cal.decide(score(extractions[i, 3].template, extractions[i, 1].template)).match
         other = (i + 1) % 6
-        d = decide(score(extractions[i, 3].template, extractions[other, 1].template))
+        d = cal.decide(score(extractions[i, 3].template, extractions[other, 1].template))
         assert not d.match and d.reason == "below-threshold"
+
+
+def test_synthetic_thresholds_are_apart_from_the_real_ones():
+    real, synthetic = default_calibration(), synthetic_calibration()
+    assert synthetic.target_fmr == real.target_fmr and synthetic.threshold() > real.threshold()
+    assert "synthetic" in synthetic.source and "real impostors" in real.source
 
 
 def test_self_score_is_high(extractions):
@@ -187,20 +196,19 @@ def test_a_record_at_a_resolution_no_scanner_has_cannot_match(ppcm, extractions)
     assert d.score == 0.0 and not d.match and d.reason == "cannot-match"
 
 
-def test_two_fingers_each_held_to_half_the_target():
-    cal = Calibration({0.001: 0.02, 0.0001: 0.03, 0.00005: 0.035}, 0.0001, 1000, "test")
-    first_fails = decide_fingers([0.01, 0.04], 2, cal)
-    assert first_fails.match and first_fails.threshold == 0.035
-    assert first_fails.target_fmr == 0.0001
-    # 0.032 passes one finger's threshold (0.03) but not half the target's (0.035)
-    assert not decide_fingers([0.032, 0.01], 2, cal).match
-    assert decide_fingers([0.032], 1, cal).match
-    assert decide_fingers([], 2, cal).reason == "cannot-match"
+def test_two_fingers_each_comparison_held_to_the_target_over_templates_times_captures():
+    cal = Calibration({0.001: 0.02, 0.0001: 0.03, 0.000025: 0.035}, 0.0001, 1000, "test")
+    second = decide_attempt(0.036, 2, 2, cal)
+    assert second.match and second.threshold == 0.035 and second.target_fmr == 0.0001
+    # 0.032 passes one comparison's threshold (0.03) but not a quarter of the target's (0.035)
+    assert not decide_attempt(0.032, 2, 2, cal).match
+    assert decide_attempt(0.032, 1, 1, cal).match
+    assert decide_attempt(0.0, 2, 2, cal).reason == "cannot-match"
     with pytest.raises(KeyError):
-        decide_fingers([0.5], 3, cal)
+        decide_attempt(0.5, 3, 2, cal)       # no threshold for FMR 0.0001 / 6 and no tail to read it from
 
 
-def test_shipped_calibration_has_the_two_finger_threshold():
+def test_shipped_calibration_covers_the_two_finger_rule():
     cal = default_calibration()
-    assert cal.target_fmr / 2 in cal.thresholds
-    assert cal.thresholds[cal.target_fmr / 2] >= cal.threshold()
+    thresholds = [cal.threshold(cal.target_fmr / comparisons(t, c)) for t, c in ((1, 1), (2, 1), (2, 2), (4, 2))]
+    assert thresholds == sorted(thresholds) and thresholds[0] == cal.threshold()
