@@ -13,7 +13,11 @@ One voter (``IdentifyDaemon.serve_voter``), in this order:
 2. **Finger** (drivers/fingerprint/base.py): ``capture(deadline)`` is a
    value; NO_FINGER / DISCONNECTED / ERROR show their detail and the RETRY
    light; a capture the extractor finds poor is a retry too. After
-   ``max_captures`` tries the commission is offered the manual route.
+   ``max_captures`` tries the commission is offered the manual route. A
+   voter with two enrolled fingers whose first finger does not match is
+   asked for the other one (``other-finger``: the RETRY light, the prompt
+   handed to ``on_prompt`` for the screen) and it gets ``max_captures`` tries
+   of its own; the same finger placed again is a retry (``same-finger``).
 3. **Identification** (identify/identifier.py ``Identifier``): the rules
    and the one transaction (identification + receipt + print queue + outbox
    envelope + audit record).
@@ -57,6 +61,8 @@ from typing import Any
 from base.clock import SystemClock
 from base.sdnotify import Notifier
 from base.sqlite import connect
+from biometrics.errors import CalibrationError
+from biometrics.match import Calibration
 from drivers.errors import DriverError
 from drivers.fingerprint.base import SensorStatus
 from drivers.idcard.base import CardStatus
@@ -121,7 +127,7 @@ class TableResult:
     """What one turn at the table came to (shown to the commission)."""
 
     outcome: Outcome | None
-    status: str                      # "accepted", "refused", "retry", "confirm", or a condition code
+    status: str   # "accepted", "refused", "retry", "other-finger", "confirm", or a condition code
     message_ky: str = ""
     message_ru: str = ""
     printed: list = field(default_factory=list)   # [(receipt number, PrintResult)]
@@ -154,7 +160,7 @@ class IdentifyDaemon(RoleDaemon):
                  notifier=None, heartbeat=None, retry: RetryPolicy = RetryPolicy(base_s=0.5, cap_s=30.0),
                  capture_deadline_s: float = 5.0, max_captures: int = 3,
                  after_commit: Callable[[Outcome], None] | None = None, poll_s: float = 0.1,
-                 description: str = ""):
+                 description: str = "", on_prompt: Callable[[TableResult], None] | None = None):
         super().__init__(clock=clock, logger=logger, notifier=notifier, heartbeat=heartbeat, retry=retry)
         self.devices = devices
         self.sensor = devices.sensor
@@ -168,6 +174,7 @@ class IdentifyDaemon(RoleDaemon):
         self.capture_deadline_s = capture_deadline_s
         self.max_captures = max_captures
         self.after_commit = after_commit
+        self.on_prompt = on_prompt      # the screen's hook: "press again", "place the other finger"
         self.poll_s = poll_s
         self.description = description
         self._device_status: dict[str, str] = {}
@@ -237,10 +244,20 @@ class IdentifyDaemon(RoleDaemon):
 
     # -- one voter -------------------------------------------------------------------------
 
-    def _capture_and(self, identify: Callable[[Any], Outcome]) -> TableResult:
-        """Capture a finger (with retries) and run ``identify(image)``; signal and print the result."""
+    def _capture_and(self, identify: Callable[[Any, Outcome | None], Outcome]) -> TableResult:
+        """Capture a finger (with retries) and run ``identify(image, previous)``; signal and print.
+
+        When the first finger does not match a voter with two enrolled fingers
+        (``other-finger``), the voter is asked for the other finger (``on_prompt``,
+        the RETRY light) and it is captured with ``max_captures`` tries of its own,
+        ``previous`` carrying the first; if no other finger comes, the first finger's
+        mismatch stands (``Identifier.finger_mismatch``).
+        """
         last = None
-        for _attempt in range(self.max_captures):
+        previous: Outcome | None = None
+        tries = 0
+        while tries < self.max_captures:
+            tries += 1
             self.beat()
             cap = self.sensor.capture(self.capture_deadline_s)
             if cap.status is not SensorStatus.READY:
@@ -249,17 +266,31 @@ class IdentifyDaemon(RoleDaemon):
                 self._show("RETRY")
                 self._say(f"sensor: {cap.status.value}: {cap.detail}")
                 continue
-            out = identify(cap.image)
-            if out.status is Status.RETRY:
-                last = TableResult(out, "retry", out.message_ky, out.message_ru)
+            out = identify(cap.image, previous)
+            if out.status is Status.OTHER_FINGER:
+                previous, tries = out, 0     # the other finger gets its own tries
+            if out.status in (Status.RETRY, Status.OTHER_FINGER):
+                last = TableResult(out, str(out.status), out.message_ky, out.message_ru)
                 self._show("RETRY")
+                self._say(f"table {self.identifier.table}: {out.status} {out.reason or ''}".strip())
+                self._prompt(last)
                 continue
             return self._finish(out)
+        if previous is not None:
+            return self._finish(self.identifier.finger_mismatch(previous))
         assert last is not None
         last.detail = (last.detail + "; " if last.detail else "") + "manual identification is offered"
         if last.outcome is not None:
             last.outcome = replace(last.outcome, offer_manual=True)
         return last
+
+    def _prompt(self, result: TableResult) -> None:
+        """Tell the screen what the voter must do before the next capture (press again, the other finger)."""
+        if self.on_prompt is not None:
+            try:
+                self.on_prompt(result)
+            except Exception as e:  # noqa: BLE001 - a screen must never stop an identification
+                self.log.warning("on_prompt: %s", e)
 
     def _finish(self, out: Outcome) -> TableResult:
         result = TableResult(out, str(out.status), out.message_ky, out.message_ru)
@@ -303,7 +334,8 @@ class IdentifyDaemon(RoleDaemon):
         early = self.identifier.check_card(document)     # no finger needed to say no
         if early is not None:
             return self._finish(early)
-        return self._capture_and(lambda image: self.identifier.by_card(document, image))
+        return self._capture_and(lambda image, previous: self.identifier.by_card(document, image,
+                                                                                previous=previous))
 
     def _card_fault(self, e: Exception, *, unexpected: bool = False) -> TableResult:
         """A card or MRZ fault shown as such (never an acceptance); the table goes on.
@@ -322,11 +354,12 @@ class IdentifyDaemon(RoleDaemon):
 
     def serve_typed(self, document_number: str) -> TableResult:
         """The commission typed the voter's document number (no readable card)."""
-        return self._capture_and(lambda image: self.identifier.by_document_number(document_number, image))
+        return self._capture_and(lambda image, previous: self.identifier.by_document_number(
+            document_number, image, previous=previous))
 
     def serve_search(self) -> TableResult:
         """No document: 1:N search, candidates for the commission to confirm on screen."""
-        return self._capture_and(lambda image: self.identifier.by_fingerprint(image))
+        return self._capture_and(lambda image, previous: self.identifier.by_fingerprint(image, previous=previous))
 
     def confirm(self, pin: str, member: str) -> TableResult:
         return self._finish(self.identifier.confirm_candidate(pin, member))
@@ -387,6 +420,23 @@ class IdentifyDaemon(RoleDaemon):
 
 # --- opening the role's files -------------------------------------------------------------
 
+PACKAGE_CALIBRATION = "trust/fingerprint-calibration.json"
+
+
+def package_calibration(paths) -> Calibration | None:
+    """The fingerprint thresholds the loaded (verified) package carries for its sensors, or None
+    (the engine's shipped calibration). A malformed file is a ``PackageError``: no table opens
+    with thresholds nobody can read."""
+    pkg = current_package(paths)
+    path = pkg.dir / PACKAGE_CALIBRATION if pkg is not None else None
+    if path is None or not path.exists():
+        return None
+    try:
+        return Calibration.load(path)
+    except CalibrationError as e:
+        raise PackageError(f"{PACKAGE_CALIBRATION}: {e}") from e
+
+
 def open_identifier(paths, election: Election, *, table: str = "1", clock=None, logger=None) -> Identifier:
     """An ``Identifier`` on its own connections to identify.db and station.db, signing with the device key."""
 
@@ -401,9 +451,11 @@ def open_identifier(paths, election: Election, *, table: str = "1", clock=None, 
                              station_id=election.station.id, clock=clock).signer
     except SyncError as e:
         raise ProvisioningError(str(e)) from e
+    calibration = package_calibration(paths)
     conn = open_identify_db(paths.identify_db)
     sconn = open_station_db(paths.station_db)
-    ident = Identifier(conn, sconn, election, signer=signer, clock=clock, logger=logger, table=table)
+    ident = Identifier(conn, sconn, election, signer=signer, clock=clock, logger=logger, table=table,
+                       calibration=calibration)
 
     def close_connections() -> None:
         conn.close()

@@ -18,9 +18,20 @@ Rules (pure functions, ``refusal_before_match`` then ``decide``), in order:
 4. ``already-identified``: identified here before, at the local time shown
    (Asia/Bishkek: "already identified here at 10:42");
 5. ``no-fingerprint-enrolled`` / ``fingerprint-mismatch``: the live finger
-   must match one of the voter's enrolled templates at the calibrated
-   threshold (biometrics/match.py ``decide``); both offer the manual
-   route. A poor capture is not a refusal: ``retry``;
+   must match one of the voter's enrolled templates (any finger, any press)
+   at the threshold of the two-finger rule (biometrics/match.py
+   ``decide_attempt``: each comparison held to the target FMR divided by
+   templates x captures); both offer the manual route. A poor capture is not
+   a refusal: ``retry``. **Two fingers**: when the voter has two enrolled
+   fingers (the templates.csv ``finger`` column is the ISO position x 10 +
+   the press) and the first capture does not match, the outcome is
+   ``other-finger`` (nothing recorded but a ``second-finger-asked`` audit
+   line; ``Outcome.attempt`` keeps the first capture) and the caller
+   captures the other finger and calls again with ``previous=``; that second
+   capture is the last (match: accepted; no match: ``fingerprint-mismatch``).
+   The same finger placed again is a retry (``same-finger``). A 1:N search
+   that finds nobody asks for another finger the same way when any voter of
+   the list has two fingers enrolled;
 6. ``not-eligible``: eligibility (identify/eligibility.py, DOMAIN.md "Voter
    lists and eligibility") grants no contest at all;
 7. otherwise accepted, with one ballot per eligible contest (R4).
@@ -62,7 +73,14 @@ from base.clock import SystemClock, iso, parse_iso
 from base.sqlite import atomic
 from biometrics.extract import extract
 from biometrics.iso19794 import decode
-from biometrics.match import Gallery, compare, cylinders, default_calibration
+from biometrics.match import (
+    Calibration,
+    Gallery,
+    compare,
+    cylinders,
+    decide_attempt,
+    default_calibration,
+)
 from identify import voters
 from identify.rules import (
     MANUAL_REASONS,
@@ -70,6 +88,7 @@ from identify.rules import (
     METHODS,
     STREAM,
     Candidate,
+    FingerAttempt,
     Fingerprint,
     Identified,
     Outcome,
@@ -94,17 +113,21 @@ from sync.outbox import Outbox
 class Matcher:
     """The biometric engine as this module uses it (biometrics).
 
-    ``extract(image)`` -> (template or None, retry reason); ``verify(probe, records)``
-    -> ``Fingerprint`` (best enrolled template, calibrated threshold);
-    ``search(probe, top)`` -> [(pin, score)] over the station's gallery, built
-    on first use by ``gallery_loader`` (the 1:N fallback only).
+    ``extract(image)`` -> (template or None, retry reason); ``verify(probe, records,
+    captures)`` -> ``Fingerprint`` (best enrolled template, the two-finger rule's
+    threshold: biometrics/match.py ``decide_attempt``); ``same_finger(a, b)``: two
+    captures of one finger; ``search(probe, top)`` -> [(pin, score)] over the
+    station's gallery (every enrolled template of every finger), built on first use
+    by ``gallery_loader`` (the 1:N fallback only).
     """
 
-    def __init__(self, gallery_loader: Callable[[], Any] | None = None, *, target_fmr: float | None = None):
+    def __init__(self, gallery_loader: Callable[[], Any] | None = None, *, target_fmr: float | None = None,
+                 calibration: Calibration | None = None):
         self._gallery_loader = gallery_loader
         self._gallery = None
         self._lock = threading.Lock()
         self.target_fmr = target_fmr
+        self.calibration = calibration  # None: the engine's shipped calibration (real impostors)
 
     def __repr__(self) -> str:
         return f"Matcher(gallery={'built' if self._gallery is not None else 'lazy'})"
@@ -114,21 +137,28 @@ class Matcher:
         result = extract(image)
         return (result.template, "") if result.ok else (None, result.reason or "poor capture")
 
+    def _calibration(self) -> Calibration:
+        cal = self.calibration or default_calibration()
+        return cal if self.target_fmr is None else replace(cal, target_fmr=float(self.target_fmr))
+
     def _decide(self, value: float):
+        cal = self._calibration()
+        return cal.decide(value, cal.target_fmr)
 
-        cal = default_calibration()
-        return cal.decide(value, self.target_fmr)
-
-    def verify(self, probe, records: Sequence[bytes]) -> Fingerprint:
-
+    def verify(self, probe, records: Sequence[bytes], captures: int = 1) -> Fingerprint:
+        """The best score of ``probe`` against ``records``, held to the threshold of a voter
+        with ``len(records)`` templates who may present ``captures`` fingers."""
+        cal = self._calibration()
         if not records:
-            cal = default_calibration()
-            fmr = float(self.target_fmr or cal.target_fmr)
-            return Fingerprint(False, 0.0, cal.threshold(fmr), fmr, "no-templates")
+            return Fingerprint(False, 0.0, cal.threshold(), cal.target_fmr, "no-templates")
         pc = cylinders(probe)
         best = max(compare(pc, cylinders(decode(r))) for r in records)
-        d = self._decide(best)
+        d = decide_attempt(best, len(records), captures, cal)
         return Fingerprint(d.match, d.score, d.threshold, d.target_fmr, d.reason)
+
+    def same_finger(self, probe, earlier) -> bool:
+        """Whether two captures are of one finger (the calibrated threshold between them)."""
+        return self._decide(compare(cylinders(probe), cylinders(earlier))).match
 
     def gallery(self):
         with self._lock:
@@ -148,9 +178,34 @@ class Matcher:
 
 
 def station_gallery(conn: sqlite3.Connection):
-    """The 1:N gallery of every enrolled template on this station's list."""
+    """The 1:N gallery of every enrolled template (every finger) on this station's list, keyed by PIN."""
 
     return Gallery.build([(pin, decode(rec)) for pin, _finger, rec in voters.station_templates(conn)])
+
+
+def finger_positions(rows: Sequence[tuple[int, bytes]]) -> tuple[int, ...]:
+    """The enrolled fingers of ``(finger, record)`` rows: the templates.csv ``finger`` column is
+    the ISO finger position x 10 + the press (docs/election-package.md)."""
+    return tuple(sorted({int(finger) // 10 for finger, _ in rows}))
+
+
+def second_finger_possible(conn: sqlite3.Connection) -> bool:
+    """Whether any voter of this station's list has two enrolled fingers (1:N may ask for another)."""
+    return conn.execute("SELECT 1 FROM template GROUP BY pin HAVING count(DISTINCT finger / 10) > 1"
+                        " LIMIT 1").fetchone() is not None
+
+
+def _attempt_of(previous: Outcome | None, pin: str | None) -> FingerAttempt | None:
+    """The first capture an ``other-finger`` outcome carries (None for a first capture);
+    an outcome of another voter, or one that asked for no other finger, is a caller's bug."""
+    if previous is None:
+        return None
+    attempt = previous.attempt
+    if attempt is None or previous.status not in (Status.OTHER_FINGER, Status.RETRY):
+        raise IdentificationError(f"previous outcome {previous.status} did not ask for another finger")
+    if attempt.pin != pin:
+        raise IdentificationError("the other finger's previous outcome is of another voter")
+    return attempt
 
 
 # --- records -----------------------------------------------------------------
@@ -179,12 +234,14 @@ class Identifier:
 
     ``conn`` is this table's own connection to identify.db (two tables: two
     connections); ``station_conn`` reads the polls state; ``signer`` is the
-    device's ``sync.envelope.DeviceSigner`` (or pass ``outbox``).
+    device's ``sync.envelope.DeviceSigner`` (or pass ``outbox``); ``calibration``
+    the fingerprint thresholds the election package carries (None: the engine's).
     """
 
     def __init__(self, conn: sqlite3.Connection, station_conn: sqlite3.Connection, election: Election, *,
                  signer=None, outbox=None, matcher: Matcher | None = None, clock=None,
-                 logger: logging.Logger | None = None, table: str = "1"):
+                 logger: logging.Logger | None = None, table: str = "1",
+                 calibration: Calibration | None = None):
 
         if outbox is None:
             if signer is None:
@@ -194,7 +251,7 @@ class Identifier:
         self.station_conn = station_conn
         self.election = election
         self.outbox = outbox
-        self.matcher = matcher or Matcher(lambda: station_gallery(self.conn))
+        self.matcher = matcher or Matcher(lambda: station_gallery(self.conn), calibration=calibration)
         self.clock = clock or SystemClock()
         self.log = logger or logging.getLogger("uchastok.identify")
         self.table = str(table)
@@ -230,28 +287,47 @@ class Identifier:
         audit = {"card_check": document.passive_auth.reason} if not authentic else {}
         return self._refused(early, **audit)
 
-    def by_card(self, document, probe_image) -> Outcome:
-        """An ID card read by the driver (``drivers.idcard.DocumentRead``) + a live finger image."""
+    def by_card(self, document, probe_image, *, previous: Outcome | None = None) -> Outcome:
+        """An ID card read by the driver (``drivers.idcard.DocumentRead``) + a live finger image.
+
+        ``previous``: the ``other-finger`` outcome of this voter's first finger, when
+        ``probe_image`` is the second finger (module docstring, rule 5).
+        """
         authentic, voter = self._card_voter(document)
         mrz = document.mrz
         return self._identify("card+finger", voter, probe_image, card_authentic=authentic,
-                              pin=mrz.pin if authentic else None,
+                              pin=mrz.pin if authentic else None, previous=previous,
                               audit={"card_check": document.passive_auth.reason} if not authentic else {})
 
-    def by_document_number(self, document_number: str, probe_image) -> Outcome:
-        """A document number typed by the commission + a live finger image."""
+    def by_document_number(self, document_number: str, probe_image, *,
+                           previous: Outcome | None = None) -> Outcome:
+        """A document number typed by the commission + a live finger image (``previous`` as ``by_card``)."""
         voter = voters.by_document(self.conn, document_number.strip().upper())
-        return self._identify("document+finger", voter, probe_image)
+        return self._identify("document+finger", voter, probe_image, previous=previous)
 
-    def by_fingerprint(self, probe_image, top: int = 5) -> Outcome:
-        """1:N search when no document is presented: candidates for the commission to confirm."""
+    def by_fingerprint(self, probe_image, top: int = 5, *, previous: Outcome | None = None) -> Outcome:
+        """1:N search when no document is presented: candidates for the commission to confirm.
+
+        The gallery holds every enrolled finger of every voter. When the first finger
+        finds nobody and some voter of the list has two fingers enrolled, the voter is
+        asked for another finger (``other-finger``); the second search (``previous``) is
+        the last.
+        """
         state = polls.current(self.station_conn)
         if state is not polls.PollsState.OPEN:
             return self._refused(refusal(Reason.POLLS_NOT_OPEN, method="finger-search"))
+        attempt = _attempt_of(previous, None)
         probe, why = self.matcher.extract(probe_image)
         if probe is None:
-            return refusal(Reason.POOR_CAPTURE, method="finger-search", detail=why)
-        found = [(pin, fp) for pin, fp in self.matcher.search(probe, top=top) if fp.match]
+            return refusal(Reason.POOR_CAPTURE, method="finger-search", detail=why, attempt=attempt)
+        if attempt is not None and self.matcher.same_finger(probe, attempt.probe):
+            return refusal(Reason.SAME_FINGER, method="finger-search", attempt=attempt)
+        searched = self.matcher.search(probe, top=top)
+        found = [(pin, fp) for pin, fp in searched if fp.match]
+        if not found and attempt is None and second_finger_possible(self.conn):
+            best = searched[0][1].score if searched else 0.0
+            return self._other_finger(refusal(Reason.OTHER_FINGER, method="finger-search",
+                                              attempt=FingerAttempt(probe, best)))
         if not found:
             return self._refused(refusal(Reason.NO_CANDIDATE, method="finger-search"))
         cands = []
@@ -294,7 +370,7 @@ class Identifier:
     def _identify(self, method: str, voter: Voter | None, probe_image, *, card_authentic: bool | None = None,
                   fingerprint: Fingerprint | None = None, member: str | None = None,
                   manual_reason: str | None = None, pin: str | None = None,
-                  audit: dict | None = None) -> Outcome:
+                  audit: dict | None = None, previous: Outcome | None = None) -> Outcome:
         state = polls.current(self.station_conn)
         earlier = identified(self.conn, voter.pin) if voter else None
         early = refusal_before_match(polls_state=state, voter=voter, earlier=earlier,
@@ -303,15 +379,51 @@ class Identifier:
             return self._refused(early, **(audit or {}))
         assert voter is not None
         if method in ("card+finger", "document+finger"):
+            fingerprint = None
+            attempt = _attempt_of(previous, voter.pin)
+            rows = voters.templates_for(self.conn, voter.pin)
+            fingers = finger_positions(rows)
+            # Rule 5: two enrolled fingers give the voter two captures (the second only
+            # after the first did not match); every comparison is held to the target
+            # FMR / (templates x captures) (biometrics/match.py decide_attempt).
+            captures = 2 if len(fingers) >= 2 else 1
             probe, why = self.matcher.extract(probe_image)
             if probe is None:
-                return refusal(Reason.POOR_CAPTURE, method=method, voter=voter, detail=why)
-            fingerprint = self.matcher.verify(probe, [r for _, r in voters.templates_for(self.conn, voter.pin)])
+                return refusal(Reason.POOR_CAPTURE, method=method, voter=voter, detail=why, attempt=attempt)
+            if attempt is not None and self.matcher.same_finger(probe, attempt.probe):
+                return refusal(Reason.SAME_FINGER, method=method, voter=voter, attempt=attempt)
+            fingerprint = self.matcher.verify(probe, [r for _, r in rows], captures=captures)
+            if not fingerprint.match and fingerprint.reason != "no-templates" and captures == 2 \
+                    and attempt is None:
+                return self._other_finger(refusal(
+                    Reason.OTHER_FINGER, method=method, voter=voter, fingerprint=fingerprint,
+                    attempt=FingerAttempt(probe, fingerprint.score, fingers, voter.pin)))
         out = decide(polls_state=state, voter=voter, earlier=None, election=self.election, method=method,
                      card_authentic=card_authentic, fingerprint=fingerprint)
         if not out.accepted:
             return self._refused(out)
         return self._commit(out, member=member, manual_reason=manual_reason)
+
+    def finger_mismatch(self, previous: Outcome) -> Outcome:
+        """The voter asked for another finger (``previous``) did not give one that can be
+        compared: the first finger's verdict stands (recorded as a refusal, manual offered)."""
+        attempt = _attempt_of(previous, previous.pin)
+        if attempt is None:
+            raise IdentificationError("finger_mismatch needs an other-finger outcome")
+        reason = Reason.FINGERPRINT_MISMATCH if previous.voter is not None else Reason.NO_CANDIDATE
+        return self._refused(refusal(reason, method=previous.method, voter=previous.voter,
+                                     fingerprint=previous.fingerprint), second_finger="not-given")
+
+    def _other_finger(self, out: Outcome) -> Outcome:
+        fp = out.fingerprint
+        try:
+            record(self.conn, "second-finger-asked", "failure", actor=f"table:{self.table}", clock=self.clock,
+                   method=out.method, score=round(fp.score, 4) if fp else None,
+                   threshold=fp.threshold if fp else None)
+        except sqlite3.Error as e:  # the question stands even if its audit line cannot be written
+            self.log.error("cannot audit a second-finger request: %s", e)
+        self.log.info("table %s: first finger did not match, other finger asked (%s)", self.table, out.method)
+        return out
 
     def _refused(self, out: Outcome, **details: Any) -> Outcome:
         try:

@@ -52,6 +52,7 @@ class Status(enum.StrEnum):
     ACCEPTED = "accepted"
     REFUSED = "refused"
     RETRY = "retry"           # press the finger again (poor capture); nothing recorded
+    OTHER_FINGER = "other-finger"  # the first finger did not match: place the other enrolled finger
     CONFIRM = "confirm"       # 1:N search: the commission confirms a candidate on screen
 
 
@@ -65,6 +66,8 @@ class Reason(enum.StrEnum):
     NO_CANDIDATE = "no-candidate"
     NOT_ELIGIBLE = "not-eligible"
     POOR_CAPTURE = "poor-capture"
+    OTHER_FINGER = "other-finger"
+    SAME_FINGER = "same-finger"
 
 
 MESSAGES: dict[str, Text] = {
@@ -90,8 +93,26 @@ MESSAGES: dict[str, Text] = {
                               "Избиратель не имеет права голоса ни по одному голосованию"),
     Reason.POOR_CAPTURE: Text("Манжаңызды кайра басыңыз ({detail})",
                               "Приложите палец ещё раз ({detail})"),
+    Reason.OTHER_FINGER: Text("Манжа изи дал келген жок: башка манжаңызды коюңуз{fingers}",
+                              "Отпечаток не совпал: приложите другой палец{fingers}"),
+    Reason.SAME_FINGER: Text("Бул ошол эле манжа: башка манжаңызды коюңуз{fingers}",
+                             "Это тот же палец: приложите другой палец{fingers}"),
     "confirm": Text("Комиссия экрандагы шайлоочуну тастыктасын",
                     "Комиссия должна подтвердить избирателя на экране"),
+}
+
+# ISO/IEC 19794-2 finger positions (the templates.csv ``finger`` column is position x 10 + press).
+FINGER_NAMES: dict[int, Text] = {
+    1: Text("оң колдун бармагы", "большой палец правой руки"),
+    2: Text("оң колдун сөөмөйү", "указательный палец правой руки"),
+    3: Text("оң колдун ортоңку манжасы", "средний палец правой руки"),
+    4: Text("оң колдун аты жок манжасы", "безымянный палец правой руки"),
+    5: Text("оң колдун чыпалагы", "мизинец правой руки"),
+    6: Text("сол колдун бармагы", "большой палец левой руки"),
+    7: Text("сол колдун сөөмөйү", "указательный палец левой руки"),
+    8: Text("сол колдун ортоңку манжасы", "средний палец левой руки"),
+    9: Text("сол колдун аты жок манжасы", "безымянный палец левой руки"),
+    10: Text("сол колдун чыпалагы", "мизинец левой руки"),
 }
 
 _OFFER_MANUAL = {Reason.NO_FINGERPRINT_ENROLLED, Reason.FINGERPRINT_MISMATCH, Reason.NO_CANDIDATE}
@@ -117,6 +138,23 @@ class Fingerprint:
     threshold: float
     target_fmr: float
     reason: str = ""  # "", "below-threshold", "cannot-match", "no-templates"
+
+
+@dataclass(frozen=True)
+class FingerAttempt:
+    """A first capture that did not match, kept while the voter places the other finger.
+
+    ``probe`` is the first capture's template (the second capture must be
+    another finger), ``score`` its best score against the voter's templates
+    (1:N: the best candidate's), ``fingers`` the enrolled finger positions
+    the voter can be asked for (0: not stated by the register), ``pin`` the
+    voter's (None for a 1:N search).
+    """
+
+    probe: Any
+    score: float
+    fingers: tuple[int, ...] = ()
+    pin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +197,7 @@ class Outcome:
     earlier: Identified | None = None
     receipt: Receipt | None = None
     candidates: tuple[Candidate, ...] = ()
+    attempt: FingerAttempt | None = None   # OTHER_FINGER (and its same-finger retry): the first capture
 
     @property
     def accepted(self) -> bool:
@@ -178,6 +217,9 @@ class Outcome:
             "message_ru": self.message_ru, "method": self.method, "pin": self.pin,
             "ballots": list(self.ballots), "offer_manual": self.offer_manual,
         }
+        if self.attempt is not None:
+            out["next"] = "other-finger"
+            out["fingers"] = [p for p in self.attempt.fingers if p]
         if self.voter is not None:
             out["voter"] = self.voter.full_name
         if self.refused_contests:
@@ -212,10 +254,26 @@ def refusal(reason: Reason, *, method: str | None = None, voter: Voter | None = 
         fmt["time"] = local(earlier.at, tz).strftime("%H:%M")
     if reason is Reason.POOR_CAPTURE:
         fmt["detail"] = extra.pop("detail", "")
-    status = Status.RETRY if reason is Reason.POOR_CAPTURE else Status.REFUSED
+    status = _STATUS.get(reason, Status.REFUSED)
     pin = extra.pop("pin", None)
-    return Outcome(status, str(reason), MESSAGES[reason].format(**fmt), method=method,
+    message = MESSAGES[reason].format(**fmt) if reason not in _FINGER_PROMPTS else _finger_prompt(
+        MESSAGES[reason], extra.get("attempt"))
+    return Outcome(status, str(reason), message, method=method,
                    pin=voter.pin if voter else pin, voter=voter, offer_manual=reason in _OFFER_MANUAL, **extra)
+
+
+_STATUS = {Reason.POOR_CAPTURE: Status.RETRY, Reason.SAME_FINGER: Status.RETRY,
+           Reason.OTHER_FINGER: Status.OTHER_FINGER}
+_FINGER_PROMPTS = {Reason.OTHER_FINGER, Reason.SAME_FINGER}
+
+
+def _finger_prompt(text: Text, attempt: FingerAttempt | None) -> Text:
+    """"Place the other finger", naming the enrolled fingers when the register stated them."""
+    names = [FINGER_NAMES[p] for p in (attempt.fingers if attempt else ()) if p in FINGER_NAMES]
+    if not names:
+        return text.format(fingers="")
+    return Text(text.ky.format(fingers=" (" + ", ".join(n.ky for n in names) + ")"),
+                text.ru.format(fingers=" (" + ", ".join(n.ru for n in names) + ")"))
 
 
 # --- the rules -------------------------------------------------------------

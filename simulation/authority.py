@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from biometrics.match import SYNTHETIC_CALIBRATION_FILE
 from drivers.idcard.emulator import load_or_make_test_pki
 from provisioning.package import build_package
 from simulation.election import demo_manifest, demo_voters, enrol_all
@@ -84,6 +85,11 @@ def build_demo_package(out: str | os.PathLike, *, voters: int = 300, seed: int =
     trust = {"ack-server.pub": (signing.public_text(signing.public_key(ack)) + "\n").encode(),
              "provisioning.pub": (signing.public_text(signing.public_key(cec)) + "\n").encode(),
              "document-signers.pem": _document_signer_pem(secrets)}
+    if templates:
+        # The demo's fingers are synthetic, and synthetic fingers resemble each other far more
+        # than real ones: the package carries thresholds from synthetic impostors (at the same
+        # target FMR), as a real package would carry its sensors' (docs/biometrics.md).
+        trust["fingerprint-calibration.json"] = SYNTHETIC_CALIBRATION_FILE.read_bytes()
     pkg = build_package(out, manifest, rows, cec, templates=tmpl, trust=trust)
     signing.save_public_key(signing.public_key(cec), cec_pub_path(out))
     (secrets / "seed").write_text(f"{seed}\n")
