@@ -111,7 +111,7 @@ class ApiConfig:
     device_batches: Bucket | None = Bucket(120, 1.0)
     gets: Bucket | None = Bucket(60, 20.0)     # per client address: a portal page and its files
     operators: frozenset[str] = frozenset()    # SHA-256 hex of each operator token
-    read_cache: float = 1.0                    # seconds a computed view is reused
+    read_cache: float = 5.0                    # seconds a computed view is reused (the portal's age too)
     intake_threads: int = 4
     read_threads: int = 8
 

@@ -62,6 +62,8 @@ from sync.pin import pin_problem
 
 log = logging.getLogger("uchastok.central")
 
+TRANSIENT_RETRIES = 3      # a transaction the database rolled back to break a deadlock is tried again
+
 # Rejections decided before the device's signature verified: anyone can cause them.
 UNAUTHENTICATED = frozenset({"malformed", "too-large", "wrong-device", "wrong-stream",
                              "unknown-certificate", "bad-signature"})
@@ -227,7 +229,14 @@ class Receiver:
             return Reply(403, {"error": "unenrolled-device",
                                "detail": f"device {device} is not enrolled"})
         try:
-            results, (cs, ch), junk = self._store(batch, certs, now)
+            for attempt in range(TRANSIENT_RETRIES + 1):
+                try:
+                    results, (cs, ch), junk = self._store(batch, certs, now)
+                    break
+                except Exception as e:   # a deadlock the database broke, a busy SQLite: once more
+                    if attempt == TRANSIENT_RETRIES or not self.storage.is_transient(e):
+                        raise
+                    self.log.warning("batch of %s/%s: %s; retrying", device, stream, type(e).__name__)
             ack = sign_ack(self.ack_key, device, stream, cs, ch, results, now)
         except Exception as e:  # a bug must not take the service down; the station resends
             self.log.exception("storing a batch of %s/%s failed", device, stream)

@@ -208,6 +208,13 @@ class Storage:
             with self.conn.transaction():
                 yield
 
+    def is_transient(self, e: BaseException) -> bool:
+        """True for an error that trying the same transaction again may cure (deadlock, busy)."""
+        if self.dialect == "postgres":
+            return isinstance(e, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure,
+                                  psycopg.errors.LockNotAvailable))
+        return isinstance(e, sqlite3.OperationalError) and "locked" in str(e)
+
     def _x(self, sql: str, args: Sequence[Any] = ()):
         return self.conn.execute(_sql(sql, self.dialect), tuple(args))
 
@@ -357,8 +364,10 @@ class Storage:
             for env, body in receipts:
                 self.add_receipt(env, body)
             return
-        rows = [(b["pin"], e["station"], e["device"], e["seq"], b["receipt"], b["method"], b["identified_at"])
-                for e, b in receipts]
+        # In PIN order: two batches sharing PINs take the unique index's locks in one order, so
+        # they wait for each other instead of deadlocking.
+        rows = sorted((b["pin"], e["station"], e["device"], e["seq"], b["receipt"], b["method"],
+                       b["identified_at"]) for e, b in receipts)
         cur = self.conn.cursor()
         cur.executemany(_sql("INSERT INTO voters (pin, station, device, seq, receipt, method, identified_at)"
                              " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pin) DO NOTHING RETURNING pin",

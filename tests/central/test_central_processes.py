@@ -135,3 +135,15 @@ def test_one_pin_twice_in_a_batch_counts_once(world):
         assert rx.handle_batch(batch, "gzip").status == 200
     assert rx.storage.identified_by_station() == {"st-0042": 2, "st-0043": 1}
     assert [d[0] for d in rx.storage.double_identifications()] == [receipt_body(1)["pin"]]
+
+
+def test_shared_pins_in_opposite_orders_never_fail_a_batch(world, central_db, ack_key, authority):
+    rx, (a, b) = world
+    a.add_receipts(200)
+    with atomic(b.conns["identify"]):       # the same PINs, the other way round
+        for i in reversed(range(200)):
+            b.outboxes["identify"].enqueue("identification-receipt", receipt_body(i))
+    results = _race(central_db, ack_key, authority.public_key(),
+                    [_batches(a, "identify", 200), _batches(b, "identify", 200)])
+    assert [status for proc in results for status, _ in proc] == [200, 200]
+    assert len(rx.storage.double_identifications()) == 200
