@@ -214,7 +214,8 @@ def protocol_pages(station: dict, report: dict, names: dict, *, election: str | 
             cells = [_n(r["machine"])]
             if manual is not None:
                 cells += [_n(r["manual"]), _diff(r["difference"]) + (" !" if r["flagged"] else "")]
-            p.row(line_label(r["kind"], r["option"], cid, names), cells, mark=r["flagged"])
+            label = line_label(r["kind"], r["option"], cid, names)
+            p.row(f"{label} · № {r['number']}" if r.get("number") else label, cells, mark=r["flagged"])
     p.rule()
     p.text(bi(WORDS["relations"]), 20, bold=True)
     for rel in (manual or {}).get("control") or body.get("control") or []:

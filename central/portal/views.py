@@ -341,9 +341,15 @@ def protocol_lines(body: dict, comparison: list[dict] | None) -> list[dict]:
         for line in comparison:
             key, cid = str(line["line"]), line.get("contest")
             kind, _, option = key.partition("/")[2].partition(":") if cid else (key, "", "")
+            number = None
+            if kind == "pref":        # "<contest>/pref:<party>:<list number>": a preference line
+                if not (line["machine"] or line["manual"] or line["flagged"]):
+                    continue          # hundreds of list numbers nobody marked: only those counted show
+                option, _, number = option.rpartition(":")
             groups.setdefault(cid, {"contest": cid, "rows": []})["rows"].append(
-                {"key": key, "kind": kind or key, "option": option or None, "machine": line["machine"],
-                 "manual": line["manual"], "difference": line["difference"], "flagged": line["flagged"]})
+                {"key": key, "kind": kind or key, "option": option or None, "number": number,
+                 "machine": line["machine"], "manual": line["manual"], "difference": line["difference"],
+                 "flagged": line["flagged"]})
     else:
         groups[None]["rows"] = [_machine_row(k, k, None, body.get(k)) for k in ("voters_on_list",
                                                                              "voters_identified")]
@@ -361,8 +367,8 @@ def protocol_lines(body: dict, comparison: list[dict] | None) -> list[dict]:
 
 
 def _machine_row(key: str, kind: str, option: str | None, machine: Any) -> dict:
-    return {"key": key, "kind": kind, "option": option, "machine": machine, "manual": None,
-            "difference": None, "flagged": False}
+    return {"key": key, "kind": kind, "option": option, "number": None, "machine": machine,
+            "manual": None, "difference": None, "flagged": False}
 
 
 def export_available() -> bool:

@@ -11,6 +11,7 @@ from sync_world import Station, protocol_body, receipt_pin, station_entry
 from test_aggregate import deliver, enqueue
 
 from central import aggregate
+from central.portal.views import protocol_lines
 from central.service import Receiver
 from central.storage import Storage
 
@@ -182,3 +183,18 @@ def test_hierarchy_and_breadcrumbs(rx):
     crumbs = aggregate.parents(rx.storage, "tik", "TIK-1")
     assert [c["level"] for c in crumbs] == ["region", "oik", "tik"]
     assert aggregate.turnout_series(rx.storage, "region", "R1")["stations"] == 2
+
+
+def test_preference_lines_of_the_manual_count_show_only_where_counted():
+    body = protocol_body("st-0041", 800, on_list=2500)
+    manual = manual_revision(body, {})
+    manual["manual_count"]["lines"] += [
+        {"line": "party-list/pref:party-1:3", "contest": "party-list", "machine": 3, "manual": 4,
+         "difference": 1},
+        {"line": "party-list/pref:party-1:4", "contest": "party-list", "machine": 0, "manual": 0,
+         "difference": 0}]
+    rows = {r["key"]: r for g in protocol_lines(manual, aggregate.manual_comparison(manual)) for r in g["rows"]}
+    assert rows["party-list/pref:party-1:3"]["option"] == "party-1"
+    assert rows["party-list/pref:party-1:3"]["number"] == "3"
+    assert "party-list/pref:party-1:4" not in rows
+    assert aggregate.official_figures(manual)[2]["party-list"]["votes"] == body["contests"][1]["votes"]
