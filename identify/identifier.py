@@ -71,7 +71,7 @@ from typing import Any
 
 from base.clock import SystemClock, iso, parse_iso
 from base.sqlite import atomic
-from biometrics.extract import extract
+from biometrics.extract import CAPTURE_MIN_QUALITY, extract
 from biometrics.iso19794 import decode
 from biometrics.match import (
     Calibration,
@@ -133,8 +133,10 @@ class Matcher:
         return f"Matcher(gallery={'built' if self._gallery is not None else 'lazy'})"
 
     def extract(self, image) -> tuple[Any | None, str]:
-
-        result = extract(image)
+        """The live capture's template, or None and why the voter must press again: a capture under
+        the station's quality gate (biometrics/extract.py ``CAPTURE_MIN_QUALITY``) is refused
+        before any matching."""
+        result = extract(image, min_quality=CAPTURE_MIN_QUALITY)
         return (result.template, "") if result.ok else (None, result.reason or "poor capture")
 
     def _calibration(self) -> Calibration:

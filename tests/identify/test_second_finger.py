@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import cv2
+import numpy as np
 import pytest
 
 import identify.daemon as identify_daemon
@@ -219,3 +221,25 @@ def test_a_package_calibration_nobody_can_read_stops_the_table(tmp_path, monkeyp
     monkeypatch.setattr(identify_daemon, "current_package", lambda paths: SimpleNamespace(dir=tmp_path))
     with pytest.raises(PackageError, match="fingerprint-calibration.json"):
         package_calibration(object())
+
+
+# --- the capture-quality gate ----------------------------------------------------------------
+
+def smeared(table, pin):
+    img = press(table, pin, 0).astype(np.float32)
+    noisy = cv2.GaussianBlur(img, (0, 0), 2.0) + np.random.default_rng(0).normal(0, 40, img.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def test_a_poor_capture_is_a_retry_before_any_matching(table, voter, monkeypatch):
+    ident = table.identifier
+
+    def no_matching(*_a, **_k):
+        raise AssertionError("a capture under the quality gate reached the matcher")
+
+    monkeypatch.setattr(ident.matcher, "verify", no_matching)
+    monkeypatch.setattr(ident.matcher, "search", no_matching)
+    out = ident.by_card(read_card(table, voter), smeared(table, voter.pin))
+    assert out.status is Status.RETRY and out.reason == "poor-capture" and "low-quality" in out.message_ru
+    assert ident.by_fingerprint(smeared(table, voter.pin)).reason == "poor-capture"
+    assert count(ident.conn) == 0
