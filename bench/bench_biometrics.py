@@ -464,7 +464,7 @@ def spearman(a, b) -> float:
 def quality_report(sets, everything, nb_all, thr) -> None:
     """The capture-quality gate: our quality against NFIQ 2, and genuine comparisons whose probe the
     gate accepts against those it refuses (at the shipped threshold), per set and pooled."""
-    with_nfiq = nb_all and all(nb_all.get(k, (None,))[0] is not None for k in everything)
+    with_nfiq = bool(nb_all)
     cyl = {k: cylinders(r.template) for k, r in everything.items()}
     columns, rows = [], {"refused": [], "acc": [], "ref": [], "rho": [], "nfiq": []}
     groups = [[si] for si in range(len(sets))] + ([list(range(len(sets)))] if len(sets) > 1 else [])
@@ -484,7 +484,9 @@ def quality_report(sets, everything, nb_all, thr) -> None:
         rows["acc"].append(f"{pct(np.mean(acc)) if acc else '-'} ({len(acc)})")
         rows["ref"].append(f"{pct(np.mean(ref)) if ref else '-'} ({len(ref)})")
         if with_nfiq:
-            nfiq = np.array([nb_all[k][0].quality().score for k in keys], float)
+            # NFIQ 2 of the images mindtct read (one it refused counts as NFIQ 2 = 0)
+            nfiq = np.array([nb_all[k][0].quality().score if nb_all.get(k, (None,))[0] is not None
+                             else 0.0 for k in keys], float)
             ours = np.array([q[k] for k in keys], float)
             rows["rho"].append(f"{spearman(ours, nfiq):.2f}")
             # NFIQ 2 refusing as many captures as our gate: which refuses the failures better?

@@ -18,8 +18,9 @@ enrolled. This module guarantees:
   bound) whichever finger comes first.
 * ``decide(score)`` compares a score with the threshold chosen for a target
   false-match rate (``calibration.json`` beside this file: real impostor
-  scores of public FVC2002 sets, written by ``bench/bench_biometrics.py --real
-  ... --calibrate``, which names its source in the file), and
+  scores of public FVC2002 and FVC2004 sets, written by ``bench/bench_biometrics.py --real
+  ... --calibrate``, which names its source in the file; a package may carry
+  its own, see identify/daemon.py ``package_calibration``), and
   returns the threshold and rate with the verdict, so every decision records
   the operating point it was taken at.
 
@@ -41,14 +42,17 @@ minutiae's quality (30% of it: ``0.7 + 0.3 * sqrt(qa * qb)``, qualities in
 from 3.9% to 3.6%). The global score consolidates
 the local similarities with Local Similarity Sort and Relaxation (LSSR):
 the best pairs are re-weighted by the geometric compatibility of distances,
-direction differences and radial angles with the other pairs.
+direction differences and radial angles with the other pairs. Then a pairing
+consolidation: the best relaxed pairs each propose a rigid alignment, the one
+that pairs the most minutiae wins, and the score weighs LSSR by the share of
+the common region's minutiae that pair up (``_pairing``).
 
 1:N search runs in two stages: (1) every probe cylinder against every
 gallery cylinder, with a compact pooled cylinder (2x2 spatial and 2 direction
 cells summed: 108 numbers)
 and one BLAS matrix product over the whole gallery (multi-threaded by the
 BLAS library, the GIL released), each template scored by its best cylinder
-matches; (2) the exact LSSR score for the ``shortlist`` best templates.
+matches; (2) the exact score for the ``shortlist`` best templates.
 
 Example::
 
@@ -640,7 +644,7 @@ class Gallery:
         coarse = -np.partition(-best, k - 1, axis=0)[:k].mean(0)
         m = min(self.shortlist, coarse.size)
         shortlist = np.argpartition(-coarse, m - 1)[:m] if m < coarse.size else np.arange(m)
-        # Stage 2: the exact LSSR score of the shortlisted templates.
+        # Stage 2: the exact score of the shortlisted templates.
         by_key: dict[str, float] = {}
         for t in shortlist:
             idx = int(self._usable[t])
