@@ -68,6 +68,7 @@ class Reason(enum.StrEnum):
     POOR_CAPTURE = "poor-capture"
     OTHER_FINGER = "other-finger"
     SAME_FINGER = "same-finger"
+    HOME_DISTRICT = "home-district"     # a remote-voting site inside the voter's home district
 
 
 MESSAGES: dict[str, Text] = {
@@ -97,6 +98,10 @@ MESSAGES: dict[str, Text] = {
                               "Отпечаток не совпал: приложите другой палец{fingers}"),
     Reason.SAME_FINGER: Text("Бул ошол эле манжа: башка манжаңызды коюңуз{fingers}",
                              "Это тот же палец: приложите другой палец{fingers}"),
+    # Law No. 113 (DOMAIN.md "Remote voting"): inside the home district only at the own station.
+    Reason.HOME_DISTRICT: Text("Шайлоочу өз шайлоо округунда: өз участогунда гана добуш берет ({station})",
+                               "Избиратель в своём избирательном округе: голосует только на своём"
+                               " участке ({station})"),
     "confirm": Text("Комиссия экрандагы шайлоочуну тастыктасын",
                     "Комиссия должна подтвердить избирателя на экране"),
 }
@@ -254,6 +259,8 @@ def refusal(reason: Reason, *, method: str | None = None, voter: Voter | None = 
         fmt["time"] = local(earlier.at, tz).strftime("%H:%M")
     if reason is Reason.POOR_CAPTURE:
         fmt["detail"] = extra.pop("detail", "")
+    if reason is Reason.HOME_DISTRICT:
+        fmt["station"] = (voter.home_station if voter else None) or "?"
     status = _STATUS.get(reason, Status.REFUSED)
     pin = extra.pop("pin", None)
     message = MESSAGES[reason].format(**fmt) if reason not in _FINGER_PROMPTS else _finger_prompt(
@@ -305,6 +312,13 @@ def decide(*, polls_state: polls.PollsState, voter: Voter | None, earlier: Ident
     if early is not None:
         return early
     assert voter is not None
+    # A remote-voting site inside the voter's home district (eligibility R5): said before the
+    # fingerprint, whose verdict would not change it (most voters have no template at a site).
+    site_refusal = eligibility.remote_site_refusal(voter, election)
+    if site_refusal is not None:
+        reason = Reason.HOME_DISTRICT if site_refusal == Reason.HOME_DISTRICT else Reason.NOT_ON_LIST
+        return refusal(reason, method=method, voter=voter, fingerprint=fingerprint,
+                       refused_contests=dict(eligibility.decide(voter, election).refused))
     if method != "manual":
         if fingerprint is None:
             raise IdentificationError(f"method {method} needs a fingerprint verdict")

@@ -113,6 +113,10 @@ MIGRATIONS = [
     Migration("identification-v1", IDENTIFICATION_SCHEMA),
     Migration("outbox-v1", OUTBOX_SCHEMA),
     Migration("ondemand-v1", ONDEMAND_SCHEMA),
+    # A remote-voting site's national list (identify/voters.py NATIONAL_COLUMNS): each voter's home
+    # station and district, beside the voter row (a regular station's list has none).
+    Migration("voter-home-v1", "CREATE TABLE voter_home (pin TEXT PRIMARY KEY REFERENCES voter(pin),"
+                               " home_station TEXT NOT NULL, home_district TEXT NOT NULL) WITHOUT ROWID;"),
 ]
 
 

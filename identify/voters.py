@@ -7,6 +7,16 @@ The rule itself is ``sync.pin`` (the central receiver applies the same one).
 The list lives in ``identify.db`` (the role that holds it). Lookups by PIN and
 by document number are single indexed reads; ``station_templates`` yields the
 enrolled templates for the matcher's gallery.
+
+A remote-voting site holds the national list (4.3 M voters at full size,
+docs/election-package.md "A remote-voting site's package"): the same columns
+plus each voter's ``home_station`` and ``home_district`` (the ОИК code of the
+home station), ``NATIONAL_COLUMNS``, kept in ``voter_home`` beside the voter
+row. A lookup by PIN is two reads on primary keys, whatever the list's size
+(bench/bench_remote_site.py). A national row's ``district`` (the territorial
+contest of the residence) is empty or the contest that elects the home
+district; its home district is a district of the package, or the voter lives
+abroad (who votes on the party list only, DOMAIN.md "Voter lists and eligibility").
 """
 
 from __future__ import annotations
@@ -45,6 +55,8 @@ class Voter:
     registered_since: dt.date | None  # residence registration date (community membership)
     overseas: bool
     remote: bool                  # applied for remote voting at this station (seed 002 item 2.2)
+    home_station: str | None = None   # national list (remote-voting site): the station whose list has the voter
+    home_district: str | None = None  # ... and that station's district (ОИК code)
 
     @property
     def full_name(self) -> str:
@@ -52,16 +64,20 @@ class Voter:
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> Voter:
+        home = (r["home_station"], r["home_district"]) if "home_station" in r.keys() else (None, None)
         return cls(pin=r["pin"], document_number=r["document_number"], surname=r["surname"],
                    name=r["name"], patronymic=r["patronymic"],
                    birth_date=dt.date.fromisoformat(r["birth_date"]), sex=r["sex"],
                    district=r["district"] or None,
                    registered_since=dt.date.fromisoformat(r["registered_since"]) if r["registered_since"] else None,
-                   overseas=bool(r["overseas"]), remote=bool(r["remote"]))
+                   overseas=bool(r["overseas"]), remote=bool(r["remote"]),
+                   home_station=home[0] or None, home_district=home[1] or None)
 
 
 VOTER_COLUMNS = ("pin", "document_number", "surname", "name", "patronymic", "birth_date", "sex",
                  "district", "registered_since", "overseas", "remote")
+HOME_COLUMNS = ("home_station", "home_district")
+NATIONAL_COLUMNS = VOTER_COLUMNS + HOME_COLUMNS      # a remote-voting site's voters.csv
 
 
 @lru_cache(maxsize=65536)
@@ -102,14 +118,47 @@ def validate_row(row: list[str], contests: frozenset[str], where: str) -> tuple:
             int(overseas), int(remote))
 
 
+def validate_national_row(row: list[str], districts: dict[str, str], where: str) -> tuple:
+    """Check one row of a remote-voting site's national list (``NATIONAL_COLUMNS``).
+
+    ``districts``: territorial contest id -> the ОИК code it elects (``Election.districts``).
+    Every rule of ``validate_row``, then: a home station and a home district; the home district
+    elected by a contest of the package unless the voter lives abroad; the residence's contest,
+    when given, the one electing the home district.
+    """
+    if len(row) != len(NATIONAL_COLUMNS):
+        raise VoterListError(f"{where}: expected {len(NATIONAL_COLUMNS)} columns, got {len(row)}")
+    values = validate_row(row[:len(VOTER_COLUMNS)], frozenset(districts), where)
+    home_station, home_district = row[len(VOTER_COLUMNS):]
+    if not home_station or not home_district:
+        raise VoterListError(f"{where}: home_station and home_district are required on the national list")
+    if home_district not in districts.values() and values[9] != 1:
+        raise VoterListError(f"{where}: home district {home_district!r} is elected by no contest of this"
+                             " package (and the voter does not live abroad)")
+    if values[7] is not None and districts.get(values[7]) != home_district:
+        raise VoterListError(f"{where}: contest {values[7]!r} does not elect the home district"
+                             f" {home_district!r}")
+    return (*values, home_station, home_district)
+
+
+# The voter with their home station and district where the list has them (a national list).
+_WITH_HOME = "SELECT v.*, h.home_station, h.home_district FROM voter v LEFT JOIN voter_home h ON h.pin = v.pin"
+
+
 def by_pin(conn: sqlite3.Connection, pin: str) -> Voter | None:
-    r = conn.execute("SELECT * FROM voter WHERE pin = ?", (pin,)).fetchone()
+    r = conn.execute(f"{_WITH_HOME} WHERE v.pin = ?", (pin,)).fetchone()
     return Voter.from_row(r) if r else None
 
 
 def by_document(conn: sqlite3.Connection, document_number: str) -> Voter | None:
-    r = conn.execute("SELECT * FROM voter WHERE document_number = ?", (document_number,)).fetchone()
+    r = conn.execute(f"{_WITH_HOME} WHERE v.document_number = ?", (document_number,)).fetchone()
     return Voter.from_row(r) if r else None
+
+
+def home_districts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Voters per home district on a national list (empty for a station's own list)."""
+    return {d: n for d, n in conn.execute(
+        "SELECT home_district, count(*) FROM voter_home GROUP BY home_district ORDER BY home_district")}
 
 
 def search_by_name(conn: sqlite3.Connection, text: str, limit: int = 20) -> list[Voter]:

@@ -10,6 +10,15 @@ both roles read a package through it. Here:
   partly imported), refuses rollback to an older package version, and renames the
   verified copy into place under the state directory.
 
+A remote-voting site's package (``station.kind`` "remote-site") carries the
+national list: ``voters.csv`` has ``identify.voters.NATIONAL_COLUMNS`` (each
+voter's home station and district besides), imported into ``voter`` and
+``voter_home`` in the same one transaction, every row checked by SQLite
+as a station's list is, plus the home-district rules of
+``identify.voters.validate_national_row``. Its ``templates.csv`` holds only
+the subset the CEC chose (docs/election-package.md "A remote-voting site's
+package"): the import is the same.
+
 Example::
 
     build_package(Path("pkg"), manifest, voter_rows, cec_key, templates=templates)
@@ -34,7 +43,7 @@ from base.paths import Paths
 from base.sqlite import atomic
 from biometrics.iso19794 import decode
 from identify.store import VOTER_INDEXES, open_identify_db
-from identify.voters import VOTER_COLUMNS, validate_row
+from identify.voters import NATIONAL_COLUMNS, VOTER_COLUMNS, validate_national_row, validate_row
 from station import polls
 from station.db import open_station_db
 from station.errors import PackageError, VoterListError
@@ -57,9 +66,10 @@ def build_package(out: Path, manifest: dict, voter_rows: Iterable[list[str]], ce
         raise PackageError(f"{out} exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
     rows = 0
+    national = (manifest.get("station") or {}).get("kind") == "remote-site"
     with open(out / "voters.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(VOTER_COLUMNS)
+        w.writerow(NATIONAL_COLUMNS if national else VOTER_COLUMNS)
         for row in voter_rows:
             w.writerow(row)
             rows += 1
@@ -91,14 +101,14 @@ def build_package(out: Path, manifest: dict, voter_rows: Iterable[list[str]], ce
 
 # --- import (the device's side) -----------------------------------------------
 
-def _raw_voter_rows(path: Path):
+def _raw_voter_rows(path: Path, columns: tuple[str, ...] = VOTER_COLUMNS):
     """voters.csv rows as lists of text, header checked; validation happens in SQL (see import_voters)."""
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         try:
             header = next(reader, None)
-            if tuple(header or ()) != VOTER_COLUMNS:
-                raise VoterListError(f"{path.name}:1: header must be {','.join(VOTER_COLUMNS)}")
+            if tuple(header or ()) != columns:
+                raise VoterListError(f"{path.name}:1: header must be {','.join(columns)}")
             yield from reader
         except (UnicodeDecodeError, csv.Error) as e:
             raise VoterListError(f"{path.name}:{reader.line_num + 1}: not a UTF-8 CSV row: {e}") from e
@@ -128,6 +138,19 @@ SELECT rowid FROM voter WHERE NOT coalesce((
     AND overseas IN (0, 1) AND remote IN (0, 1)
     AND document_number <> '' AND surname <> ''
 ), 0) ORDER BY rowid LIMIT 1
+"""
+
+# The national list's own rules (identify.voters.validate_national_row), over the staged rows:
+# a home station and district; the district elected by a contest of the package unless the voter
+# lives abroad; the residence's contest, when given, the one electing the home district. The
+# contests' districts are a small temporary table (temp.package_district: contest -> ОИК code).
+_INVALID_HOME_SQL = """
+SELECT v.rowid FROM voter v JOIN temp.staged_home h ON h.rowid = v.rowid WHERE NOT coalesce((
+    h.pin IS v.pin AND h.home_station <> '' AND h.home_district <> ''
+    AND (v.overseas = 1 OR h.home_district IN (SELECT district FROM temp.package_district))
+    AND (v.district IS NULL OR (SELECT district FROM temp.package_district d WHERE d.contest = v.district)
+         IS h.home_district)
+), 0) ORDER BY v.rowid LIMIT 1
 """
 
 
@@ -183,43 +206,82 @@ def _find_duplicate(path: Path) -> str:
 def import_voters(conn: sqlite3.Connection, pkg: Package, *, progress: Progress | None = None,
                   batch: int = 50_000) -> tuple[int, int]:
     """Replace the voter list and templates in ``conn`` with the package's, in ONE transaction."""
-    contests = frozenset(c.id for c in pkg.election.contests if c.territorial)
+    election = pkg.election
+    contests = frozenset(c.id for c in election.contests if c.territorial)
+    national = election.station.remote_site
+    columns = NATIONAL_COLUMNS if national else VOTER_COLUMNS
+    districts = election.districts
     total = pkg.voter_rows
     voters_path = pkg.file("voters.csv")
+
+    def check_row(row: list[str], where: str) -> None:
+        if national:
+            validate_national_row(row, districts, where)
+        else:
+            validate_row(row, contests, where)
+
     conn.execute("PRAGMA cache_size=-262144")
     with atomic(conn):
         conn.execute("DELETE FROM template")
+        conn.execute("DELETE FROM voter_home")
         conn.execute("DELETE FROM voter")
         conn.execute("DROP INDEX IF EXISTS voter_document")
         conn.execute("DROP INDEX IF EXISTS voter_surname")
-        rows = _raw_voter_rows(voters_path)
+        rows = _raw_voter_rows(voters_path, columns)
         done = 0
         # Raw text goes in as read (the hot path stays in C); empty optional fields become NULL.
         values = ",".join("NULLIF(?, '')" if c in ("district", "registered_since") else "?" for c in VOTER_COLUMNS)
-        sql = f"INSERT INTO voter({','.join(VOTER_COLUMNS)}) VALUES ({values})"
+        if national:
+            # The home columns go to a staging table in the same order (rowid = the voter's rowid),
+            # checked in SQL with the rest, then copied to voter_home keyed by PIN.
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS staged_home(pin TEXT, home_station TEXT,"
+                         " home_district TEXT)")
+            conn.execute("DELETE FROM temp.staged_home")
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS package_district(contest TEXT PRIMARY KEY,"
+                         " district TEXT NOT NULL)")
+            conn.execute("DELETE FROM temp.package_district")
+            conn.executemany("INSERT INTO temp.package_district VALUES (?, ?)", sorted(districts.items()))
+            # One statement per row inserts into both: a view with an INSTEAD OF trigger would cost
+            # more than two executemany over the same chunk.
+            sql = (f"INSERT INTO voter({','.join(VOTER_COLUMNS)}) VALUES ({values})",
+                   "INSERT INTO temp.staged_home(pin, home_station, home_district) VALUES (?, ?, ?)")
+        else:
+            sql = (f"INSERT INTO voter({','.join(VOTER_COLUMNS)}) VALUES ({values})",)
+        width, n_voter = len(columns), len(VOTER_COLUMNS)
         while True:
             chunk = list(islice(rows, batch))
             if not chunk:
                 break
+            if any(len(row) != width for row in chunk):    # the wrong number of columns: named
+                for i, row in enumerate(chunk):
+                    if len(row) != width:
+                        check_row(row, f"{voters_path.name}:{done + i + 2}")
             try:
-                conn.executemany(sql, chunk)
+                if national:
+                    conn.executemany(sql[0], [r[:n_voter] for r in chunk])
+                    conn.executemany(sql[1], [(r[0], r[n_voter], r[n_voter + 1]) for r in chunk])
+                else:
+                    conn.executemany(sql[0], chunk)
             except sqlite3.IntegrityError as e:
                 raise VoterListError(_find_duplicate(voters_path)) from e
-            except sqlite3.ProgrammingError as e:   # a row with the wrong number of columns
-                for i, row in enumerate(chunk):
-                    if len(row) != len(VOTER_COLUMNS):
-                        validate_row(row, contests, f"{voters_path.name}:{done + i + 2}")
+            except sqlite3.ProgrammingError as e:
                 raise VoterListError(f"{voters_path.name}: {e}") from e
             done += len(chunk)
             if progress:
                 progress(done, total)
         bad = conn.execute(_INVALID_ROW_SQL, (json.dumps(sorted(contests)),)).fetchone()
+        if bad is None and national:
+            bad = conn.execute(_INVALID_HOME_SQL).fetchone()
         if bad:
             line = bad[0] + 1      # rowids follow insertion order from 1 in the emptied table; +1 for the header
-            validate_row(_row_at(voters_path, line), contests, f"{voters_path.name}:{line}")
+            check_row(_row_at(voters_path, line), f"{voters_path.name}:{line}")
             raise VoterListError(f"{voters_path.name}:{line}: invalid row")
         if done != total:
             raise PackageError(f"voters.csv has {done} rows, the manifest says {total}")
+        if national:
+            conn.execute("INSERT INTO voter_home(pin, home_station, home_district)"
+                         " SELECT pin, home_station, home_district FROM temp.staged_home ORDER BY pin")
+            conn.execute("DELETE FROM temp.staged_home")
         for stmt in VOTER_INDEXES.split(";"):
             if stmt.strip():
                 conn.execute(stmt)

@@ -8,8 +8,10 @@ about 4% registered less than ``community_days`` before voting day (party
 list only), 2% living abroad, 1% remote-voting applicants.
 
 Everything is deterministic in ``seed``. Contest ids: ``district-07``
-(candidate) and ``party-list``; ballot styles ``bs-district-07`` and
-``bs-party-list`` (one contest per sheet, as printed in Kyrgyzstan).
+(candidate, electing the ОИК ``OIK-07``) and ``party-list``; ballot styles
+``bs-district-07`` and ``bs-party-list`` (one contest per sheet, as printed in
+Kyrgyzstan). A remote-voting site's election, with every district's contest
+and the national list, is simulation/remote.py's.
 """
 
 from __future__ import annotations
@@ -75,21 +77,35 @@ def _person(rng: random.Random, sex: str) -> tuple[str, str, str]:
     return sur, name, pat
 
 
-def demo_manifest(seed: int = 1, *, station_number: int = 1234, package_version: int = 1,
-                  voting_day: dt.date = VOTING_DAY) -> dict:
-    """The manifest's election part (without the files list), deterministic in ``seed``."""
-    rng = random.Random(f"election-{seed}")
+def district_candidates(rng: random.Random, n: int = 9) -> list[dict]:
+    """A candidate contest's candidates (one withdrawn when n > 7), ballot order set by lot (DOMAIN.md)."""
     district = []
-    for i in range(9):
+    for i in range(n):
         sex = "F" if i % 3 == 1 else "M"
         sur, name, pat = _person(rng, sex)
         district.append({"id": f"c-{i + 1:02d}", "surname": sur, "name": name, "patronymic": pat,
                          "birth_year": rng.randint(1960, 1995), "sex": sex, "lot_order": 0,
                          "withdrawn": i == 7, "registered_at": f"2025-10-{10 + i:02d}T10:00:00Z"})
     order = list(range(len(district)))
-    rng.shuffle(order)                     # ballot order is set by lot (DOMAIN.md)
+    rng.shuffle(order)
     for pos, i in enumerate(order):
         district[i]["lot_order"] = pos + 1
+    return district
+
+
+def district_contest(number: int, candidates: list[dict]) -> dict:
+    """The 2025 multi-mandate district ``number`` (3 seats): contest ``district-NN`` electing ``OIK-NN``."""
+    return {"id": f"district-{number:02d}", "kind": "candidate", "district": f"OIK-{number:02d}",
+            "title": {"ky": f"№{number} көп мандаттуу шайлоо округу",
+                      "ru": f"Многомандатный избирательный округ №{number}"},
+            "seats": 3, "against_all": True, "territorial": True, "candidates": candidates}
+
+
+def demo_manifest(seed: int = 1, *, station_number: int = 1234, package_version: int = 1,
+                  voting_day: dt.date = VOTING_DAY) -> dict:
+    """The manifest's election part (without the files list), deterministic in ``seed``."""
+    rng = random.Random(f"election-{seed}")
+    district = district_candidates(rng)
     parties = []
     lot = list(range(len(PARTIES)))
     rng.shuffle(lot)
@@ -124,9 +140,7 @@ def demo_manifest(seed: int = 1, *, station_number: int = 1234, package_version:
             "tik": {"code": "TIK-GB-LEN", "name": {"ky": "Ленин району", "ru": "Ленинский район"}},
         },
         "contests": [
-            {"id": "district-07", "kind": "candidate",
-             "title": {"ky": "№7 көп мандаттуу шайлоо округу", "ru": "Многомандатный избирательный округ №7"},
-             "seats": 3, "against_all": True, "territorial": True, "candidates": district},
+            district_contest(7, district),
             {"id": "party-list", "kind": "party-list",
              "title": {"ky": "Бирдиктүү шайлоо округу (партиялык тизмелер)",
                        "ru": "Единый избирательный округ (партийные списки)"},

@@ -12,18 +12,30 @@ Contest kinds (DOMAIN.md "Ballots and contests"):
   membership.
 - ``party-list``: part 1 parties in lot order (+ "against all"), part 2
   ``number_boxes`` numbered squares (54 in 2021) for a preference vote.
+
+A candidate contest may name its ``district``: the code of the ОИК whose
+territory it elects (``"OIK-07"``, as the centre's station list codes them).
+A station is a regular polling station (``kind`` "station": its own voters'
+list) or a remote-voting site (``kind`` "remote-site", DOMAIN.md "Remote
+voting"); either stands in a ``district`` (the ОИК code, by default its
+``oik``'s). A remote site's package carries every district's contests, and
+there every territorial contest must name its district, each a different one,
+the site's own among them (docs/election-package.md "A remote-voting site's
+package"): the voter's home district picks the contest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from station.errors import PackageError
 from station.text import Text
 
 CONTEST_KINDS = ("candidate", "party-list")
+STATION_KINDS = ("station", "remote-site")
+REMOTE_SITE = "remote-site"
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,12 @@ class Station:
     region: Area
     oik: Area
     tik: Area
+    kind: str = "station"    # "station" | "remote-site" (DOMAIN.md "Remote voting")
+    district: str = ""       # the ОИК code where it stands (default: its oik's)
+
+    @property
+    def remote_site(self) -> bool:
+        return self.kind == REMOTE_SITE
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,7 @@ class Contest:
     candidates: tuple[Candidate, ...] = ()      # kind == "candidate", sorted by lot_order
     parties: tuple[Party, ...] = ()             # kind == "party-list", sorted by lot_order
     number_boxes: int = 0                       # kind == "party-list"
+    district: str | None = None                 # the ОИК code this contest elects (territorial contests)
 
     def options(self) -> list[str]:
         """Ids of the part-1 choices in ballot order, 'against-all' last when offered."""
@@ -141,6 +160,20 @@ class Election:
             if s.id == style_id:
                 return s
         raise PackageError(f"unknown ballot style {style_id!r}")
+
+    def contest_for_district(self, district: str | None) -> Contest | None:
+        """The territorial contest electing ``district`` (an ОИК code), or None."""
+        if not district:
+            return None
+        for c in self.contests:
+            if c.territorial and c.district == district:
+                return c
+        return None
+
+    @property
+    def districts(self) -> dict[str, str]:
+        """Territorial contest id -> the ОИК code it elects, for the contests that name one."""
+        return {c.id: c.district for c in self.contests if c.territorial and c.district}
 
     def style_for_contest(self, contest_id: str) -> BallotStyle:
         for s in self.ballot_styles:
@@ -194,7 +227,11 @@ def _parse_election(m: dict) -> Election:
         region=_area(_req(s, "region", dict, "station"), "station.region"),
         oik=_area(_req(s, "oik", dict, "station"), "station.oik"),
         tik=_area(_req(s, "tik", dict, "station"), "station.tik"),
+        kind=_opt(s, "kind", str, "station", "station"),
     )
+    if station.kind not in STATION_KINDS:
+        raise PackageError(f"station.kind: unknown kind {station.kind!r} (known: {', '.join(STATION_KINDS)})")
+    station = replace(station, district=_opt(s, "district", str, "station", station.oik.code))
     contests = []
     seen: set[str] = set()
     for i, c in enumerate(_req(m, "contests", list, "manifest")):
@@ -210,6 +247,8 @@ def _parse_election(m: dict) -> Election:
             if not isinstance(cid, str) or cid not in seen:
                 raise PackageError(f"ballot_styles[{i}]: unknown contest {cid!r}")
         styles.append(BallotStyle(id=_req(b, "id", str, f"ballot_styles[{i}]"), contests=ids))
+    if station.remote_site:
+        _check_remote_site(station, contests)
     return Election(
         id=_req(e, "id", str, "election"), name=Text.parse(_req(e, "name", dict, "election"), "election.name"),
         voting_day=day, time_zone=_req(e, "time_zone", str, "election"), polls_open=t_open, polls_close=t_close,
@@ -217,6 +256,25 @@ def _parse_election(m: dict) -> Election:
         station=station, contests=tuple(contests), ballot_styles=tuple(styles),
         package_version=_req(m, "package_version", int, "manifest"),
     )
+
+
+def _check_remote_site(station: Station, contests: list[Contest]) -> None:
+    """A remote site's package: every territorial contest names its district, each a different
+    one, and the site's own district is among them (a voter of it is refused there, law No. 113)."""
+    seen: dict[str, str] = {}
+    for i, c in enumerate(contests):
+        if not c.territorial:
+            continue
+        if not c.district:
+            raise PackageError(f"contests[{i}]: a remote-voting site's territorial contest {c.id!r}"
+                               " must name its district (the ОИК code it elects)")
+        if c.district in seen:
+            raise PackageError(f"contests[{i}]: district {c.district!r} is elected by both"
+                               f" {seen[c.district]!r} and {c.id!r}")
+        seen[c.district] = c.id
+    if station.district not in seen:
+        raise PackageError(f"station.district: {station.district!r} is the district of no contest of"
+                           " this remote-voting site's package")
 
 
 def _parse_contest(c: dict, where: str) -> Contest:
@@ -227,6 +285,7 @@ def _parse_contest(c: dict, where: str) -> Contest:
         id=_req(c, "id", str, where), kind=kind, title=Text.parse(_req(c, "title", dict, where), f"{where}.title"),
         seats=_req(c, "seats", int, where), against_all=_req(c, "against_all", bool, where),
         territorial=_req(c, "territorial", bool, where),
+        district=_opt(c, "district", str, where, None),
     )
     if kind == "candidate":
         cands = []
