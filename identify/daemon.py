@@ -28,6 +28,13 @@ One voter (``IdentifyDaemon.serve_voter``), in this order:
    when the printer is READY again (each turn of ``run`` and at start, so a
    crash between commit and print is healed by the restart).
 
+Remote voting (identify/claims.py, uchastok.toml ``[claims]``): step 3 claims
+the voter at the centre before the transaction. With no answer at a
+remote-voting site the outcome is ``confirm`` / ``no-link``: the commission
+answers with ``issue_provisionally`` (a member, PIN checked by the caller),
+``claim_again`` or ``decline_claim``. Unanswered claims are re-sent by a
+``ClaimResender`` thread from ``start`` to ``finish``.
+
 The loop (``IdentifyDaemon.step`` once per turn, READY, watchdog, SIGTERM) is
 station/daemon.py's ``RoleDaemon``. Devices missing at start or later are
 conditions: the status line says which (systemd ``STATUS=``), the FAULT light
@@ -71,6 +78,7 @@ from drivers.idcard.mrz_reader import MrzReaderUnpluggedError
 from drivers.indicators import Signal
 from drivers.printer.base import PrinterStatus
 from identify import eligibility, receipts, voters
+from identify.claims import ClaimResender, open_claims
 from identify.devices import HardwareFactory, IdentifyDeviceFactory, IdentifyDevices
 from identify.identifier import Identifier, identified
 from identify.receipts import print_pending
@@ -179,6 +187,7 @@ class IdentifyDaemon(RoleDaemon):
         self.description = description
         self._device_status: dict[str, str] = {}
         self.served = 0
+        self.claim_resender: ClaimResender | None = None
 
     def __repr__(self) -> str:
         return f"IdentifyDaemon(table={self.identifier.table}, served={self.served})"
@@ -189,6 +198,7 @@ class IdentifyDaemon(RoleDaemon):
 
     def close(self) -> None:
         """Release the devices, then the identifier's connections; safe to call twice."""
+        self._stop_resender()
         self.devices.close()
         close_connections = getattr(self.identifier, "close_connections", None)
         if close_connections is not None:
@@ -367,6 +377,43 @@ class IdentifyDaemon(RoleDaemon):
     def manual(self, pin: str, member: str, reason: str) -> TableResult:
         return self._finish(self.identifier.manual(pin, member, reason))
 
+    # -- online claims (remote voting) -------------------------------------------------------
+
+    @property
+    def claims(self):
+        """The identifier's claim client (identify/claims.py), or None when claims are off."""
+        return getattr(self.identifier, "claim", None)
+
+    def _claims(self):
+        if self.claims is None:
+            raise IdentificationError("claims are off at this table ([claims] in uchastok.toml)")
+        return self.claims
+
+    def issue_provisionally(self, pin: str, member: str) -> TableResult:
+        """No answer from the centre: issue on a provisional claim (``member``'s PIN checked by the caller)."""
+        return self._finish(self._claims().issue_provisionally(pin, member))
+
+    def claim_again(self, pin: str) -> TableResult:
+        """No answer from the centre: ask it again for the voter waiting at the table."""
+        return self._finish(self._claims().retry(pin))
+
+    def decline_claim(self, pin: str) -> None:
+        """No answer and no provisional issue: nothing is issued; the claim stays queued."""
+        self._claims().decline(pin)
+        self._show("REFUSED")
+
+    def _start_resender(self) -> None:
+        claims = self.claims
+        if claims is None or claims.mode != "always" or self.claim_resender is not None:
+            return
+        db = self.conn.execute("PRAGMA database_list").fetchone()[2]
+        self.claim_resender = ClaimResender(db, claims, logger=self.log).start()
+
+    def _stop_resender(self) -> None:
+        if self.claim_resender is not None:
+            self.claim_resender.stop()
+            self.claim_resender = None
+
     # -- the loop ----------------------------------------------------------------------------
 
     def start(self) -> str:
@@ -376,6 +423,7 @@ class IdentifyDaemon(RoleDaemon):
                receipts_waiting=pending)
         if pending:
             self.print_pending()
+        self._start_resender()
         return f"table {self.identifier.table}" + (f": {self.description}" if self.description else "")
 
     def step(self) -> str:
@@ -401,6 +449,7 @@ class IdentifyDaemon(RoleDaemon):
         return self.poll_s if result == "idle" else 0.0
 
     def finish(self) -> None:
+        self._stop_resender()
         record(self.conn, "identify-daemon-stopped", clock=self.clock, identified=self.served)
 
     def run(self, *, max_turns: int | None = None) -> int:
@@ -454,10 +503,18 @@ def open_identifier(paths, election: Election, *, table: str = "1", clock=None, 
     calibration = package_calibration(paths)
     conn = open_identify_db(paths.identify_db)
     sconn = open_station_db(paths.station_db)
+    try:
+        claims = open_claims(paths, election, clock=clock, logger=logger)
+    except BaseException:
+        conn.close()
+        sconn.close()
+        raise
     ident = Identifier(conn, sconn, election, signer=signer, clock=clock, logger=logger, table=table,
-                       calibration=calibration)
+                       calibration=calibration, claim=claims)
 
     def close_connections() -> None:
+        if claims is not None:
+            claims.close()
         conn.close()
         sconn.close()
 

@@ -46,6 +46,12 @@ the audit record. Printing happens after the commit (identify/receipts.py
 and the receipt queued. The threshold and its target false-match rate are
 stored with every fingerprint identification.
 
+Remote voting (``claim``, identify/claims.py): before that transaction the
+voter is claimed at the centre; a refusal ("already identified at UIK-… at
+09:12") or no answer ("no-link", for the commission to decide) records
+nothing; a granted (or provisional) claim gives the receipt its number and is
+tied to the identification inside the same transaction.
+
 Secrecy (ARCHITECTURE.md invariant 2): nothing here knows about marks or
 votes; logs carry reason codes, methods and receipt numbers only.
 
@@ -243,7 +249,7 @@ class Identifier:
     def __init__(self, conn: sqlite3.Connection, station_conn: sqlite3.Connection, election: Election, *,
                  signer=None, outbox=None, matcher: Matcher | None = None, clock=None,
                  logger: logging.Logger | None = None, table: str = "1",
-                 calibration: Calibration | None = None):
+                 calibration: Calibration | None = None, claim: Callable[..., Any] | None = None):
 
         if outbox is None:
             if signer is None:
@@ -260,6 +266,8 @@ class Identifier:
         self.tz = election.time_zone or "Asia/Bishkek"
         self._search: dict[str, Fingerprint] = {}
         self._search_lock = threading.Lock()
+        # Remote voting: identify/claims.py ``ClaimClient``, asked in ``_commit`` before anything counts.
+        self.claim = claim
 
     def __repr__(self) -> str:
         return f"Identifier(table={self.table}, station={self.election.station.id})"
@@ -440,6 +448,12 @@ class Identifier:
 
         voter = out.voter
         assert voter is not None and out.method is not None
+        claimed = self.claim(self, out, member=member, manual_reason=manual_reason) if self.claim else None
+        if claimed is not None and claimed.outcome is not None:
+            # Refused by the centre, or no answer ("no-link": the commission decides): nothing recorded.
+            out_claim = claimed.outcome
+            return self._refused(out_claim, claim=claimed.state) if out_claim.status is Status.REFUSED \
+                else out_claim
         fp = out.fingerprint
         now = self.clock.now().replace(microsecond=0)
         at = iso(now)
@@ -451,7 +465,10 @@ class Identifier:
                     (voter.pin, out.method, manual_reason, member, self.table, at, json.dumps(list(out.ballots)),
                      fp.score if fp else None, fp.threshold if fp else None, fp.target_fmr if fp else None))
                 seq = cur.lastrowid
-                number = self.conn.execute("SELECT coalesce(max(number), 0) + 1 FROM receipt").fetchone()[0]
+                # A claim reserved its receipt number; receipts and claims share the numbers.
+                number = claimed.receipt if claimed is not None else self.conn.execute(
+                    "SELECT max(coalesce((SELECT max(number) FROM receipt), 0),"
+                    " coalesce((SELECT max(receipt) FROM claim), 0)) + 1").fetchone()[0]
                 body = receipt_body(number=number, pin=voter.pin, method=out.method, manual_reason=manual_reason,
                                     identified_at=at, ballots=out.ballots, table=self.table)
                 code = verification_code(self.election.id, self.election.station.id, body)
@@ -460,6 +477,8 @@ class Identifier:
                                   (number, seq, code, at))
                 self.conn.execute("INSERT INTO print_queue(receipt, queued_at) VALUES (?, ?)", (number, at))
                 self.outbox.enqueue("identification-receipt", body)
+                if claimed is not None:
+                    claimed.settle(self.conn, seq)
                 record(self.conn, "voter-identified", actor=member and f"member:{member}" or f"table:{self.table}",
                        clock=self.clock, receipt=receipt_label(number), method=out.method,
                        manual_reason=manual_reason, table=self.table)

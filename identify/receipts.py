@@ -38,6 +38,7 @@ from typing import Any
 from base.clock import SystemClock, iso, local, parse_iso
 from base.sqlite import atomic
 from drivers.printer.base import Align, Cut, Document, Heading, QrCode, Row, Rule, Space, Text
+from identify.claims import claim_counts
 from identify.identifier import counts
 from identify.rules import Receipt, receipt_label
 from identify.voters import count
@@ -168,11 +169,17 @@ def reprint(conn: sqlite3.Connection, printer, election: Election, number: int, 
 # --- the close-of-polls summary ---------------------------------------------------
 
 def summary_body(conn: sqlite3.Connection, *, clock=None) -> dict[str, Any]:
-    """The ``identification-summary`` body: list size and identifications by method."""
+    """The ``identification-summary`` body: list size and identifications by method; with online
+    claims (identify/claims.py), those issued on a provisional claim counted apart (``provisional``:
+    issued, and what the centre answered since) and the claims' outcomes (``claims``)."""
 
     c = counts(conn)
-    return {"voters_on_list": count(conn), "identified": c["identified"], "by_method": c["by_method"],
+    body = {"voters_on_list": count(conn), "identified": c["identified"], "by_method": c["by_method"],
             "manual_by_reason": c["manual_by_reason"], "at": iso((clock or SystemClock()).now())}
+    claimed = claim_counts(conn)
+    if any(claimed["claims"].values()) or claimed["provisional"]["issued"]:
+        body |= claimed
+    return body
 
 
 def summary_document(election: Election, body: dict[str, Any]) -> Document:
@@ -193,6 +200,14 @@ def summary_document(election: Election, body: dict[str, Any]) -> Document:
         doc.add(Row(f"{name.ky} / {name.ru}", str(n)))
     for reason, n in sorted(body.get("manual_by_reason", {}).items()):
         doc.add(Row(f"  {reason}", str(n), size=18))
+    if "provisional" in body:
+        p, cl = body["provisional"], body["claims"]
+        doc.add(Rule(),
+                Row("Шарттуу берилди / Выдано условно", str(p["issued"])),
+                Row("  борбор уруксат берди / центр разрешил", str(p["granted_later"]), size=18),
+                Row("  борбор четке какты / центр отказал", str(p["refused_later"]), size=18),
+                Row("  жооп жок / без ответа", str(p["unanswered"]), size=18),
+                Row("Борбор онлайн четке какты / Отказано центром", str(cl["refused_online"])))
     doc.add(Space(24), Cut())
     return doc
 

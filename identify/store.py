@@ -106,6 +106,42 @@ CREATE TABLE ondemand_voids (
 ) WITHOUT ROWID;
 """
 
+# Online claims (identify/claims.py; docs/remote-voting.md "Online claims", "Offline fallback"):
+# one row per claim, keyed by the receipt number it reserves (the identification it allows takes
+# that number; a refused claim's number is never issued, so receipt numbers are gap-free over
+# receipts and claims together). ``document`` is the signed claim as last sent (re-sent as is
+# after a crash: same receipt, same decision); ``answer`` the centre's signed answer once one
+# verified. The CHECK is the rule "nothing issued without a granted answer or a provisional
+# decision": an identification is tied to a claim only when the centre granted it, a member
+# decided to issue provisionally, or the station does not wait for answers (a home station
+# without a link, whose receipts are the later check: ``resend`` 0).
+CLAIM_SCHEMA = """
+CREATE TABLE claim (
+    receipt         INTEGER PRIMARY KEY CHECK (receipt > 0),
+    pin             TEXT NOT NULL,
+    table_id        TEXT NOT NULL,
+    claimed_at      TEXT NOT NULL,
+    document        TEXT NOT NULL,
+    resend          INTEGER NOT NULL CHECK (resend IN (0, 1)),
+    decision        TEXT CHECK (decision IN ('granted', 'refused')),
+    reason          TEXT,
+    first_station   TEXT,
+    first_at        TEXT,
+    first_receipt   TEXT,
+    answer          TEXT,
+    answered_at     TEXT,
+    provisional_member TEXT,
+    identification  INTEGER UNIQUE REFERENCES identification(seq),
+    sends           INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    CHECK ((decision IS NULL) = (answer IS NULL)),
+    CHECK (identification IS NULL OR decision = 'granted' OR provisional_member IS NOT NULL
+           OR (decision IS NULL AND resend = 0))
+);
+CREATE INDEX claim_by_pin ON claim(pin);
+CREATE INDEX claim_unanswered ON claim(receipt) WHERE decision IS NULL AND resend = 1;
+"""
+
 
 MIGRATIONS = [
     AUDIT_MIGRATION,
@@ -113,6 +149,7 @@ MIGRATIONS = [
     Migration("identification-v1", IDENTIFICATION_SCHEMA),
     Migration("outbox-v1", OUTBOX_SCHEMA),
     Migration("ondemand-v1", ONDEMAND_SCHEMA),
+    Migration("claims-v1", CLAIM_SCHEMA),
     # A remote-voting site's national list (identify/voters.py NATIONAL_COLUMNS): each voter's home
     # station and district, beside the voter row (a regular station's list has none).
     Migration("voter-home-v1", "CREATE TABLE voter_home (pin TEXT PRIMARY KEY REFERENCES voter(pin),"
