@@ -81,6 +81,11 @@ def nist_results(election: Election, body: dict[str, Any], *, protocol_hash_hex:
     for seq, c in enumerate(body["contests"], 1):
         contest = election.contest(c["contest"])
         district = oik if contest.territorial else country
+        if contest.territorial and c.get("district") and c["district"] != st.oik.code:
+            # A remote-voting site's section of another district: that district is its electoral district.
+            district = f"gpu-{c['district']}"
+            if not any(u["@id"] == district for u in gp_units):
+                gp_units.append(unit(district, c["district"], "other", [], "oik"))
         summary = [{"@type": "ElectionResults.SummaryCounts", "Type": "total", "GpUnitId": station,
                     "BallotsCast": c["ballots_read"], "Undervotes": c["blank"], "Overvotes": c["invalid"]}]
         selections = []

@@ -11,6 +11,11 @@ printing the same protocol twice gives the same pixels. The hash printed on
 the protocol is its envelope hash (docs/protocol.md sections 3 and 10), the
 one the centre publishes and ``uchastok verify`` prints.
 
+A remote-voting site's protocol (count/protocol_body.py: a section per district
+present) says so under the header with the number of districts, prints each
+district's section with the ОИК whose results its votes join, and names the
+voters on the list the national list.
+
 A revision that carries the commission's manual count (count/manual_protocol.py)
 prints it after the machine count (``manual_count_blocks``): the official
 figures per line beside the machine's and the difference, the control
@@ -78,6 +83,12 @@ LABELS = {
     "voters_identified": ("Идентификацияланган", "Идентифицировано"),
     "closed_at": ("Добуш берүү жабылды", "Голосование закрыто"),
 }
+# A remote-voting site (DOMAIN.md "Remote voting"): its list is the national one, its sections are districts'.
+REMOTE_SITE = ("Аралыктан добуш берүү пункту: {n} округдун бюллетендери",
+               "Пункт дистанционного голосования: бюллетени {n} округов")
+NATIONAL_LIST = ("Улуттук тизмедеги шайлоочулар", "Избирателей в национальном списке")
+DISTRICT_RESULTS = ("Добуштар {district} округунун жыйынтыгына кошулат",
+                    "Голоса идут в итоги округа {district}")
 # The envelope hash (docs/protocol.md section 3): the centre and `uchastok verify` show the same.
 HASH_LABEL = ("Протоколдун хэши (конверттин SHA-256)", "Хэш протокола (SHA-256 конверта)")
 NOT_QUEUED = ("жөнөтүүгө коюлган эмес", "не поставлен в очередь отправки")
@@ -292,13 +303,19 @@ def protocol_document(election: Election, body: dict[str, Any], envelope_hash: s
         doc.add(Heading("СЫНОО / ТЕСТ", size=30))
     doc.add(Text("Алдын ала маалымат (автоматтык эсеп) / Предварительные данные (автоматический подсчёт)",
                  size=18, align=Align.CENTER))
+    remote = bool(body.get("remote_site"))
+    if remote:
+        n = sum(1 for c in body["contests"] if c.get("district"))
+        doc.add(Text("\n".join(t.format(n=n) for t in REMOTE_SITE), size=20, bold=True, align=Align.CENTER))
     doc.add(Row(bi(LABELS["closed_at"]), _when(body["closed_at"], election), size=18))
-    doc.add(Row(bi(LABELS["voters_on_list"]), str(body["voters_on_list"]), size=20))
+    doc.add(Row(bi(NATIONAL_LIST if remote else LABELS["voters_on_list"]), str(body["voters_on_list"]), size=20))
     vi = body["voters_identified"]
     doc.add(Row(bi(LABELS["voters_identified"]), "—" if vi is None else str(vi), size=20))
     for c in body["contests"]:
         contest = election.contest(c["contest"])
         doc.add(Rule(), Text(f"{contest.title.ky}\n{contest.title.ru}", size=22, bold=True))
+        if remote and c.get("district"):
+            doc.add(Text("\n".join(t.format(district=c["district"]) for t in DISTRICT_RESULTS), size=18))
         for k in ("ballots_read", "valid", "invalid", "blank", "marginal_sheets"):
             doc.add(Row(bi(LABELS[k]), str(c[k]), size=20))
         doc.add(Text("Добуштар / Голоса:", size=20, bold=True))

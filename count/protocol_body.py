@@ -12,6 +12,15 @@ returns the body of the contract's ``results-protocol`` kind (docs/protocol.md):
   number (count/tally.py says what each counter means);
 - contests in the counting order of DOMAIN.md "Ballots and contests":
   candidate contests first, then party lists (election order within a kind);
+- at a remote-voting site (``station.kind`` "remote-site"; DOMAIN.md "Remote
+  voting"), whose package carries every district's contest: a section per
+  district present, i.e. the candidate contests of which at least one ballot
+  was read, each with the ``district`` (the ОИК code) it elects, from the
+  package's contests (the centre adds it to that district's results:
+  central/aggregate.py), then the party list; the body says
+  ``"remote_site": true`` and the site's own ``district``. A district none of
+  whose ballots the machine read has no section (zero everywhere: the zero
+  report shows every district's counters);
 - ``control``: the control relations (DOMAIN.md "Results" and "Identification
   at the station"; seed ``003_…``, "Установление итогов"), each
   ``{"relation", "ok", "detail", "contest", "values"}``:
@@ -60,6 +69,16 @@ def counting_order(election: Election) -> list[str]:
             + [c.id for c in election.contests if c.kind == "party-list"])
 
 
+def protocol_contests(election: Election, tally: Tally) -> list[str]:
+    """The contests the protocol has a section for: every one at a station; at a remote-voting
+    site the districts present (a ballot read) and the contests that are not a district's."""
+    order = counting_order(election)
+    if not election.station.remote_site:
+        return order
+    return [cid for cid in order
+            if election.contest(cid).district is None or tally.contest(cid).ballots_read > 0]
+
+
 def _contest_body(election: Election, tally: Tally, cid: str) -> dict[str, Any]:
     ct = tally.contest(cid)
     contest = election.contest(cid)
@@ -67,13 +86,16 @@ def _contest_body(election: Election, tally: Tally, cid: str) -> dict[str, Any]:
     if contest.kind == "party-list":
         prefs = {p.id: {str(n): v for n, v in sorted(ct.preferences.get(p.id, {}).items())}
                  for p in contest.parties}
-    return {
+    body = {
         "contest": cid, "kind": contest.kind,
         "ballots_read": ct.ballots_read, "valid": ct.valid, "invalid": ct.invalid,
         "blank": ct.blank, "marginal_sheets": ct.marginal_sheets,
         "votes": {o: ct.votes.get(o, 0) for o in contest.options()},
         "preferences": prefs,
     }
+    if election.station.remote_site and contest.district is not None:
+        body["district"] = contest.district       # whose results these votes are (the ОИК code)
+    return body
 
 
 def control_relations(contests: list[dict[str, Any]], voters_on_list: int,
@@ -130,14 +152,17 @@ def build_protocol(election: Election, tally: Tally, voters_on_list: int,
         raise CountingError("the tally belongs to another election")
     if voters_on_list < 0 or (voters_identified is not None and voters_identified < 0):
         raise CountingError("voter numbers cannot be negative")
-    contests = [_contest_body(election, tally, cid) for cid in counting_order(election)]
-    return {
+    contests = [_contest_body(election, tally, cid) for cid in protocol_contests(election, tally)]
+    body = {
         "election": election.id, "station": election.station.id, "closed_at": closed_at,
         "voters_on_list": voters_on_list, "voters_identified": voters_identified,
         "contests": contests,
         "control": control_relations(contests, voters_on_list, voters_identified),
         "test_mode": bool(test_mode),
     }
+    if election.station.remote_site:
+        body.update(remote_site=True, district=election.station.district)
+    return body
 
 
 def protocol_hash(body: dict[str, Any]) -> str:
