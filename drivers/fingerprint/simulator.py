@@ -260,7 +260,13 @@ class SensorSimulator(FailurePresets):
                 ready, _, _ = select.select([master], [], [], 0.05)
                 if not ready:
                     continue
-                data = os.read(master, 4096)
+                # Under the lock, and only if it is still our master: an unplug closes the fd
+                # and a replug (or anyone else's open, a directory for an fsync) may reuse its
+                # number; reading that would be someone else's file (seen: IsADirectoryError).
+                with self._lock:
+                    if self._master != master:
+                        continue
+                    data = os.read(master, 4096)
             except OSError as exc:
                 # EIO: nobody holds the slave; EBADF: unplugged under us.
                 if exc.errno not in (errno.EIO, errno.EBADF, errno.EAGAIN):
@@ -293,7 +299,10 @@ class SensorSimulator(FailurePresets):
                 _, ready, _ = select.select([], [master], [], 0.05)
                 if not ready:
                     continue
-                n = os.write(master, view[:step])
+                with self._lock:                     # still our master? (see _serve)
+                    if self._master != master:
+                        return False
+                    n = os.write(master, view[:step])
             except OSError:
                 return False
             if self.pace_baud:
