@@ -37,6 +37,29 @@ between each and the one before (``revision_changes``).
 Levels follow DOMAIN.md "Reference region hierarchy": national -> Region ->
 ОИК -> ТИК -> УИК, from the registered station list.
 
+Remote-voting sites (DOMAIN.md "Remote voting"; a station registered with
+``kind`` "remote-site") count where their votes belong, not where they stand:
+
+- a site's protocol has a section per district present, each naming the ОИК
+  its contest elects (``district``: the election package's contest, signed
+  by the CEC, carried in the device's signed protocol, count/protocol_body.py).
+  That mapping, contest -> ОИК, is checked against the station list: a
+  section naming no registered ОИК, or a territorial section naming none,
+  holds the site's protocol;
+- at the ОИК level a section's votes join its district's ОИК, at the Region
+  level that ОИК's Region (the Region of the ОИК's first registered regular
+  station), nationally the nation; no ТИК has them (they are no ТИК's
+  district's); the site's page (level "uik") shows them as counted;
+- its other contests (the party list: one ballot for every voter, whichever
+  district) count where the site stands, as any station's;
+- a site has no voters' list of its own (its voters are on their home
+  stations' lists): it adds nothing to any area's voters on the list, and its
+  voters identified count in the national turnout beside the lists they are on.
+
+``remote_voting`` is the view of the sites: each with its districts, the
+voters identified there per home district (central/storage.py
+``remote_votes``, counted at write time) and the whole per home district.
+
 Every read here is of small tables (stations, the hourly turnout aggregate,
 each station's latest protocol); a protocol body is parsed and checked once
 per (protocol, receipts, registration) state and kept in ``_CACHE``, so a
@@ -273,9 +296,47 @@ _CACHE: dict[tuple[str, str, int], tuple[tuple, dict]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+def is_remote_site(meta: dict | None) -> bool:
+    """A registered remote-voting site (central/storage.py ``stations.kind``)."""
+    return bool(meta) and meta.get("kind") == "remote-site"
+
+
+def list_size(meta: dict | None) -> int | None:
+    """The voters on a station's own list; a remote site has none (its voters are on their home lists)."""
+    if meta is None or is_remote_site(meta):
+        return None
+    return meta.get("voters_on_list")
+
+
+def district_reasons(body: dict, oiks: set[str] | frozenset[str]) -> list[str]:
+    """Why a remote site's sections cannot be given to their districts (empty: each names a registered ОИК)."""
+    out = []
+    for c in body.get("contests") or []:
+        if not isinstance(c, dict) or c.get("kind") != "candidate":
+            continue
+        d = c.get("district")
+        if not isinstance(d, str):
+            out.append(f"{c.get('contest')}: a remote site's section names no district")
+        elif d not in oiks:
+            out.append(f"{c.get('contest')}: district {d[:40]} is not a registered ОИК")
+    return out
+
+
+def _oik_places(stations: list[dict]) -> dict[str, dict]:
+    """ОИК code -> the station row that places it (its Region): the first regular station of it."""
+    out: dict[str, dict] = {}
+    for s in stations:
+        if not is_remote_site(s):
+            out.setdefault(s["oik_code"], s)
+    for s in stations:
+        out.setdefault(s["oik_code"], s)
+    return out
+
+
 def _checked(storage: Storage) -> dict[str, Any]:
     """Every registered or reporting station with its status, reasons and official figures."""
     meta = {s["id"]: s for s in storage.stations()}
+    oiks = frozenset(m["oik_code"] for m in meta.values())
     heads = storage.protocol_heads()
     receipts = storage.identified_by_station()
     elections = storage.elections()
@@ -298,7 +359,7 @@ def _checked(storage: Storage) -> dict[str, Any]:
         n, h, revisions = head
         key = (storage.url, station, n)
         state = (h, receipts.get(station), (m or {}).get("voters_on_list"), m is None,
-                 tuple(sorted((election or {}).items())))
+                 tuple(sorted((election or {}).items())), is_remote_site(m) and hash(oiks))
         with _CACHE_LOCK:
             hit = _CACHE.get(key)
         if hit is not None and hit[0] == state:
@@ -311,6 +372,8 @@ def _checked(storage: Storage) -> dict[str, Any]:
                                      election=election, validity=validity.get(p["device"]))
             if meta and m is None:
                 reasons.append("station is not on the station list")
+            if is_remote_site(m):
+                reasons += district_reasons(body, oiks)
             checked = {"body": body, "device": p["device"], "seq": p["seq"], "hash": h,
                        "received_at": p["received_at"], "reasons": reasons}
             if not reasons:
@@ -361,15 +424,28 @@ def results(storage: Storage, level: str = "region", code: str | None = None, *,
             raise ValueError(f"within: level must be one of {ORDER}")
     groups: dict[str, dict] = {}
     held = []
-    for station, e in _checked(storage).items():
+    checked = _checked(storage)
+    places = _oik_places([e["meta"] for e in checked.values() if e["meta"]])
+
+    def group(gcode: str, gname: Any) -> dict:
+        return groups.setdefault(gcode, {"code": gcode, "name": gname, "stations": 0, "registered": 0,
+                                         "verified": 0, "held": 0, "voters_on_list": 0,
+                                         "voters_identified": 0, "manual": 0, "contests": {}})
+
+    for station, e in checked.items():
+        # A remote site's district sections go to their ОИК (module doc), above the ТИК level.
+        elsewhere = remote_sections(e, level, places) if e["status"] == "verified" else []
+        for gcode, gname, place, contests in elsewhere:
+            if (code is None or gcode == code) and _within({"meta": place}, within):
+                g = group(gcode, gname)
+                g["remote_sites"] = g.get("remote_sites", 0) + 1
+                _add_figures(g["contests"], contests)
         if not _within(e, within):
             continue
         gcode, gname = _group_key(e, level)
         if code is not None and gcode != code:
             continue
-        g = groups.setdefault(gcode, {"code": gcode, "name": gname, "stations": 0, "registered": 0,
-                                      "verified": 0, "held": 0, "voters_on_list": 0,
-                                      "voters_identified": 0, "manual": 0, "contests": {}})
+        g = group(gcode, gname)
         if e["meta"]:
             g["registered"] += 1
         if e["status"] == "held":
@@ -382,17 +458,14 @@ def results(storage: Storage, level: str = "region", code: str | None = None, *,
         g["stations"] += 1
         g["verified"] += 1
         g["manual"] += source == "manual"
-        g["voters_on_list"] += (e["meta"] or {}).get("voters_on_list") or \
-            e["protocol"]["body"].get("voters_on_list") or 0
+        if not is_remote_site(e["meta"]):
+            g["voters_on_list"] += (e["meta"] or {}).get("voters_on_list") or \
+                e["protocol"]["body"].get("voters_on_list") or 0
         g["voters_identified"] += identified if identified is not None else \
             (e["identified_receipts"] or 0)
-        for cid, c in contests.items():
-            t = g["contests"].setdefault(cid, {"ballots_read": 0, "valid": 0, "invalid": 0, "blank": 0,
-                                               "votes": {}})
-            for k in COUNT_FIELDS:
-                t[k] += c[k]
-            for opt, n in c["votes"].items():
-                t["votes"][opt] = t["votes"].get(opt, 0) + n
+        moved = set(section_districts(e["protocol"]["body"])) \
+            if is_remote_site(e["meta"]) and level in ("region", "oik", "tik") else set()
+        _add_figures(g["contests"], {cid: c for cid, c in contests.items() if cid not in moved})
     for g in groups.values():
         for t in g["contests"].values():
             t["shares"] = {o: round(n / t["valid"], 6) if t["valid"] else None
@@ -406,6 +479,46 @@ def results(storage: Storage, level: str = "region", code: str | None = None, *,
             "held": held, "stations_counted": sum(g["stations"] for g in groups.values())}
 
 
+def _add_figures(into: dict[str, dict], contests: dict[str, dict]) -> None:
+    for cid, c in contests.items():
+        t = into.setdefault(cid, {"ballots_read": 0, "valid": 0, "invalid": 0, "blank": 0, "votes": {}})
+        for k in COUNT_FIELDS:
+            t[k] += c[k]
+        for opt, n in c["votes"].items():
+            t["votes"][opt] = t["votes"].get(opt, 0) + n
+
+
+def section_districts(body: dict) -> dict[str, str]:
+    """A remote site's protocol: contest -> the ОИК code its section elects (module doc)."""
+    return {c["contest"]: c["district"] for c in body.get("contests") or []
+            if isinstance(c, dict) and c.get("kind") == "candidate" and isinstance(c.get("district"), str)
+            and isinstance(c.get("contest"), str)}
+
+
+def remote_sections(entry: dict, level: str, places: dict[str, dict]) -> list[tuple[str, Any, dict, dict]]:
+    """Where a verified remote site's district sections count at ``level``, apart from the site:
+    [(group code, group name, the station row placing it, {contest: official figures})].
+
+    At "oik" and "region" each section goes to its district's group; at "tik" to none (no ТИК
+    has them); at "national" and "uik" nowhere else (the nation and the site's own page have them).
+    """
+    if not is_remote_site(entry["meta"]) or level in ("national", "uik"):
+        return []
+    contests = entry["protocol"]["official"][2]
+    out: dict[str, tuple[str, Any, dict, dict]] = {}
+    for cid, district in section_districts(entry["protocol"]["body"]).items():
+        if cid not in contests:
+            continue
+        place = places.get(district) or {"oik_code": district}
+        if level == "tik":
+            gcode, gname = "", None
+        else:
+            code_col, name_col = LEVELS[level]
+            gcode, gname = place.get(code_col) or district, place.get(name_col)
+        out.setdefault(gcode, (gcode, gname, place, {}))[3][cid] = contests[cid]
+    return [v for k, v in sorted(out.items()) if k]
+
+
 def turnout(storage: Storage, bucket: str = "hour") -> dict[str, Any]:
     """Identified voters per station over time (cumulative), with the share of the list."""
     chars = BUCKETS.get(bucket)
@@ -416,12 +529,15 @@ def turnout(storage: Storage, bucket: str = "hour") -> dict[str, Any]:
     series = _series(storage.turnout_hours(), chars)
     out, total_id, total_list = [], 0, 0
     for station in sorted(set(series) | set(summaries)):
-        on_list = (meta.get(station) or {}).get("voters_on_list") or \
+        remote = is_remote_site(meta.get(station))
+        on_list = None if remote else (meta.get(station) or {}).get("voters_on_list") or \
             (summaries.get(station) or (None,))[0]
         identified = series[station][-1]["cumulative"] if station in series else \
             summaries[station][1]
         flags, share = [], None
-        if on_list:
+        if remote:
+            total_id += identified       # its voters are on their home stations' lists, counted there
+        elif on_list:
             share = identified / on_list
             if share > 1:
                 flags.append(f"share above 100% ({identified} of {on_list}): held")
@@ -463,7 +579,7 @@ def turnout_series(storage: Storage, level: str = "national", code: str | None =
     members = {sid for sid, m in meta.items() if level == "national" or m.get(col) == code}
     by_station = _series(storage.turnout_hours(), BUCKETS["hour"])
     left_out = sorted(sid for sid in members & set(by_station)
-                      if meta[sid].get("voters_on_list")
+                      if list_size(meta[sid])
                       and by_station[sid][-1]["cumulative"] > meta[sid]["voters_on_list"])
     hours: dict[str, int] = {}
     for sid in sorted(members - set(left_out)):
@@ -473,7 +589,7 @@ def turnout_series(storage: Storage, level: str = "national", code: str | None =
     for t in sorted(hours):
         cum += hours[t]
         series.append({"t": t, "identified": hours[t], "cumulative": cum})
-    on_list = sum(meta[sid].get("voters_on_list") or 0 for sid in members - set(left_out))
+    on_list = sum(list_size(meta[sid]) or 0 for sid in members - set(left_out))
     return {"level": level, "code": code, "stations": len(members), "voters_on_list": on_list,
             "identified": cum, "share": round(cum / on_list, 6) if on_list else None,
             "series": series, "left_out": left_out}
@@ -555,7 +671,8 @@ def hierarchy(storage: Storage) -> dict[str, Any]:
                 parent["children"].append(node)
             parent = node
         parent["children"].append({"level": "uik", "code": s["id"], "name": s["name"],
-                                   "number": s["number"], "voters_on_list": s["voters_on_list"]})
+                                   "number": s["number"], "voters_on_list": list_size(s),
+                                   "kind": s.get("kind") or "station", "district": s.get("district")})
     return root
 
 
@@ -605,3 +722,42 @@ def public_anomalies(storage: Storage) -> dict[str, Any]:
             "streams_with_gaps": gaps,
             "double_identifications": storage.double_identification_count(),
             "unauthenticated_events": storage.junk_total()}
+
+
+def site_sections(storage: Storage) -> dict[str, dict[str, str]]:
+    """Each verified remote site's district sections: {site: {contest: ОИК}} (the checked view, cached)."""
+    return {sid: section_districts(e["protocol"]["body"]) for sid, e in _checked(storage).items()
+            if is_remote_site(e["meta"]) and e["status"] == "verified"}
+
+
+def remote_voting(storage: Storage) -> dict[str, Any]:
+    """The remote-voting sites: each with where it stands, its status, the districts of its protocol,
+    the voters identified there (receipts and granted claims) per home district; and the totals per
+    home district. Small reads only: the station list, ``remote_votes`` (kept at write time: one
+    row per site and home district) and the checked protocols.
+
+    ``{"sites": [{"station", "name", "number", "region", "oik", "tik", "district", "status",
+    "identified", "by_home_district": {ОИК: n}, "sections": {contest: ОИК}}], "identified": n,
+    "by_home_district": {ОИК: n}, "not_on_national_list": n}``; "" in ``by_home_district``
+    of a site is a PIN not on the national list.
+    """
+    checked = _checked(storage)
+    by_site: dict[str, dict[str, int]] = {}
+    for station, district, n in storage.remote_votes():
+        by_site.setdefault(station, {})[district] = n
+    sites, totals = [], {}
+    for sid, e in checked.items():
+        m = e["meta"]
+        if not is_remote_site(m):
+            continue
+        homes = by_site.get(sid, {})
+        for d, n in homes.items():
+            totals[d] = totals.get(d, 0) + n
+        sites.append({"station": sid, "name": m.get("name"), "number": m.get("number"),
+                      "region": m.get("region_code"), "oik": m.get("oik_code"), "tik": m.get("tik_code"),
+                      "district": m.get("district") or m.get("oik_code"), "status": e["status"],
+                      "identified": e["identified_receipts"] or 0, "by_home_district": dict(sorted(homes.items())),
+                      "sections": section_districts(e["protocol"]["body"]) if e["protocol"] else {}})
+    return {"sites": sites, "identified": sum(s["identified"] for s in sites),
+            "by_home_district": {d: n for d, n in sorted(totals.items()) if d},
+            "not_on_national_list": totals.get("", 0)}

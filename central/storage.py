@@ -26,7 +26,10 @@ database, not by a process lock:
 
 Reads are served from aggregates kept at write time, never a scan of the
 receipts: ``turnout_hours`` (station, hour, identified: a voter counts once
-per station, at the hour of their first receipt there), ``streams``, the
+per station, at the hour of their first receipt there), ``remote_votes``
+(remote-voting site, the voter's home district from the national list,
+identified: counted where ``turnout_hours`` counts, at a site only, so the
+remote-voting view reads a few hundred rows at 4.3 M voters), ``streams``, the
 small per-station ``protocols`` and ``summaries`` tables. A protocol's or
 summary's revisions are ordered by arrival (``n``, an identity column), never
 by a date the device wrote (a ``closed_at`` of 9999-12-31 must not hide a
@@ -37,7 +40,7 @@ canonical bytes, keyed by device, stream, seq), ``streams`` (highest
 contiguous seq and its hash), ``anomalies`` (signed evidence only),
 ``junk`` (unauthenticated input: one counter per client and code),
 ``stations`` (the registered list with Region/ОИК/ТИК and voters on the
-list), ``voters``, ``double_ids``, ``turnout_hours``, ``protocols``,
+list), ``voters``, ``double_ids``, ``turnout_hours``, ``remote_votes``, ``protocols``,
 ``summaries``, ``heartbeats``, and ``schema_version`` (docs/operations.md
 "Central database": migrations, backup and restore).
 """
@@ -108,6 +111,9 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS turnout_hours (
         station TEXT NOT NULL, hour TEXT NOT NULL, identified BIGINT NOT NULL,
         PRIMARY KEY (station, hour))""",
+    """CREATE TABLE IF NOT EXISTS remote_votes (
+        station TEXT NOT NULL, home_district TEXT NOT NULL, identified BIGINT NOT NULL,
+        PRIMARY KEY (station, home_district))""",
     """CREATE TABLE IF NOT EXISTS protocols (
         n {serial}, device TEXT NOT NULL, seq BIGINT NOT NULL, station TEXT NOT NULL,
         closed_at TEXT NOT NULL, test_mode INTEGER NOT NULL, body TEXT NOT NULL,
@@ -351,6 +357,7 @@ class Storage:
         self._x("INSERT INTO turnout_hours (station, hour, identified) VALUES (?, ?, 1)"
                 " ON CONFLICT (station, hour) DO UPDATE SET identified=turnout_hours.identified+1",
                 (env["station"], body["identified_at"][:13]))
+        self._count_remote(env["station"], body["pin"])
 
     def add_receipts(self, receipts: Sequence[tuple[dict, dict]]) -> None:
         """``add_receipt`` for many (envelope, body) pairs; set-based on PostgreSQL.
@@ -412,6 +419,56 @@ class Storage:
                 "INSERT INTO turnout_hours (station, hour, identified) VALUES (?, ?, ?)"
                 " ON CONFLICT (station, hour) DO UPDATE SET identified=turnout_hours.identified+excluded.identified",
                 self.dialect), [(st, h, n) for (st, h), n in sorted(hours.items())])
+        self._count_remote_many([(r[1], r[0]) for r in counted])
+
+    # --- remote voting: who came to a site, by home district (write-time counters) -----------------
+
+    def _count_remote(self, station: str, pin: str) -> None:
+        """Count one voter identified at ``station`` under their home district, if it is a remote site.
+
+        One statement, nothing written at a regular station: the station's row (primary key)
+        says it is not a site. A PIN not on the national list counts under "" (the claim desk
+        refuses such a voter online; an offline receipt can still bring one).
+        """
+        self._x("INSERT INTO remote_votes (station, home_district, identified)"
+                " SELECT s.id, coalesce((SELECT n.home_district FROM national_voters n WHERE n.pin = ?), ''), 1"
+                " FROM stations s WHERE s.id = ? AND s.kind = 'remote-site'"
+                " ON CONFLICT (station, home_district) DO UPDATE SET identified=remote_votes.identified+1",
+                (pin, station))
+
+    def _count_remote_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """``_count_remote`` for many (station, PIN) pairs: one read of the sites among the stations,
+        then (only at a site) one read of the homes and one upsert per (site, district)."""
+        if not pairs:
+            return
+        stations = sorted({st for st, _ in pairs})
+        sites = {r[0] for r in self._q("SELECT id FROM stations WHERE kind = 'remote-site' AND id = ANY(?)",
+                                       (stations,))} if self.dialect == "postgres" else \
+            {st for st in stations if self._q("SELECT 1 FROM stations WHERE id = ? AND kind = 'remote-site'",
+                                              (st,))}
+        at_sites = [(st, pin) for st, pin in pairs if st in sites]
+        if not at_sites:
+            return
+        pins = sorted({pin for _, pin in at_sites})
+        if self.dialect == "postgres":
+            homes = dict(self._q("SELECT pin, home_district FROM national_voters WHERE pin = ANY(?)", (pins,)))
+        else:
+            homes = {p: h for p in pins for (h,) in self._q(
+                "SELECT home_district FROM national_voters WHERE pin = ?", (p,))}
+        counts: dict[tuple[str, str], int] = {}
+        for st, pin in at_sites:
+            key = (st, homes.get(pin, ""))
+            counts[key] = counts.get(key, 0) + 1
+        self.conn.cursor().executemany(_sql(
+            "INSERT INTO remote_votes (station, home_district, identified) VALUES (?, ?, ?)"
+            " ON CONFLICT (station, home_district) DO UPDATE SET"
+            " identified=remote_votes.identified+excluded.identified", self.dialect),
+            [(st, d, n) for (st, d), n in sorted(counts.items())])
+
+    def remote_votes(self) -> list[tuple[str, str, int]]:
+        """(remote site, home district, voters identified there): "" for a PIN not on the national list."""
+        return [(r[0], r[1], int(r[2])) for r in self._q(
+            "SELECT station, home_district, identified FROM remote_votes ORDER BY station, home_district")]
 
     def add_protocol(self, env: dict, body: dict, h: str, received_at: str = "") -> None:
         self._x(
@@ -526,6 +583,7 @@ class Storage:
                 self._x("INSERT INTO turnout_hours (station, hour, identified) VALUES (?, ?, 1)"
                         " ON CONFLICT (station, hour) DO UPDATE SET"
                         " identified=turnout_hours.identified+1", (station, at[:13]))
+                self._count_remote(station, pin)
                 return True, {"station": station, "at": at, "receipt": receipt}
             held = self._q("SELECT station, identified_at, receipt FROM voters WHERE pin=?", (pin,))[0]
         first = {"station": held[0], "at": held[1], "receipt": held[2]}
@@ -573,7 +631,8 @@ class Storage:
         """Envelopes stored: the sum of the streams' counters (never a count over the envelopes)."""
         return int(self._q("SELECT CAST(coalesce(sum(stored), 0) AS BIGINT) FROM streams")[0][0])
 
-    PROJECTIONS = ("voters", "double_ids", "turnout_hours", "protocols", "summaries", "heartbeats")
+    PROJECTIONS = ("voters", "double_ids", "turnout_hours", "remote_votes", "protocols", "summaries",
+                   "heartbeats")
 
     def clear_projections(self) -> None:
         """Empty every table derived from the envelopes (call inside transaction(); see rebuild)."""

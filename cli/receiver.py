@@ -10,7 +10,9 @@ import click
 
 from base.files import atomic_write
 from central.api import load_operators, token_hash
+from central.national import NationalListError, register_national_list
 from central.server import Limits, enroll_file, report, serve
+from central.storage import open_storage
 from cli.common import echo_json, json_option
 
 db_option = click.option("--db", required=True, type=click.Path(dir_okay=False),
@@ -124,6 +126,31 @@ def enroll_cmd(cert, db, trust, as_json) -> None:
         echo_json(out)
     else:
         click.echo(f"enrolled {out['device_id']} for station {out['station_id']} ({out['cert_ref']})")
+
+
+@command.command("register-national-list")
+@db_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def register_national_list_cmd(db, file) -> None:
+    """Load the national list (PIN, home station, home district) for the online claims.
+
+    FILE is a CSV whose header names pin, home_station and home_district (other
+    columns are ignored: a remote-voting site's voters.csv will do). Every row is
+    checked before anything is stored; a bad row names its line and stores nothing.
+
+    \b
+    Example:
+      uchastok receiver register-national-list --db central.db national.csv
+    """
+
+    storage = open_storage(db)
+    try:
+        n = register_national_list(storage, file)
+    except NationalListError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        storage.close()
+    click.echo(f"registered {n} voters of the national list")
 
 
 @command.command("results")
