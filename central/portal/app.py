@@ -10,14 +10,15 @@ other languages)::
 
     /{lang}/                         national: results per contest (table + bars), turnout,
                                      turnout by hour, stations reporting / verified / held,
-                                     the Regions
+                                     remote voting (sites, voters per home district), the Regions
     /{lang}/region/{code}            the same for a Region, its ОИКs below
     /{lang}/oik/{code}               ... for an ОИК, its ТИКs below
     /{lang}/tik/{code}               ... for a ТИК, its stations (УИК) below
     /{lang}/station/{id}             one station: status (held with reasons), the signed
                                      protocol's lines (machine count; manual count and
                                      differences when it arrived), every revision with what
-                                     changed, downloads, the in-browser check
+                                     changed, downloads, the in-browser check; a remote-voting
+                                     site's districts (voters per home district, its sections)
     /{lang}/held                     every held protocol with its reasons
     /{lang}/revisions                every revised protocol, each revision with what changed
 
@@ -257,8 +258,11 @@ def portal_routes(ctx: PortalContext) -> list[BaseRoute]:
                                     say("chart-of", lang, contest=contest_title(cid, lang)), lang)
                    for cid, c in area.contests.items()}
         hourly = charts.hourly(area.hours, say("turnout-by-hour", lang), lang) if area.hours else None
+        remote = views.remote_voting(ctx.storage, snap) if level == "national" else None
         return render(request, lang, "area.html", snap=snap, area=area, child=child, rows=rows,
-                      held=held[:20], held_total=len(held), bars=charts_, hourly=hourly)
+                      held=held[:20], held_total=len(held), bars=charts_, hourly=hourly,
+                      remote=remote if remote and remote["sites"] else None,
+                      oik=lambda code: snap.area("oik", code))
 
     def national(request: Request, lang: str) -> Response:
         return area_page(request, lang, "national", "")
@@ -277,8 +281,10 @@ def portal_routes(ctx: PortalContext) -> list[BaseRoute]:
             return problem(request, lang, 404, f"{say('uik', lang)} {sid}")
         lines = views.protocol_lines(report["protocol"], report["comparison"]) if report["protocol"] else []
         flagged = sum(r["flagged"] for g in lines for r in g["rows"])
+        site = views.site_districts(ctx.storage, sid, report, snap) if row.get("remote_site") else None
         return render(request, lang, "station.html", snap=snap, r=report, s=row, lines=lines,
-                      flagged=flagged, export_ok=views.export_available())
+                      flagged=flagged, export_ok=views.export_available(), site=site,
+                      oik=lambda code: snap.area("oik", code))
 
     def held_page(request: Request, lang: str) -> Response:
         n = page_number(request)

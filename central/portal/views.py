@@ -26,6 +26,13 @@ receipts:
 So a hundred areas cost one pass, not a hundred (tests/central/test_portal_http.py
 checks every area's sums against ``results`` and ``turnout_series``).
 
+A remote-voting site (central/aggregate.py, "Remote-voting sites") counts as
+``results`` counts it: its district sections in their district's ОИК and that
+ОИК's Region (``Area.remote_sites`` says how many sites added to an area), its
+party list where it stands, nothing of its list anywhere. ``remote_voting``
+gives the national page's block and a site's page: the sites, the voters
+identified at them per home district (``aggregate.remote_voting``).
+
 A station's status, one of:
 
 - ``verified``: its latest protocol passed every check; its figures are in the totals;
@@ -93,6 +100,7 @@ class Area:
     contests: dict[str, dict] = field(default_factory=dict)
     turnout: dict[str, Any] = field(default_factory=dict)
     hours: list[dict] = field(default_factory=list)
+    remote_sites: int = 0           # remote-voting sites whose district sections count here (ОИК, Region)
 
 
 @dataclass
@@ -153,21 +161,31 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
     stations: dict[str, dict] = {}
     hour_counts: dict[tuple[str, str], dict[str, int]] = {}
     labels: dict[str, tuple[str, str]] = {}             # turnout bucket -> (sort key, "HH:00")
+    elsewhere: list[tuple[str, str, dict]] = []         # a remote site's district sections: (site, ОИК, figures)
 
     def add_station(node: dict, chain: list[Area]) -> None:
         sid = node["code"]
         st = status.get(sid) or {"status": "missing", "reasons": [], "hash": None}
         t = turnout.get(sid) or {}
+        remote = node.get("kind") == "remote-site"
         stations[sid] = row = {
             "id": sid, "registered": bool(chain[1:]), "number": node.get("number"),
             "name": stored_name(node.get("name")), "voters_on_list": node.get("voters_on_list"), **st,
             "identified": t.get("identified"), "share": t.get("share"),
-            "path": [(a.level, a.code, a.name) for a in chain]}
+            "path": [(a.level, a.code, a.name) for a in chain], "remote_site": remote,
+            "district": node.get("district")}
         series = t.get("series") or []
         receipts = series[-1]["cumulative"] if series else 0
         on_list = row["voters_on_list"]
         counted = row["registered"] and not (on_list and receipts > on_list)   # turnout_series' left_out
         contests = official.get(sid) if row["status"] == "verified" else None
+        if contests and remote:
+            # Its district sections: the nation here, their ОИК and its Region after the walk.
+            sections = sections_of.get(sid, {})
+            moved = {cid: c for cid, c in contests.items() if cid in sections}
+            contests = {cid: c for cid, c in contests.items() if cid not in sections}
+            _add_contests(national.contests, moved)
+            elsewhere.extend((sid, sections[cid], {cid: c}) for cid, c in moved.items())
         for b in series:
             if b["t"] not in labels:
                 labels[b["t"]] = _hour(b["t"], tz)
@@ -191,6 +209,8 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
             if contests:
                 _add_contests(a.contests, contests)
 
+    sections_of = aggregate.site_sections(storage)
+
     def walk(node: dict, chain: list[Area]) -> None:
         for child in node["children"]:
             if child["level"] == "uik":
@@ -206,6 +226,17 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
     walk(aggregate.hierarchy(storage), [national])
     for sid in sorted(set(status) - set(stations)):      # reporting, yet not on the registered list
         add_station({"code": sid, "name": None}, [national])
+    sites_in: dict[tuple[str, str], set[str]] = {}
+    for sid, district, contests in elsewhere:
+        oik = areas.get(("oik", district))
+        if oik is None:                      # an ОИК with no registered station: only the nation has it
+            continue
+        for a in [oik, *(areas.get((lv, code)) for lv, code, _ in oik.path if lv == "region")]:
+            if a is not None:
+                _add_contests(a.contests, contests)
+                sites_in.setdefault((a.level, a.code), set()).add(sid)
+    for key, sids in sites_in.items():
+        areas[key].remote_sites = len(sids)
     for a in areas.values():
         for c in a.contests.values():
             c["shares"] = {o: round(n / c["valid"], 6) if c["valid"] else None for o, n in c["votes"].items()}
@@ -220,6 +251,39 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
                             "share": round(total / tt["voters_on_list"], 6) if tt["voters_on_list"]
                             else None})
     return Snapshot(clock.now(), stations, areas)
+
+
+def remote_voting(storage, snap: Snapshot | None = None) -> dict:
+    """``aggregate.remote_voting`` with the sites' names as objects (kept in the snapshot until the
+    next one, as station reports are)."""
+    if snap is not None and "remote" in snap.cache:
+        return snap.cache["remote"]
+    out = aggregate.remote_voting(storage)
+    out["sites"] = [{**s, "name": stored_name(s["name"])} for s in out["sites"]]
+    if snap is not None:
+        snap.cache["remote"] = out
+    return out
+
+
+def site_districts(storage, station_id: str, report: dict, snap: Snapshot | None = None) -> dict | None:
+    """A remote site's page: where it stands and per district (its voters' home districts and its
+    protocol's sections) the voters identified there and the ballots of its section.
+
+    ``{"district", "rows": [{"district", "contest", "identified", "ballots"}], "not_on_national_list"}``.
+    """
+    site = next((s for s in remote_voting(storage, snap)["sites"] if s["station"] == station_id), None)
+    if site is None:
+        return None
+    body = report.get("protocol") or {}
+    sections = aggregate.section_districts(body) if body else {}
+    ballots = {c.get("district"): c.get("ballots_read") for c in body.get("contests") or []
+               if isinstance(c, dict) and c.get("district")}
+    contest = {d: cid for cid, d in sections.items()}
+    rows = [{"district": d, "contest": contest.get(d), "identified": site["by_home_district"].get(d, 0),
+             "ballots": ballots.get(d)}
+            for d in sorted((set(site["by_home_district"]) | set(contest)) - {""})]
+    return {"district": site["district"], "rows": rows,
+            "not_on_national_list": site["by_home_district"].get("", 0)}
 
 
 def _add_contests(into: dict[str, dict], contests: dict[str, dict]) -> None:

@@ -223,6 +223,35 @@ WORDS: dict[str, Words] = {
     "centre-key": Words("Борбордун ачкычы (all.json)", "Ключ центра (all.json)", "Centre key (all.json)"),
     "export-unavailable": Words("Байкоочунун файлы азырынча жеткиликсиз", "Файл наблюдателя пока недоступен",
                                 "The observer's file is not available yet"),
+    # remote voting (law No. 113 of 9 June 2025; DOMAIN.md "Remote voting")
+    "remote-voting": Words("Аралыктан добуш берүү", "Дистанционное голосование", "Remote voting"),
+    "remote-line": Words("{sites} аралыктан добуш берүү пунктунда идентификацияланган шайлоочулар: {identified}",
+                         "На {sites} пунктах дистанционного голосования идентифицировано избирателей: {identified}",
+                         "Voters identified at {sites} remote-voting sites: {identified}"),
+    "remote-note": Words("Ар бир округдун бюллетендери ошол округдун жыйынтыгына кошулат; партиялык"
+                         " тизмелер пункт турган жерде эсептелет. Шайлоочулар өз участокторунун тизмесинде.",
+                         "Бюллетени каждого округа идут в итоги этого округа; партийные списки учитываются"
+                         " по месту пункта. Избиратели числятся в списках своих участков.",
+                         "Each district's ballots count in that district's results; the party list counts"
+                         " where the site stands. The voters are on their own stations' lists."),
+    "remote-sites": Words("Аралыктан добуш берүү пункттары", "Пункты дистанционного голосования",
+                          "Remote-voting sites"),
+    "home-district": Words("Шайлоочунун өз округу", "Округ избирателя", "Voter's home district"),
+    "not-on-national-list": Words("Улуттук тизмеде жок", "Нет в национальном списке", "Not on the national list"),
+    "remote-in-area": Words("Анын ичинде {n} аралыктан добуш берүү пунктундагы бул округдун бюллетендери",
+                            "В том числе бюллетени этого округа с {n} пунктов дистанционного голосования",
+                            "Including this district's ballots from {n} remote-voting sites"),
+    "remote-site": Words("Аралыктан добуш берүү пункту", "Пункт дистанционного голосования", "Remote-voting site"),
+    "site-stands-in": Words("Пункт {district} округунда турат: бул округдун шайлоочулары өз участогунда гана"
+                            " добуш берет.",
+                            "Пункт находится в округе {district}: избиратели этого округа голосуют только на"
+                            " своём участке.",
+                            "The site stands in district {district}: that district's voters vote at their own"
+                            " station only."),
+    "site-note": Words("Ар бир округдун бөлүгү ошол округдун жыйынтыгына кошулат.",
+                       "Раздел каждого округа идёт в итоги этого округа.",
+                       "Each district's section counts in that district's results."),
+    "district": Words("Округ", "Округ", "District"),
 }
 
 # The control relations of a protocol (count/protocol_body.py RELATION_TEXT, with English).
@@ -319,6 +348,13 @@ REASONS: list[tuple[re.Pattern[str], Words]] = [(re.compile(p), w) for p, w in [
                             "the protocol holds no contest")),
     (r"^contest entry malformed", Words("бюллетендин жазуусу бузук", "запись бюллетеня повреждена",
                                         "a contest entry is malformed")),
+    (r"^(?P<c>[^:]+): district (?P<d>\S+) is not a registered ОИК",
+     Words("{c}: {d} округу катталган ОШКлардын арасында жок", "{c}: округа {d} нет среди зарегистрированных ОИК",
+           "{c}: district {d} is not a registered ОИК")),
+    (r"^(?P<c>[^:]+): a remote site's section names no district",
+     Words("{c}: аралыктан добуш берүү пунктунун бөлүгүндө округ көрсөтүлгөн эмес",
+           "{c}: в разделе пункта дистанционного голосования не указан округ",
+           "{c}: a remote site's section names no district")),
     (r"^station is not on the station list",
      Words("участок катталган участоктордун тизмесинде жок", "участка нет в списке зарегистрированных",
            "the station is not on the registered station list")),
