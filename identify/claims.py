@@ -156,12 +156,32 @@ MESSAGES: dict[str, Text] = {
                       "Избирателя нет в национальном списке избирателей"),
     CLAIM_REJECTED: Text("Борбор бул түзмөктүн суроосун кабыл алган жок ({detail}): техникти чакырыңыз",
                          "Центр не принял запрос этого устройства ({detail}): вызовите техника"),
-    NO_LINK: Text("Борбор {seconds} секунданын ичинде жооп берген жок ({detail}). Бюллетенди шарттуу"
+    NO_LINK: Text("Борбор {seconds} секунданын ичинде жооп берген жок ({cause_ky}). Бюллетенди шарттуу"
                   " түрдө (комиссия мүчөсүнүн PIN-коду менен) бересизби?",
-                  "Центр не ответил за {seconds} с ({detail}). Выдать бюллетень условно"
+                  "Центр не ответил за {seconds} с ({cause_ru}). Выдать бюллетень условно"
                   " (по PIN-коду члена комиссии)?"),
     "checking": Text("Борбор менен текшерүү…", "Проверка в центре…"),
 }
+# Why there is no answer, as the commission is told it (the technical detail goes to the audit log).
+NO_ANSWER_CAUSES: dict[str, Text] = {
+    "answer": Text("борбордун жообу текшерүүдөн өткөн жок", "ответ центра не прошёл проверку"),
+    "late": Text("жооп убагында келген жок", "ответ не пришёл вовремя"),
+    "busy": Text("борбор азыр жооп бере албайт", "центр временно не отвечает"),
+    "link": Text("байланыш жок", "нет соединения"),
+}
+
+
+def no_answer_cause(why: str) -> Text:
+    """The commission's words for a ``send_claim`` error."""
+    if why.startswith("answer refused"):
+        return NO_ANSWER_CAUSES["answer"]
+    if "no answer in time" in why or "Timeout" in why:
+        return NO_ANSWER_CAUSES["late"]
+    if why.startswith("HTTP "):
+        return NO_ANSWER_CAUSES["busy"]
+    return NO_ANSWER_CAUSES["link"]
+
+
 # The centre's codes -> the Outcome's reason (the screen's WHAT_TO_DO is keyed by these).
 _REASONS = {ALREADY_VOTED: IDENTIFIED_ELSEWHERE, HOME_DISTRICT: HOME_DISTRICT,
             NOT_REMOTE_SITE: NOT_THIS_STATION, NOT_THIS_STATION: NOT_THIS_STATION, NOT_ON_LIST: NOT_ON_LIST}
@@ -472,6 +492,7 @@ class ClaimClient:
         self._provisional: tuple[str, int, str, dict] | None = None
         self._quiet_until = 0.0
         self._lock = threading.RLock()
+        self.in_flight: set[int] = set()    # receipts the table is waiting on now (the re-send loop skips them)
 
     def __repr__(self) -> str:
         return f"ClaimClient({self.mode}, {self.link.url}, station={self.election.station.id})"
@@ -509,7 +530,11 @@ class ClaimClient:
             if row is None:
                 row = self._reserve(conn, voter.pin, ident.table)
         self._checking(out)
-        answer_doc, answer = self.send(row.document)
+        self.in_flight.add(row.receipt)
+        try:
+            answer_doc, answer = self.send(row.document)
+        finally:
+            self.in_flight.discard(row.receipt)
         if answer_doc is None:
             return self._no_answer(ident, conn, row, out, str(answer), member, manual_reason)
         return self._decided(record_answer(conn, row.receipt, answer_doc, answer, clock=self.clock), out)
@@ -571,7 +596,8 @@ class ClaimClient:
                 method=out.method, pin=out.pin, voter=out.voter))
         with self._lock:
             self._awaiting[out.voter.pin] = _Awaiting(ident, out, member, manual_reason, row.receipt, why)
-        question = MESSAGES[NO_LINK].format(seconds=f"{self.wait_s:g}", detail=why[:80])
+        cause = no_answer_cause(why)
+        question = MESSAGES[NO_LINK].format(seconds=f"{self.wait_s:g}", cause_ky=cause.ky, cause_ru=cause.ru)
         return Claimed(row.receipt, "no-answer", outcome=replace(
             out, status=Status.CONFIRM, reason=NO_LINK, message=question, offer_manual=False))
 
@@ -696,7 +722,7 @@ class ClaimResender:
         for row in rows:
             if self._stop.is_set():
                 break
-            if self._due.get(row.receipt, 0.0) > now:
+            if self._due.get(row.receipt, 0.0) > now or row.receipt in self.client.in_flight:
                 continue
             answer_doc, answer = send_claim(self.link, row.document, self.client.ack_pub, self.client.wait_s)
             if answer_doc is None:

@@ -16,7 +16,9 @@ count/manual_count.py), and shows its answer. Errors of the library
 has both, and nothing is recorded.
 
 One application per role and process (screens/serve.py): the identification
-table's pages ``/table``, ``/table/search``, ``/table/manual``, ``/table/confirm``;
+table's pages ``/table``, ``/table/search``, ``/table/manual``, ``/table/confirm``,
+``/table/provisional`` (remote voting: issue on a provisional claim when the centre
+did not answer, a member's PIN);
 the ballot box's ``/box`` and the polls screens the count role owns: ``/polls``
 (state, L&A result, actions; ``/polls/do/ACTION`` is the PIN pad), ``/protocol``
 (preview, signed revisions), ``/count`` (the manual count). The tabs link to the
@@ -251,6 +253,10 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
         elif what == "reprint":
             done = s.table.reprint()
             return back("/table", WORDS["reprint-done"] if done else WORDS["nothing-to-reprint"])
+        elif what == "claim-again":
+            s.table.claim_again()
+        elif what == "decline-claim":
+            s.table.decline_claim()
         return back("/table")
 
     def table_search(request: Request) -> Response:
@@ -285,6 +291,23 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
             q = urllib.parse.urlencode({"pin": f.get("pin", ""), "reason": f.get("reason", "")})
             return back(f"/table/manual?{q}", screen.error)
         return back("/table")
+
+    def table_provisional_page(request: Request) -> Response:
+        """"No link: issue provisionally?": the member's PIN pad (identify/claims.py, offline fallback)."""
+        if s.table.screen.name != "no-link":
+            return back("/table")
+        return render(request, "pinpad.html", title=WORDS["provisional-title"], action="/table/provisional",
+                      members=members(), hidden={"token": token()}, voter=s.table.screen.voter,
+                      detail=WORDS["provisional-detail"], cancel="/table")
+
+    def table_provisional(request: Request) -> Response:
+        f = request.state.form
+        if (done := once(f, "/table")) is not None:
+            return done
+        screen = s.table.provisional(f.get("member", ""), f.get("member_pin", ""))
+        if screen.error is not None and screen.name == "no-link":
+            return back("/table/provisional", screen.error)
+        return back("/table", screen.error)
 
     def table_confirm_page(request: Request) -> Response:
         pin = request.query_params.get("pin", "")
@@ -499,6 +522,8 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
         Route("/table/search", endpoint(table_search)),
         Route("/table/manual", endpoint(table_manual_page)),
         Route("/table/manual", endpoint(table_manual), methods=["POST"]),
+        Route("/table/provisional", endpoint(table_provisional_page)),
+        Route("/table/provisional", endpoint(table_provisional), methods=["POST"]),
         Route("/table/confirm", endpoint(table_confirm_page)),
         Route("/table/confirm", endpoint(table_confirm), methods=["POST"]),
         Route("/polls", endpoint(polls_page)),

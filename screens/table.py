@@ -26,6 +26,15 @@ shows it):
    of the queued receipts: each needs a member's PIN where the CLI needs one
    (``station.polls.authorize``, lockout after ``MAX_PIN_FAILURES``).
 
+Remote voting (identify/claims.py): while the voter is claimed at the centre the
+screen says "checking online…" (``claiming``: the claim client's ``on_checking``);
+a refusal names where, when and with which receipt the voter was identified first;
+with no answer in time (``no-link``) the commission chooses: issue provisionally
+(a member's PIN, as for the manual route: ``provisional``), check again
+(``claim_again``) or issue nothing (``decline_claim``: the claim stays queued). An
+identification issued on a provisional claim is marked so on the accepted screen,
+and the counters show how many were issued provisionally and how many claims wait.
+
 Double taps and reloads: every form carries a one-time token; a token seen
 before changes nothing (``Tokens``), and so does a token this process did not
 issue (a page, or a browser's resent form, from before a restart). Two tables
@@ -71,6 +80,7 @@ from base.clock import local, parse_iso
 from drivers.idcard.base import CardStatus
 from drivers.printer.base import PrinterStatus
 from identify import eligibility, receipts, voters
+from identify.claims import NO_LINK, claim_counts
 from identify.identifier import counts
 from identify.identifier import identified as identified_pin
 from identify.rules import MANUAL_REASONS, MESSAGES, receipt_label
@@ -88,7 +98,8 @@ log = logging.getLogger("uchastok.screens")
 class TableScreen:
     """What the table's screen shows now (one value, replaced at each change)."""
 
-    name: str = "waiting"        # waiting, reading, finger, retry, accepted, refused, confirm, recovered
+    name: str = "waiting"        # waiting, reading, finger, retry, accepted, refused, confirm, recovered,
+                                 # claiming, no-link
     seq: int = 0
     message: Text | None = None
     reason: str | None = None
@@ -101,6 +112,7 @@ class TableScreen:
     candidates: tuple = ()       # 1:N candidates: dicts pin, name, birth_year, identified
     offer_manual: bool = False
     error: Text | None = None    # a tap that could not be done (wrong PIN, ...)
+    provisional: bool = False    # accepted on a provisional claim (no answer from the centre)
 
 
 class Tokens:
@@ -204,6 +216,10 @@ class TableSession:
         self.devices: dict[str, str] = {}
         daemon.card_reader = WatchedCardReader(daemon.card_reader, self._card_read)
         daemon.on_prompt = self.prompt
+        self.claim_pin: str | None = None        # the voter waiting after "no link" (no-link screen)
+        claims = getattr(daemon.identifier, "claim", None)
+        if claims is not None:
+            claims.on_checking = self.checking
 
     def __repr__(self) -> str:
         return f"TableSession(table={self.table}, screen={self._screen.name})"
@@ -346,6 +362,13 @@ class TableSession:
         return self.show("finger", voter=self._screen.voter, reason=result.status,
                          message=Text(result.message_ky, result.message_ru))
 
+    def checking(self, out) -> TableScreen:
+        """The claim is on its way to the centre: "checking online…" with the voter in view."""
+        v = out.voter
+        shown = self._screen.voter or ({"name": v.full_name, "birth_year": v.birth_date.year, "face": None,
+                                        "contests": self._contests(v)} if v else None)
+        return self.show("claiming", voter=shown, message=WORDS["checking-online"])
+
     def _contests(self, voter) -> tuple:
         return tuple(self.election.contest(c).title for c in eligibility.decide(voter, self.election).contests)
 
@@ -356,11 +379,20 @@ class TableSession:
         if out is not None and out.accepted:
             printed = "printed" if result.printed and all(r.printed for _, r in result.printed) else "queued"
             v = out.voter
+            self.claim_pin = None
             return self.show("accepted", message=message, ballots=tuple(
                 self.election.contest(c).title for c in out.ballots),
                 receipt=receipt_label(out.receipt.number) if out.receipt else None, printed=printed,
                 voter={"name": v.full_name, "birth_year": v.birth_date.year, "face": (previous or {}).get("face"),
-                       "contests": self._contests(v)} if v else previous)
+                       "contests": self._contests(v)} if v else previous,
+                provisional=bool(out.receipt) and self._provisional(out.receipt.number))
+        if out is not None and str(out.status) == "confirm" and out.reason == NO_LINK:
+            self.claim_pin = out.pin
+            v = out.voter
+            return self.show("no-link", message=message, reason=NO_LINK, ballots=tuple(
+                self.election.contest(c).title for c in out.ballots),
+                voter=previous or ({"name": v.full_name, "birth_year": v.birth_date.year, "face": None,
+                                    "contests": self._contests(v)} if v else None))
         if out is not None and str(out.status) == "confirm":
             return self.show("confirm", message=message, offer_manual=True, candidates=tuple(
                 {"pin": c.pin, "name": c.full_name, "birth_year": c.birth_date[:4],
@@ -414,6 +446,47 @@ class TableSession:
                                             "contests": self._contests(v)})
             return self._show_result(self.daemon.manual(pin, member, reason))
 
+    def _provisional(self, receipt: int) -> bool:
+        row = self.daemon.conn.execute("SELECT provisional_member FROM claim WHERE receipt = ?",
+                                       (receipt,)).fetchone()
+        return bool(row and row[0])
+
+    def provisional(self, member: str, member_pin: str) -> TableScreen:
+        """"No link: issue provisionally": a member's PIN, then the identification on a provisional claim."""
+        with self.lock:
+            pin = self.claim_pin
+            if pin is None or self._screen.name != "no-link":
+                return self.show(self._screen.name, **_keep(self._screen), error=WORDS["stale-page"])
+            refused = self._authorize(member, member_pin)
+            if refused is not None:
+                return self.show(self._screen.name, **_keep(self._screen), error=refused)
+            try:
+                return self._show_result(self.daemon.issue_provisionally(pin, member))
+            except IdentificationError as e:
+                return self.show(self._screen.name, **_keep(self._screen), error=Text(str(e), str(e)))
+
+    def claim_again(self) -> TableScreen:
+        """"No link: check again": the same claim sent once more."""
+        with self.lock:
+            pin = self.claim_pin
+            if pin is None or self._screen.name != "no-link":
+                return self._screen
+            try:
+                return self._show_result(self.daemon.claim_again(pin))
+            except IdentificationError as e:
+                return self.show(self._screen.name, **_keep(self._screen), error=Text(str(e), str(e)))
+
+    def decline_claim(self) -> TableScreen:
+        """"No link: do not issue": nothing is issued; the claim stays queued and is re-sent."""
+        with self.lock:
+            pin, self.claim_pin = self.claim_pin, None
+            if pin is not None:
+                try:
+                    self.daemon.decline_claim(pin)
+                except IdentificationError:
+                    pass      # nobody waits any more (answered by a second tap): nothing to undo
+            return self.show("waiting", message=WORDS["claim-declined"])
+
     def reprint(self) -> list[dict]:
         """Print the receipts that wait in the queue (paper back in the printer)."""
         with self.lock:
@@ -421,6 +494,8 @@ class TableSession:
         return [{"receipt": receipt_label(n), "printed": r.printed} for n, r in done]
 
     def next_voter(self) -> TableScreen:
+        if self.claim_pin is not None:
+            return self.decline_claim()
         return self.show("waiting")
 
     # -- what the screen reads -----------------------------------------------------------
@@ -449,7 +524,11 @@ class TableSession:
         conn = open_identify_db(self.paths.identify_db)
         try:
             c = counts(conn)
-            return c | {"on_list": voters.count(conn), "receipts_waiting": len(receipts.pending(conn))}
+            out = c | {"on_list": voters.count(conn), "receipts_waiting": len(receipts.pending(conn))}
+            if getattr(self.daemon.identifier, "claim", None) is not None:
+                cl = claim_counts(conn)
+                out |= {"provisional": cl["provisional"]["issued"], "claims_queued": cl["claims"]["queued"]}
+            return out
         finally:
             conn.close()
 

@@ -271,7 +271,7 @@ def test_a_forged_answer_or_one_for_another_voter_issues_nothing(world, monkeypa
 
         monkeypatch.setattr(link, "post", forged)
         out = t.daemon.manual(pins[0], MEMBER[0], REASON).outcome
-        assert out.reason == NO_LINK and "answer refused" in out.message.ru
+        assert out.reason == NO_LINK and "не прошёл проверку" in out.message.ru
         t.daemon.decline_claim(pins[0])
         # An answer (validly signed by the centre) to another voter's claim.
         other_answer = real_post(json.dumps(make_claim(
@@ -280,7 +280,8 @@ def test_a_forged_answer_or_one_for_another_voter_issues_nothing(world, monkeypa
             at="2025-11-30T03:00:00Z")).encode(), 5.0)
         monkeypatch.setattr(link, "post", lambda body, deadline: other_answer)
         out = t.daemon.manual(pins[0], MEMBER[0], REASON).outcome
-        assert out.reason == NO_LINK and "another" in out.message.ru
+        assert out.reason == NO_LINK and "не прошёл проверку" in out.message.ru
+        assert "another" in t.identifier.conn.execute("SELECT last_error FROM claim").fetchone()[0]
         conn = t.identifier.conn
         assert rows(conn, "SELECT count(*) FROM identification")[0][0] == 0
         assert rows(conn, "SELECT decision, count(*) FROM claim GROUP BY decision") == [(None, 1)]
