@@ -180,19 +180,33 @@ def build_remote_site_package(out: str | os.PathLike, *, voters: int = 2_000, se
                                     districts=numbers, package_version=package_version, voting_day=voting_day)
     if stations is None:
         stations = [(f"UIK-{n:02d}01", f"OIK-{n:02d}") for n in numbers]
-    rows = list(islice(national_list(seed, voters, stations, home_rows=home_rows, home=home,
-                                     voting_day=voting_day), voters))
-    pins = [r[0] for r in rows if r[10] == "1"] if template_pins is None else \
-        [r[0] for r in rows if r[0] in set(template_pins)]
-    cb = (lambda d, t: progress("templates", d, t)) if progress else None
-    tmpl = list(enrol_all(seed, pins, progress=cb)) if pins else []
+    # Streamed (4.3 M rows at full size): the template subset is collected while the rows are
+    # written and enrolled after them (build_package writes templates.csv after voters.csv).
+    wanted = None if template_pins is None else set(template_pins)
+    pins: list[str] = []
+
+    def rows() -> Iterator[list[str]]:
+        for i, r in enumerate(islice(national_list(seed, voters, stations, home_rows=home_rows, home=home,
+                                                   voting_day=voting_day), voters), start=1):
+            if (r[10] == "1") if wanted is None else (r[0] in wanted):
+                pins.append(r[0])
+            if progress and i % 100_000 == 0:
+                progress("voters", i, voters)
+            yield r
+
+    def templates() -> Iterator[tuple[str, int, bytes]]:
+        cb = (lambda d, t: progress("templates", d, t)) if progress else None
+        if pins:
+            yield from enrol_all(seed, pins, progress=cb)
+
     pki = document_signer(secrets)
     trust = {"ack-server.pub": (signing.public_text(signing.public_key(ack)) + "\n").encode(),
              "provisioning.pub": (signing.public_text(signing.public_key(cec)) + "\n").encode(),
              "document-signers.pem": pki.csca_pem + pki.ds_pem}
-    if tmpl:
+    if template_pins is None or template_pins:
+        # The synthetic fingers' thresholds (simulation/authority.py says why), with any subset.
         trust["fingerprint-calibration.json"] = SYNTHETIC_CALIBRATION_FILE.read_bytes()
-    pkg = build_package(out, manifest, rows, cec, templates=tmpl, trust=trust)
+    pkg = build_package(out, manifest, rows(), cec, templates=templates(), trust=trust)
     signing.save_public_key(signing.public_key(cec), cec_pub_path(out))
     if not (secrets / "seed").exists():
         (secrets / "seed").write_text(f"{seed}\n")
