@@ -164,11 +164,11 @@ def home_districts(conn: sqlite3.Connection) -> dict[str, int]:
 def search_by_name(conn: sqlite3.Connection, text: str, limit: int = 20) -> list[Voter]:
     """The commission's manual search: surname prefix (and optional name prefix)."""
     parts = text.split()
-    sql, args = "SELECT * FROM voter WHERE surname LIKE ?", [parts[0] + "%"]
+    sql, args = f"{_WITH_HOME} WHERE v.surname LIKE ?", [parts[0] + "%"]
     if len(parts) > 1:
-        sql += " AND name LIKE ?"
+        sql += " AND v.name LIKE ?"
         args.append(parts[1] + "%")
-    sql += " ORDER BY surname, name LIMIT ?"
+    sql += " ORDER BY v.surname, v.name LIMIT ?"
     args.append(limit)
     return [Voter.from_row(r) for r in conn.execute(sql, args)]
 

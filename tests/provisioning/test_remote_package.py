@@ -81,6 +81,9 @@ def test_the_site_package_loads_with_the_national_list(device, site):
     try:
         v = voters.by_pin(conn, home_rows[0][0])
         assert (v.home_station, v.home_district) == HOME          # the demo station's voter, at home there
+        assert voters.by_document(conn, v.document_number).home_district == "OIK-07"
+        found = voters.search_by_name(conn, v.surname)          # the commission's manual search: homes too
+        assert v.pin in {x.pin for x in found} and all(x.home_district for x in found)
         homes = voters.home_districts(conn)
         assert set(homes) == {"OIK-03", "OIK-07", "OIK-12"} and sum(homes.values()) == N
         other = conn.execute("SELECT pin FROM voter_home WHERE home_district = 'OIK-12' LIMIT 1").fetchone()[0]
