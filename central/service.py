@@ -449,8 +449,11 @@ def load_stations(obj: Any) -> list[dict]:
     if isinstance(obj, dict) and "station" in obj:
         rows = (obj.get("voters") or {}).get("rows") if isinstance(obj.get("voters"), dict) else None
         st = obj["station"]
-        if isinstance(st, dict) and "voters_on_list" not in st and type(rows) is int:
-            st = {**st, "voters_on_list": rows}       # the package's own list is the registered one
+        # The package's own list is the registered one; a remote site's list is the national one
+        # (every voter may come), never that site's list size.
+        if isinstance(st, dict) and "voters_on_list" not in st and type(rows) is int \
+                and st.get("kind") != "remote-site":
+            st = {**st, "voters_on_list": rows}
         obj = [st]
     elif isinstance(obj, dict) and "stations" in obj:
         obj = obj["stations"]
