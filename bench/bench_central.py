@@ -364,6 +364,10 @@ def run_backend(name: str, db: str, day: NationalDay, batches: dict, args, tmp: 
             proc.kill()
         log.close()
         storage.close()
+        errors = [line for line in Path(log.name).read_text(errors="replace").splitlines()
+                  if "Error" in line or "Traceback" in line or "failed" in line]
+        if errors:
+            out["receiver_log_errors"] = errors[-20:]     # kept before the temporary folder goes
     return out
 
 
