@@ -24,9 +24,9 @@ One claim, in this order:
    (sync/uploader.py: the same URL, TLS against the pinned CA bundle, http only
    to loopback, sockets cut by a watchdog at the deadline) and wait at most
    ``wait_s`` (uchastok.toml ``[claims] wait_s``, default ``DEFAULT_WAIT_S`` =
-   5 s: a claim and its answer are about 1.5 KB, one round trip on a kept-alive
-   connection; bench/bench_claims.py measures p95 well under a second on 3G and
-   about 2-3 s on the 2G profile, so 5 s lets a working 2G link answer while a
+   5 s: a claim and its answer are under 1 KB, one round trip on a kept-alive
+   connection; bench/bench_claims.py measures p95 0.2 s on 3G and 1.3 s on the
+   2G profile, 2.3 s at worst, so 5 s lets a working 2G link answer while a
    dead one costs each voter at most 5 s before the commission decides).
 3. **Verify** the answer (sync/claims.py ``open_answer``: the centre's ack key
    from the package's trust, bound to this claim's hash, voter, station and
