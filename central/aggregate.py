@@ -707,7 +707,8 @@ def anomalies(storage: Storage, limit: int = 1000) -> dict[str, Any]:
                          "contiguous_seq": s["contiguous_seq"], "max_seq": s["max_seq"],
                          "missing": storage.missing_seqs(s["device"], s["stream"],
                                                          s["contiguous_seq"])})
-    doubles = [{"pin": pin, "stations": st, "receipts": n}
+    details = storage.double_identification_details()
+    doubles = [{"pin": pin, "stations": st, "receipts": n, "identifications": details.get(pin, [])}
                for pin, st, n in storage.double_identifications()]
     return {"stored": storage.anomalies(limit), "evidence": storage.anomaly_counts(), "gaps": gaps,
             "double_identification": doubles,

@@ -710,6 +710,19 @@ class Storage:
             out.setdefault(pin, {first}).add(station)
         return [(pin, sorted(st), len(st)) for pin, st in sorted(out.items())]
 
+    def double_identification_details(self) -> dict[str, list[dict]]:
+        """pin -> every identification of a PIN identified at two or more stations, first first:
+        [{"station", "at", "receipt", "device", "seq"}] (operators only: it names voters)."""
+        out: dict[str, list[dict]] = {}
+        for pin, station, at, receipt, device, seq, _first in self._q(
+                "SELECT d.pin, d.station, d.identified_at, d.receipt, d.device, d.seq, 0 FROM double_ids d"
+                " UNION ALL SELECT v.pin, v.station, v.identified_at, v.receipt, v.device, v.seq, 1"
+                " FROM voters v WHERE v.pin IN (SELECT pin FROM double_ids)"
+                " ORDER BY 1, 7 DESC, 3"):
+            out.setdefault(pin, []).append({"station": station, "at": at, "receipt": receipt,
+                                            "device": device, "seq": seq})
+        return out
+
     def double_identification_count(self) -> int:
         return self._q("SELECT count(DISTINCT pin) FROM double_ids")[0][0]
 

@@ -119,7 +119,12 @@ def test_same_voter_at_two_stations(rx, make_station):
     deliver(rx, a)
     deliver(rx, b)
     d = aggregate.anomalies(rx.storage)["double_identification"]
-    assert d == [{"pin": receipt_body(1)["pin"], "stations": ["st-0041", "st-0042"], "receipts": 2}]
+    assert [{k: x[k] for k in ("pin", "stations", "receipts")} for x in d] == \
+        [{"pin": receipt_body(1)["pin"], "stations": ["st-0041", "st-0042"], "receipts": 2}]
+    # Both identifications named: station, time and receipt of each, the first first.
+    assert [(i["station"], i["receipt"], i["at"]) for i in d[0]["identifications"]] == \
+        [("st-0041", "R-000001", receipt_body(1)["identified_at"]),
+         ("st-0042", "R-000001", receipt_body(1)["identified_at"])]
 
 
 def test_gaps_reported_then_closed_and_protocol_verified_only_when_whole(rx, make_station):
