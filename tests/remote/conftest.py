@@ -14,7 +14,15 @@ import sqlite3
 from types import SimpleNamespace
 
 import pytest
-from remote_world import HOME, SITE, CentralProc, Link, StationProc, ack_key_of, prepare_centre
+from remote_chaos_world import (
+    HOME,
+    SITE,
+    CentralProc,
+    Link,
+    StationProc,
+    ack_key_of,
+    prepare_centre,
+)
 
 from simulation.authority import build_demo_package, cec_pub_path, secrets_dir
 from simulation.table import provision_home

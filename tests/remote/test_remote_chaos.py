@@ -21,7 +21,7 @@ import json
 import time
 
 import pytest
-from remote_world import HOME, SITE, upload, wait_for
+from remote_chaos_world import HOME, SITE, upload, wait_for
 
 from central.aggregate import anomalies
 
