@@ -125,10 +125,15 @@ def choose(seed: int, *, size=PHONE_12MP, close_up: bool | None = None, tilt: fl
 
 
 def photograph(page, seed: int, *, size=PHONE_12MP, close_up: bool | None = None, tilt: float = 30,
-               focus: tuple[float, float] | None = None, degrade: bool = True) -> tuple[bytes, Shot]:
+               focus: tuple[float, float] | None = None, degrade: bool = True, **fixed) -> tuple[bytes, Shot]:
     """A phone's JPEG of ``page`` and what was chosen. ``focus``: the page point (as fractions of its
-    width and height) a close-up centres on (default: a random point of the middle)."""
+    width and height) a close-up centres on (default: a random point of the middle). ``fixed``
+    sets any of the choices instead of drawing it (``blur=2.0``, ``fill=0.6``, ``quality=50``...)."""
     c = choose(seed, size=size, close_up=close_up, tilt=tilt)
+    unknown = set(fixed) - set(c)
+    if unknown:
+        raise TypeError(f"not a choice of a shot: {sorted(unknown)}")
+    c.update(fixed)
     rng = c["rng"]
     paper = _paper(page)
     h, w = paper.shape
@@ -146,7 +151,8 @@ def photograph(page, seed: int, *, size=PHONE_12MP, close_up: bool | None = None
     photo = cv2.warpPerspective(paper, m, (fw, fh), flags=cv2.INTER_LINEAR)
     centre_img = cv2.perspectiveTransform(np.array([[[w / 2, h / 2], [w / 2 + 10, h / 2]]], np.float32), m)[0]
     module_px = float(np.linalg.norm(centre_img[1] - centre_img[0]) / 10 * 6)   # 6 dots at 300 dpi = 0.5 mm
-    desk = 95 + 25 * rng.random() + cv2.GaussianBlur(rng.normal(0, 18, (fh // 8, fw // 8)).astype(np.float32), (0, 0), 3)
+    grain = rng.normal(0, 18, (fh // 8, fw // 8)).astype(np.float32)
+    desk = 95 + 25 * rng.random() + cv2.GaussianBlur(grain, (0, 0), 3)
     desk = cv2.resize(desk, (fw, fh), interpolation=cv2.INTER_LINEAR)
     scene = photo * inside + desk * (1 - inside)
     shot = Shot(seed, (fw, fh), c["angle"], c["tilt"], c["fill"], c["blur"], c["motion"], c["shadow"],

@@ -194,26 +194,46 @@
   /* Error correction blocks (ISO/IEC 18004 table 9), per version and level L, M, Q, H:
      EC codewords per block, then (number of blocks, data codewords) for each group. */
   const EC_BLOCKS = [
-    [[7, 1, 19], [10, 1, 16], [13, 1, 13], [17, 1, 9]], [[10, 1, 34], [16, 1, 28], [22, 1, 22], [28, 1, 16]],
-    [[15, 1, 55], [26, 1, 44], [18, 2, 17], [22, 2, 13]], [[20, 1, 80], [18, 2, 32], [26, 2, 24], [16, 4, 9]],
-    [[26, 1, 108], [24, 2, 43], [18, 2, 15, 2, 16], [22, 2, 11, 2, 12]], [[18, 2, 68], [16, 4, 27], [24, 4, 19], [28, 4, 15]],
-    [[20, 2, 78], [18, 4, 31], [18, 2, 14, 4, 15], [26, 4, 13, 1, 14]], [[24, 2, 97], [22, 2, 38, 2, 39], [22, 4, 18, 2, 19], [26, 4, 14, 2, 15]],
-    [[30, 2, 116], [22, 3, 36, 2, 37], [20, 4, 16, 4, 17], [24, 4, 12, 4, 13]], [[18, 2, 68, 2, 69], [26, 4, 43, 1, 44], [24, 6, 19, 2, 20], [28, 6, 15, 2, 16]],
-    [[20, 4, 81], [30, 1, 50, 4, 51], [28, 4, 22, 4, 23], [24, 3, 12, 8, 13]], [[24, 2, 92, 2, 93], [22, 6, 36, 2, 37], [26, 4, 20, 6, 21], [28, 7, 14, 4, 15]],
-    [[26, 4, 107], [22, 8, 37, 1, 38], [24, 8, 20, 4, 21], [22, 12, 11, 4, 12]], [[30, 3, 115, 1, 116], [24, 4, 40, 5, 41], [20, 11, 16, 5, 17], [24, 11, 12, 5, 13]],
-    [[22, 5, 87, 1, 88], [24, 5, 41, 5, 42], [30, 5, 24, 7, 25], [24, 11, 12, 7, 13]], [[24, 5, 98, 1, 99], [28, 7, 45, 3, 46], [24, 15, 19, 2, 20], [30, 3, 15, 13, 16]],
-    [[28, 1, 107, 5, 108], [28, 10, 46, 1, 47], [28, 1, 22, 15, 23], [28, 2, 14, 17, 15]], [[30, 5, 120, 1, 121], [26, 9, 43, 4, 44], [28, 17, 22, 1, 23], [28, 2, 14, 19, 15]],
-    [[28, 3, 113, 4, 114], [26, 3, 44, 11, 45], [26, 17, 21, 4, 22], [26, 9, 13, 16, 14]], [[28, 3, 107, 5, 108], [26, 3, 41, 13, 42], [30, 15, 24, 5, 25], [28, 15, 15, 10, 16]],
-    [[28, 4, 116, 4, 117], [26, 17, 42], [28, 17, 22, 6, 23], [30, 19, 16, 6, 17]], [[28, 2, 111, 7, 112], [28, 17, 46], [30, 7, 24, 16, 25], [24, 34, 13]],
-    [[30, 4, 121, 5, 122], [28, 4, 47, 14, 48], [30, 11, 24, 14, 25], [30, 16, 15, 14, 16]], [[30, 6, 117, 4, 118], [28, 6, 45, 14, 46], [30, 11, 24, 16, 25], [30, 30, 16, 2, 17]],
-    [[26, 8, 106, 4, 107], [28, 8, 47, 13, 48], [30, 7, 24, 22, 25], [30, 22, 15, 13, 16]], [[28, 10, 114, 2, 115], [28, 19, 46, 4, 47], [28, 28, 22, 6, 23], [30, 33, 16, 4, 17]],
-    [[30, 8, 122, 4, 123], [28, 22, 45, 3, 46], [30, 8, 23, 26, 24], [30, 12, 15, 28, 16]], [[30, 3, 117, 10, 118], [28, 3, 45, 23, 46], [30, 4, 24, 31, 25], [30, 11, 15, 31, 16]],
-    [[30, 7, 116, 7, 117], [28, 21, 45, 7, 46], [30, 1, 23, 37, 24], [30, 19, 15, 26, 16]], [[30, 5, 115, 10, 116], [28, 19, 47, 10, 48], [30, 15, 24, 25, 25], [30, 23, 15, 25, 16]],
-    [[30, 13, 115, 3, 116], [28, 2, 46, 29, 47], [30, 42, 24, 1, 25], [30, 23, 15, 28, 16]], [[30, 17, 115], [28, 10, 46, 23, 47], [30, 10, 24, 35, 25], [30, 19, 15, 35, 16]],
-    [[30, 17, 115, 1, 116], [28, 14, 46, 21, 47], [30, 29, 24, 19, 25], [30, 11, 15, 46, 16]], [[30, 13, 115, 6, 116], [28, 14, 46, 23, 47], [30, 44, 24, 7, 25], [30, 59, 16, 1, 17]],
-    [[30, 12, 121, 7, 122], [28, 12, 47, 26, 48], [30, 39, 24, 14, 25], [30, 22, 15, 41, 16]], [[30, 6, 121, 14, 122], [28, 6, 47, 34, 48], [30, 46, 24, 10, 25], [30, 2, 15, 64, 16]],
-    [[30, 17, 122, 4, 123], [28, 29, 46, 14, 47], [30, 49, 24, 10, 25], [30, 24, 15, 46, 16]], [[30, 4, 122, 18, 123], [28, 13, 46, 32, 47], [30, 48, 24, 14, 25], [30, 42, 15, 32, 16]],
-    [[30, 20, 117, 4, 118], [28, 40, 47, 7, 48], [30, 43, 24, 22, 25], [30, 10, 15, 67, 16]], [[30, 19, 118, 6, 119], [28, 18, 47, 31, 48], [30, 34, 24, 34, 25], [30, 20, 15, 61, 16]],
+    [[7, 1, 19], [10, 1, 16], [13, 1, 13], [17, 1, 9]],
+    [[10, 1, 34], [16, 1, 28], [22, 1, 22], [28, 1, 16]],
+    [[15, 1, 55], [26, 1, 44], [18, 2, 17], [22, 2, 13]],
+    [[20, 1, 80], [18, 2, 32], [26, 2, 24], [16, 4, 9]],
+    [[26, 1, 108], [24, 2, 43], [18, 2, 15, 2, 16], [22, 2, 11, 2, 12]],   // 5
+    [[18, 2, 68], [16, 4, 27], [24, 4, 19], [28, 4, 15]],
+    [[20, 2, 78], [18, 4, 31], [18, 2, 14, 4, 15], [26, 4, 13, 1, 14]],
+    [[24, 2, 97], [22, 2, 38, 2, 39], [22, 4, 18, 2, 19], [26, 4, 14, 2, 15]],
+    [[30, 2, 116], [22, 3, 36, 2, 37], [20, 4, 16, 4, 17], [24, 4, 12, 4, 13]],
+    [[18, 2, 68, 2, 69], [26, 4, 43, 1, 44], [24, 6, 19, 2, 20], [28, 6, 15, 2, 16]],   // 10
+    [[20, 4, 81], [30, 1, 50, 4, 51], [28, 4, 22, 4, 23], [24, 3, 12, 8, 13]],
+    [[24, 2, 92, 2, 93], [22, 6, 36, 2, 37], [26, 4, 20, 6, 21], [28, 7, 14, 4, 15]],
+    [[26, 4, 107], [22, 8, 37, 1, 38], [24, 8, 20, 4, 21], [22, 12, 11, 4, 12]],
+    [[30, 3, 115, 1, 116], [24, 4, 40, 5, 41], [20, 11, 16, 5, 17], [24, 11, 12, 5, 13]],
+    [[22, 5, 87, 1, 88], [24, 5, 41, 5, 42], [30, 5, 24, 7, 25], [24, 11, 12, 7, 13]],   // 15
+    [[24, 5, 98, 1, 99], [28, 7, 45, 3, 46], [24, 15, 19, 2, 20], [30, 3, 15, 13, 16]],
+    [[28, 1, 107, 5, 108], [28, 10, 46, 1, 47], [28, 1, 22, 15, 23], [28, 2, 14, 17, 15]],
+    [[30, 5, 120, 1, 121], [26, 9, 43, 4, 44], [28, 17, 22, 1, 23], [28, 2, 14, 19, 15]],
+    [[28, 3, 113, 4, 114], [26, 3, 44, 11, 45], [26, 17, 21, 4, 22], [26, 9, 13, 16, 14]],
+    [[28, 3, 107, 5, 108], [26, 3, 41, 13, 42], [30, 15, 24, 5, 25], [28, 15, 15, 10, 16]],   // 20
+    [[28, 4, 116, 4, 117], [26, 17, 42], [28, 17, 22, 6, 23], [30, 19, 16, 6, 17]],
+    [[28, 2, 111, 7, 112], [28, 17, 46], [30, 7, 24, 16, 25], [24, 34, 13]],
+    [[30, 4, 121, 5, 122], [28, 4, 47, 14, 48], [30, 11, 24, 14, 25], [30, 16, 15, 14, 16]],
+    [[30, 6, 117, 4, 118], [28, 6, 45, 14, 46], [30, 11, 24, 16, 25], [30, 30, 16, 2, 17]],
+    [[26, 8, 106, 4, 107], [28, 8, 47, 13, 48], [30, 7, 24, 22, 25], [30, 22, 15, 13, 16]],   // 25
+    [[28, 10, 114, 2, 115], [28, 19, 46, 4, 47], [28, 28, 22, 6, 23], [30, 33, 16, 4, 17]],
+    [[30, 8, 122, 4, 123], [28, 22, 45, 3, 46], [30, 8, 23, 26, 24], [30, 12, 15, 28, 16]],
+    [[30, 3, 117, 10, 118], [28, 3, 45, 23, 46], [30, 4, 24, 31, 25], [30, 11, 15, 31, 16]],
+    [[30, 7, 116, 7, 117], [28, 21, 45, 7, 46], [30, 1, 23, 37, 24], [30, 19, 15, 26, 16]],
+    [[30, 5, 115, 10, 116], [28, 19, 47, 10, 48], [30, 15, 24, 25, 25], [30, 23, 15, 25, 16]],   // 30
+    [[30, 13, 115, 3, 116], [28, 2, 46, 29, 47], [30, 42, 24, 1, 25], [30, 23, 15, 28, 16]],
+    [[30, 17, 115], [28, 10, 46, 23, 47], [30, 10, 24, 35, 25], [30, 19, 15, 35, 16]],
+    [[30, 17, 115, 1, 116], [28, 14, 46, 21, 47], [30, 29, 24, 19, 25], [30, 11, 15, 46, 16]],
+    [[30, 13, 115, 6, 116], [28, 14, 46, 23, 47], [30, 44, 24, 7, 25], [30, 59, 16, 1, 17]],
+    [[30, 12, 121, 7, 122], [28, 12, 47, 26, 48], [30, 39, 24, 14, 25], [30, 22, 15, 41, 16]],   // 35
+    [[30, 6, 121, 14, 122], [28, 6, 47, 34, 48], [30, 46, 24, 10, 25], [30, 2, 15, 64, 16]],
+    [[30, 17, 122, 4, 123], [28, 29, 46, 14, 47], [30, 49, 24, 10, 25], [30, 24, 15, 46, 16]],
+    [[30, 4, 122, 18, 123], [28, 13, 46, 32, 47], [30, 48, 24, 14, 25], [30, 42, 15, 32, 16]],
+    [[30, 20, 117, 4, 118], [28, 40, 47, 7, 48], [30, 43, 24, 22, 25], [30, 10, 15, 67, 16]],
+    [[30, 19, 118, 6, 119], [28, 18, 47, 31, 48], [30, 34, 24, 34, 25], [30, 20, 15, 61, 16]],   // 40
   ];
   const LEVEL_INDEX = { L: 0, M: 1, Q: 2, H: 3 };
   // Misdecode protection (table 9's "p"): codewords of the small versions kept for detection only.
@@ -322,6 +342,16 @@
     if (!formats.length) throw new ReadError("format information unreadable");
     formats.sort((a, b) => a.distance - b.distance);
     const { level, mask } = formats[0];
+    try {
+      return readData(get, version, level, mask);
+    } catch (e) {
+      if (e instanceof ReadError) e.seen = { version, level };
+      throw e;
+    }
+  }
+
+  function readData(get, version, level, mask) {
+    const size = 4 * version + 17;
     const fn = functionMask(version);
     const masked = MASKS[mask];
     // The zigzag: column pairs from the right, up then down, the timing column skipped.
@@ -555,12 +585,10 @@
   function binarize(grey, width, height) {
     const bw = Math.ceil(width / BLOCK);
     const bh = Math.ceil(height / BLOCK);
-    const mean = new Float32Array(bw * bh);
+    const mid = new Float32Array(bw * bh);
     const flat = new Uint8Array(bw * bh);
     for (let by = 0; by < bh; by++) {
       for (let bx = 0; bx < bw; bx++) {
-        let sum = 0;
-        let n = 0;
         let lo = 255;
         let hi = 0;
         const y1 = Math.min(height, (by + 1) * BLOCK);
@@ -568,17 +596,17 @@
         for (let y = by * BLOCK; y < y1; y++) {
           for (let i = y * width + bx * BLOCK, end = y * width + x1; i < end; i++) {
             const v = grey[i];
-            sum += v;
             if (v < lo) lo = v;
             if (v > hi) hi = v;
-            n++;
           }
         }
-        mean[by * bw + bx] = sum / n;
+        mid[by * bw + bx] = (lo + hi) / 2;
         flat[by * bw + bx] = hi - lo < MIN_CONTRAST ? 1 : 0;
       }
     }
-    // Threshold of a block with contrast: the mean of the 5x5 blocks around it.
+    // A block with contrast: the mean of the mid-ranges of the blocks with contrast among the
+    // 5x5 around it. Mid-ranges, not means, and blank blocks left out: a thin light line (the
+    // ring of a finder next to its quiet zone, blurred) stays lighter than the threshold.
     const thr = new Float32Array(bw * bh).fill(-1);
     const queue = [];
     for (let by = 0; by < bh; by++) {
@@ -589,7 +617,8 @@
         let n = 0;
         for (let y = Math.max(0, by - 2); y <= Math.min(bh - 1, by + 2); y++) {
           for (let x = Math.max(0, bx - 2); x <= Math.min(bw - 1, bx + 2); x++) {
-            sum += mean[y * bw + x];
+            if (flat[y * bw + x]) continue;
+            sum += mid[y * bw + x];
             n++;
           }
         }
@@ -709,7 +738,7 @@
     const total = r[0] + r[1] + r[2] + r[3] + r[4];
     if (total < 7) return 0;
     const u = total / 7;
-    const tol = u * 0.7;
+    const tol = u * 0.8;
     if (Math.abs(r[0] - u) > tol || Math.abs(r[1] - u) > tol || Math.abs(r[3] - u) > tol
         || Math.abs(r[4] - u) > tol || Math.abs(r[2] - 3 * u) > 3 * tol) return 0;
     return total;
@@ -972,44 +1001,65 @@
     return (x, y) => cells[cellOf(y)][cellOf(x)](x, y);
   }
 
+  /* {read} with the symbol's content, or {seen} when it is a symbol (its format information
+     reads) that cannot be read, or {} when these finders are not one symbol. */
   function readSymbol(bm, cand) {
+    let seen = null;
     for (const version of versionCandidates(bm, cand)) {
+      const size = 4 * version + 17;
       for (const map of symbolMaps(bm, cand, version)) {
+        const corners = [map(0, 0), map(size, 0), map(size, size), map(0, size)].map(([x, y]) => ({ x, y }));
         try {
-          const read = decodeModules(sampler(bm, map), version);
-          const size = 4 * version + 17;
-          read.corners = [map(0, 0), map(size, 0), map(size, size), map(0, size)].map(([x, y]) => ({ x, y }));
-          return read;
+          return { read: { ...decodeModules(sampler(bm, map), version), corners } };
         } catch (e) {
           if (!(e instanceof ReadError)) throw e;
+          if (e.seen && !seen) seen = { ...e.seen, corners };
         }
       }
     }
-    return null;
+    return seen ? { seen } : {};
   }
 
-  /* Every code in the photo. See the header. */
-  function decode(image) {
+  /* Every code in the photo: {codes: [{text, corners, version, level, mask, corrected}],
+     unreadable: [{corners, version, level}]}, the latter symbols whose format information
+     reads but whose content does not (too damaged, blurred or small: Reed-Solomon refused). */
+  function scan(image) {
     const { width, height } = image;
     const bm = new Bitmap(binarize(greyOf(image), width, height), width, height);
     const finders = findFinders(bm);
     const used = new Set();
-    const out = [];
+    const codes = [];
+    const seen = new Map();
     let attempts = 0;
     for (const cand of symbolCandidates(finders)) {
       if (used.has(cand.tl) || used.has(cand.tr) || used.has(cand.bl)) continue;
       if (++attempts > 200) break;
-      let read = readSymbol(bm, cand);
-      if (!read) read = readSymbol(bm, { ...cand, tr: cand.bl, bl: cand.tr });     // a mirrored image
-      if (!read) continue;
-      used.add(cand.tl).add(cand.tr).add(cand.bl);
-      out.push(read);
+      let got = readSymbol(bm, cand);
+      if (!got.read) {
+        const mirrored = readSymbol(bm, { ...cand, tr: cand.bl, bl: cand.tr });
+        if (mirrored.read) got = mirrored;
+      }
+      if (got.read) {
+        used.add(cand.tl).add(cand.tr).add(cand.bl);
+        codes.push(got.read);
+      } else if (got.seen && !seen.has(cand.tl)) {
+        seen.set(cand.tl, { cand, ...got.seen });
+      }
     }
-    return out;
+    const unreadable = [...seen.values()]
+      .filter(({ cand }) => !used.has(cand.tl) && !used.has(cand.tr) && !used.has(cand.bl))
+      .map(({ corners, version, level }) => ({ corners, version, level }));
+    return { codes, unreadable };
+  }
+
+  /* Every code read in the photo (see the header). */
+  function decode(image) {
+    return scan(image).codes;
   }
 
   root.uchastokQR = {
     decode,
+    scan,
     internals: {
       rsDecode, decodeFormat, decodeVersion, alignmentPositions, decodeModules, binarize, greyOf,
       findFinders: (image) => findFinders(new Bitmap(binarize(greyOf(image), image.width, image.height),
