@@ -316,19 +316,20 @@ def test_segno_codes_read_from_turned_images(page):
 
 # --- photos of the printed protocol ----------------------------------------------------------------
 
-N_PHOTOS = 24
+N_PHOTOS = 32
 
 
 def photo_set(protocol) -> list[dict]:
-    """N_PHOTOS phone photos of the pages with codes: which codes each shows whole, and its shot."""
+    """N_PHOTOS phone photos of the pages with codes: which codes each shows whole, and its shot.
+    A quarter from an older phone (8 MP) held more at a slant, a quarter badly out of focus."""
     out = []
     pages = protocol["pages"]
     for seed in range(N_PHOTOS):
         page, found = pages[seed % len(pages)]
         corners = list(found.values())[seed % len(found)]
         focus = (sum(x for x, _ in corners) / 4 / page.width, sum(y for _, y in corners) / 4 / page.height)
-        # Every fourth: an older phone (8 MP) held more at a slant.
-        options = {"size": (3264, 2448), "tilt": 40} if seed % 4 == 3 else {}
+        options = ({"size": (3264, 2448), "tilt": 40} if seed % 4 == 2 else
+                   {"blur": 1.8 + 0.6 * (seed * 7 % 10) / 10} if seed % 4 == 3 else {})
         jpeg, shot = photograph(page, 1000 + seed, focus=focus, **options)
         shows = sorted(t for t, pts in found.items() if shot.in_frame(pts, margin=8))
         out.append({"name": f"p{seed}.jpg", "jpeg": jpeg, "shot": shot, "shows": shows, "all": set(found)})

