@@ -34,7 +34,7 @@ from sync import signing
 from sync.uploader import Uploader, open_station
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = Path(__file__).resolve().parent / "remote_station_proc.py"
+SCRIPT = REPO / "tests" / "remote" / "remote_station_proc.py"
 SITE, HOME = "UIK-1234", "UIK-5678"
 
 
