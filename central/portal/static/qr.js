@@ -757,6 +757,8 @@
 
   // --- finder patterns ------------------------------------------------------------------------
 
+  const MAX_FINDERS = 90;
+
   // Five runs dark, light, dark, light, dark in the ratio 1:1:3:1:1 (loosely: photos blur them).
   function finderRatio(r) {
     const total = r[0] + r[1] + r[2] + r[3] + r[4];
@@ -805,7 +807,9 @@
         if (candidate) addCandidate(found, candidate);
       }
     }
-    return found.filter((f) => f.count >= 2).map((f) => refineFinder(bm, f)).filter(Boolean);
+    const finders = found.filter((f) => f.count >= 2).map((f) => refineFinder(bm, f)).filter(Boolean);
+    // Three at a time is cubic: a page of ours has a dozen; keep the best seen ones of a busier photo.
+    return finders.sort((a, b) => b.count - a.count).slice(0, MAX_FINDERS);
   }
 
   function confirmFinder(bm, x, y, total) {
@@ -1131,12 +1135,15 @@
       const size = 4 * version + 17;
       for (const map of symbolMaps(bm, cand, version)) {
         const corners = [map(0, 0), map(size, 0), map(size, size), map(0, size)].map(([x, y]) => ({ x, y }));
-        for (const get of [sampler(bm, map), levelSampler(bm, map, size, true)]) {
+        // The equalised levels only where the plain reading found the format information:
+        // the geometry is right then, and the modules are what is wrong.
+        for (const modules of [() => sampler(bm, map), () => levelSampler(bm, map, size, true)]) {
           try {
-            return { read: { ...decodeModules(get, version), corners } };
+            return { read: { ...decodeModules(modules(), version), corners } };
           } catch (e) {
             if (!(e instanceof ReadError)) throw e;
-            if (e.seen && !seen) seen = { ...e.seen, corners };
+            if (!e.seen) break;
+            if (!seen) seen = { ...e.seen, corners };
           }
         }
       }
@@ -1160,7 +1167,7 @@
       if (used.has(cand.tl) || used.has(cand.tr) || used.has(cand.bl)) continue;
       if (++attempts > 200) break;
       let got = readSymbol(bm, cand);
-      if (!got.read) {
+      if (!got.read && !got.seen) {
         const mirrored = readSymbol(bm, { ...cand, tr: cand.bl, bl: cand.tr });
         if (mirrored.read) got = mirrored;
       }
