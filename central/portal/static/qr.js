@@ -20,9 +20,11 @@
 
    How a photo is read:
      1. grey levels, then an adaptive threshold: the image in 8-pixel blocks, each block's
-        threshold the mean of the 5x5 blocks around it, so a shadow or a lamp across the page
-        moves the threshold with the light; a block with no contrast of its own (inside a large
-        black module, or blank paper) takes the threshold of the nearest block that has some;
+        threshold the mean of the mid-ranges of the blocks with contrast among the 5x5 around
+        it, so a shadow or a lamp across the page moves the threshold with the light, and a
+        thin light line beside blank paper (a finder's ring, blurred) stays light; a block with
+        no contrast of its own (inside a large black module, or blank paper) takes the
+        threshold of the nearest block that has some;
      2. finder patterns: runs of dark:light:dark:light:dark in the ratio 1:1:3:1:1 along every
         row (the ratio holds along any line through the centre, so at any rotation), checked
         along the column and a diagonal, merged, then centred on the centroid of the 3x3 dark
@@ -1092,7 +1094,6 @@
   function alignmentMesh(bm, h, version, moduleSize, finderSrc, finderDst) {
     const pos = alignmentPositions(version);
     if (pos.length < 3) return null;
-    const size = 4 * version + 17;
     const n = pos.length;
     const src = [];
     const dst = [];
@@ -1123,7 +1124,6 @@
       while (k < n - 2 && v >= pos[k + 1] + 0.5) k++;
       return k;
     };
-    void size;
     return (x, y) => cells[cellOf(y)][cellOf(x)](x, y);
   }
 
