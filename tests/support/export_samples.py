@@ -27,19 +27,15 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import datetime as dt
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-import uvicorn
+from asgi_served import serving
 from sync_world import ELECTION, Station, full_protocol_body, receipt_body, station_entry
 
 from base.clock import FixedClock
@@ -58,26 +54,9 @@ B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 VALIDITY = (dt.datetime(2025, 11, 1, tzinfo=dt.UTC), dt.datetime(2025, 12, 31, tzinfo=dt.UTC))
 
 
-@contextlib.contextmanager
 def served(app):
     """``app`` served by uvicorn on a free port of 127.0.0.1; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return serving(app)
 
 
 @dataclass(frozen=True)

@@ -34,16 +34,12 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import random
-import socket
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import uvicorn
+from asgi_served import serving
 from starlette.applications import Starlette
 
 from base.clock import FixedClock
@@ -303,28 +299,8 @@ def build_world(directory: Path, db: str | Path | None = None, seed: int = 13) -
     return world
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-@contextlib.contextmanager
 def served(ctx: PortalContext):
     """The portal alone on a free port of 127.0.0.1; yields its base URL."""
-    app = Starlette(routes=portal_routes(ctx))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the portal's server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return serving(Starlette(routes=portal_routes(ctx)))

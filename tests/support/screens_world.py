@@ -11,21 +11,12 @@ the other (``peer``); yields a ``Station`` with both addresses and the sessions.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
+from asgi_served import free_port, serving
 
 from screens.serve import open_screens
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -43,25 +34,6 @@ class Station:
         ``/lang/xx?next=PAGE`` on PAGE's)."""
         page = path.partition("next=")[2] if path.startswith("/lang/") else path
         return (self.table_url if page.startswith("/table") else self.box_url) + path
-
-
-@contextlib.contextmanager
-def serving(app, port: int):
-    """``app`` on 127.0.0.1:``port`` in a thread, until the block ends."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the screens' server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextlib.contextmanager
