@@ -285,7 +285,8 @@ class _Api:
 
     # --- intake ---------------------------------------------------------------------------------
 
-    async def batches(self, request: Request) -> Response:
+    async def _posted(self, request: Request) -> bytes | Response:
+        """The body of a POST, or the answer when it is too large, too slow, gone or unsized."""
         try:
             data = await self._body(request)
         except _TooLarge as e:
@@ -297,6 +298,12 @@ class _Api:
             return Response(status_code=400)   # nobody is there to read it
         if data is None:
             return _error(411, "length-required", "a Content-Length or a chunked body")
+        return data
+
+    async def batches(self, request: Request) -> Response:
+        data = await self._posted(request)
+        if isinstance(data, Response):
+            return data
         client = request.client.host if request.client else None
         rendered = await anyio.to_thread.run_sync(
             self._intake, data, request.headers.get("content-encoding"), client, limiter=self.intake)
@@ -321,17 +328,9 @@ class _Api:
 
     async def claim(self, request: Request) -> Response:
         """POST /v1/claims: one signed claim (sync/claims.py), answered with a signed decision."""
-        try:
-            data = await self._body(request)
-        except _TooLarge as e:
-            return _error(413, "too-large", str(e))
-        except TimeoutError:
-            return _error(408, "request-timeout",
-                          f"body not received within {self.config.body_timeout:g} s")
-        except ClientDisconnect:
-            return Response(status_code=400)
-        if data is None:
-            return _error(411, "length-required", "a Content-Length or a chunked body")
+        data = await self._posted(request)
+        if isinstance(data, Response):
+            return data
         client = request.client.host if request.client else None
         reply: Reply = await anyio.to_thread.run_sync(self.claims.handle, data, client,
                                                       limiter=self.intake)
