@@ -422,7 +422,7 @@ def check_photos(browser, url: str, paths: list[str]) -> dict:
         const result = document.getElementById("result"), portal = document.getElementById("portal");
         const note = document.getElementById("photo-note");
         (async () => {
-          for (let i = 0; i < 2400; i++) {
+          for (let i = 0; i < 1200; i++) {         // 60 s, within the script timeout
             const finished = note.dataset.read !== undefined && (note.dataset.read === "0" ||
               (result.dataset.state && !(result.dataset.state === "verified"
                                          && ["", "portal-checking"].includes(portal.dataset.portal))));
