@@ -469,3 +469,6 @@ def test_check_page_says_a_blotted_code_cannot_be_read(browser, site, protocol, 
     assert out["read"] == "0" and out["unreadable"] == "1", out
     assert "На фото QR-код не найден." in out["note"] and "Найдено, но не прочитано кодов: 1" in out["note"]
     assert out["state"] == ""                        # nothing to check, nothing claimed
+    browser.find_element(By.CSS_SELECTOR, ".lang button[data-lang='ky']").click()
+    note = browser.find_element(By.ID, "photo-note").text
+    assert "1 код табылды, бирок окулган жок" in note, note      # the result, now in Kyrgyz
