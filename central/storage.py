@@ -354,10 +354,7 @@ class Storage:
                     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pin, station) DO NOTHING",
                     row).rowcount != 1:
                 return
-        self._x("INSERT INTO turnout_hours (station, hour, identified) VALUES (?, ?, 1)"
-                " ON CONFLICT (station, hour) DO UPDATE SET identified=turnout_hours.identified+1",
-                (env["station"], body["identified_at"][:13]))
-        self._count_remote(env["station"], body["pin"])
+        self._count_identified([(env["station"], body["identified_at"], body["pin"])])
 
     def add_receipts(self, receipts: Sequence[tuple[dict, dict]]) -> None:
         """``add_receipt`` for many (envelope, body) pairs; set-based on PostgreSQL.
@@ -410,35 +407,30 @@ class Storage:
                     if (r[0], r[1]) in new:
                         new.discard((r[0], r[1]))
                         counted.append(r)
+        self._count_identified([(r[1], r[6], r[0]) for r in counted])
+
+    def _count_identified(self, counted: Sequence[tuple[str, str, str]]) -> None:
+        """The write-time counters of voters counted now, (station, identified_at, PIN) each:
+        ``turnout_hours`` per (station, hour), then ``remote_votes`` at remote sites. The one
+        place a receipt, a batch of receipts and a granted claim all count a voter."""
         hours: dict[tuple[str, str], int] = {}
-        for r in counted:
-            key = (r[1], r[6][:13])
-            hours[key] = hours.get(key, 0) + 1
+        for station, at, _pin in counted:
+            hours[(station, at[:13])] = hours.get((station, at[:13]), 0) + 1
         if hours:
-            cur.executemany(_sql(
+            self.conn.cursor().executemany(_sql(
                 "INSERT INTO turnout_hours (station, hour, identified) VALUES (?, ?, ?)"
                 " ON CONFLICT (station, hour) DO UPDATE SET identified=turnout_hours.identified+excluded.identified",
                 self.dialect), [(st, h, n) for (st, h), n in sorted(hours.items())])
-        self._count_remote_many([(r[1], r[0]) for r in counted])
+        self._count_remote_many([(station, pin) for station, _at, pin in counted])
 
     # --- remote voting: who came to a site, by home district (write-time counters) -----------------
 
-    def _count_remote(self, station: str, pin: str) -> None:
-        """Count one voter identified at ``station`` under their home district, if it is a remote site.
-
-        One statement, nothing written at a regular station: the station's row (primary key)
-        says it is not a site. A PIN not on the national list counts under "" (the claim desk
-        refuses such a voter online; an offline receipt can still bring one).
-        """
-        self._x("INSERT INTO remote_votes (station, home_district, identified)"
-                " SELECT s.id, coalesce((SELECT n.home_district FROM national_voters n WHERE n.pin = ?), ''), 1"
-                " FROM stations s WHERE s.id = ? AND s.kind = 'remote-site'"
-                " ON CONFLICT (station, home_district) DO UPDATE SET identified=remote_votes.identified+1",
-                (pin, station))
-
     def _count_remote_many(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """``_count_remote`` for many (station, PIN) pairs: one read of the sites among the stations,
-        then (only at a site) one read of the homes and one upsert per (site, district)."""
+        """Count voters identified at remote sites under their home district, for (station, PIN)
+        pairs: one read of the sites among the stations, then (only at a site) one read of the
+        homes and one upsert per (site, district); nothing written at a regular station. A PIN
+        not on the national list counts under "" (the claim desk refuses such a voter online; an
+        offline receipt can still bring one)."""
         if not pairs:
             return
         stations = sorted({st for st, _ in pairs})
@@ -580,10 +572,7 @@ class Storage:
                 " VALUES (?, ?, ?, 0, ?, ?, ?) ON CONFLICT (pin) DO NOTHING",
                 (pin, station, device, receipt, method, at)).rowcount == 1
             if inserted:
-                self._x("INSERT INTO turnout_hours (station, hour, identified) VALUES (?, ?, 1)"
-                        " ON CONFLICT (station, hour) DO UPDATE SET"
-                        " identified=turnout_hours.identified+1", (station, at[:13]))
-                self._count_remote(station, pin)
+                self._count_identified([(station, at, pin)])
                 return True, {"station": station, "at": at, "receipt": receipt}
             held = self._q("SELECT station, identified_at, receipt FROM voters WHERE pin=?", (pin,))[0]
         first = {"station": held[0], "at": held[1], "receipt": held[2]}
