@@ -21,7 +21,12 @@ checks fails:
   a count runs past midnight, a manual count may finish the next morning)
   or outside the sending device's certificate validity;
 - the count stream has gaps before it (the chain to it is not whole);
-- the station is not on the registered list.
+- the station is not on the registered list;
+- its ``provisional`` section (ballots issued on a provisional claim while the
+  centre could not be asked; only in a protocol that has any) is not four
+  counts whose answers (granted, refused, unanswered) add up to the issued,
+  or says more were issued than voters identified. ``station_report`` shows
+  the section as ``provisional``.
 
 The official manual count (issue "Commission screens", DOMAIN.md "Results")
 arrives as a later revision carrying ``manual_count``; when present, its
@@ -180,7 +185,26 @@ def check_protocol(body: dict, *, identified_receipts: int | None,
             continue
         reasons += _contest_reasons(c["contest"], c, identified)
     reasons += _manual_reasons(body.get("manual_count"))
+    reasons += _provisional_reasons(body.get("provisional"), identified)
     return reasons
+
+
+PROVISIONAL_FIELDS = ("issued", "granted_later", "refused_later", "unanswered")
+
+
+def _provisional_reasons(provisional: Any, identified: int | None) -> list[str]:
+    """Ballots issued on a provisional claim (count/protocol_body.py; absent in most protocols):
+    counts whose answers add up to the issued, which are part of the voters identified."""
+    if provisional is None:
+        return []
+    if not isinstance(provisional, dict) or not all(_nat(provisional.get(k)) for k in PROVISIONAL_FIELDS):
+        return ["provisional section malformed"]
+    issued = provisional["issued"]
+    if sum(provisional[k] for k in PROVISIONAL_FIELDS[1:]) != issued:
+        return [f"provisional: the centre's answers do not add up to the {issued} issued"]
+    if identified is not None and issued > identified:
+        return [f"provisional: {issued} issued but {identified} identified"]
+    return []
 
 
 def _date_reasons(closed_at: Any, election: dict | None, validity: tuple[str, str] | None) -> list[str]:
@@ -620,7 +644,8 @@ def station_report(storage: Storage, station: str) -> dict[str, Any] | None:
     out: dict[str, Any] = {"station": e["meta"] or {"id": station}, "status": e["status"],
                            "reasons": e["reasons"], "identified_receipts": e["identified_receipts"],
                            "protocol": None, "hash": None, "device": None, "seq": None,
-                           "manual": None, "comparison": None, "official": None, "revisions": []}
+                           "manual": None, "comparison": None, "official": None, "provisional": None,
+                           "revisions": []}
     turnout_rows = storage.turnout_hours(station)
     out["turnout"] = _series(turnout_rows, BUCKETS["hour"]).get(station, [])
     p = e["protocol"]
@@ -629,7 +654,9 @@ def station_report(storage: Storage, station: str) -> dict[str, Any] | None:
     body = p["body"]
     out.update(protocol=body, hash=p["hash"], device=p["device"], seq=p["seq"],
                received_at=p["received_at"], manual=body.get("manual_count"),
-               comparison=manual_comparison(body))
+               comparison=manual_comparison(body),
+               # ballots issued on a provisional claim, apart (issue #14 point 3); None: there were none
+               provisional=body.get("provisional"))
     if e["status"] == "verified":
         source, identified, contests = p["official"]
         out["official"] = {"source": source, "voters_identified": identified, "contests": contests}

@@ -61,13 +61,14 @@ class ManualCountRefused(CountingError):
         self.text = text
 
 
-def _machine_body(f, voters_identified: int | None) -> dict[str, Any]:
+def _machine_body(f, summary: dict[str, Any] | None) -> dict[str, Any]:
     """The signed machine protocol's body, or (not signed yet) the one signing would produce."""
     p = latest_protocol(f.store)
     if p is not None:
         return p.body
-    return build_protocol(f.election, f.store.tally("real"), f.voters_on_list, voters_identified,
-                          last_close(f.station_conn))
+    return build_protocol(f.election, f.store.tally("real"), f.voters_on_list,
+                          summary["identified"] if summary else None, last_close(f.station_conn),
+                          provisional=summary.get("provisional") if summary else None)
 
 
 def manual_count_form(paths, *, clock=None) -> dict[str, Any]:
@@ -75,7 +76,7 @@ def manual_count_form(paths, *, clock=None) -> dict[str, Any]:
     with count_files(paths, clock=clock) as f:
         polls.require(f.station_conn, PollsState.CLOSED, PollsState.PROTOCOL_SIGNED)
         summary = identify_summary(paths)
-        body = _machine_body(f, summary["identified"] if summary else None)
+        body = _machine_body(f, summary)
         return {"lines": manual_count.form_lines(f.election, body), "voters_on_list": body["voters_on_list"],
                 "revisions": revisions(f.store)}
 
@@ -128,7 +129,7 @@ def sign_manual_count(paths, typed: dict[str, str], explanation: str | None, *, 
         polls.require(f.station_conn, PollsState.CLOSED, PollsState.PROTOCOL_SIGNED)
         summary = identify_summary(paths)
         identified = summary["identified"] if summary else None
-        body = _machine_body(f, identified)
+        body = _machine_body(f, summary)
         lines = manual_count.form_lines(f.election, body)
         c = manual_count.check(lines, typed, body["voters_on_list"])
         why = manual_count.refusal(c, explanation)
@@ -141,7 +142,7 @@ def sign_manual_count(paths, typed: dict[str, str], explanation: str | None, *, 
             relay_polls(paths, f, clock)
             sign_protocol(f.store, f.station_conn, f.election, key=key, outbox=outbox,
                           voters_on_list=body["voters_on_list"], voters_identified=identified,
-                          clock=clock, actor=actor)
+                          clock=clock, actor=actor, provisional=summary.get("provisional") if summary else None)
             relay_polls(paths, f, clock)
         prev = latest_protocol(f.store)
         assert prev is not None

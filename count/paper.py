@@ -14,7 +14,9 @@ one the centre publishes and ``uchastok verify`` prints.
 A remote-voting site's protocol (count/protocol_body.py: a section per district
 present) says so under the header with the number of districts, prints each
 district's section with the ОИК whose results its votes join, and names the
-voters on the list the national list.
+voters on the list the national list. Ballots issued on a provisional claim
+(the protocol's ``provisional`` section: the link to the centre was down) are
+printed apart under the voters identified, with the centre's answers so far.
 
 A revision that carries the commission's manual count (count/manual_protocol.py)
 prints it after the machine count (``manual_count_blocks``): the official
@@ -87,6 +89,13 @@ LABELS = {
 REMOTE_SITE = ("Аралыктан добуш берүү пункту: {n} округдун бюллетендери",
                "Пункт дистанционного голосования: бюллетени {n} округов")
 NATIONAL_LIST = ("Улуттук тизмедеги шайлоочулар", "Избирателей в национальном списке")
+# Ballots issued while the centre could not be asked (issue #14 point 3), counted apart.
+PROVISIONAL = {
+    "issued": ("Шарттуу берилди", "Выдано по условной заявке"),
+    "granted_later": ("борбор кийин уруксат берди", "центр разрешил позже"),
+    "refused_later": ("борбор кийин четке какты", "центр отказал позже"),
+    "unanswered": ("борбордон жооп жок", "без ответа центра"),
+}
 DISTRICT_RESULTS = ("Добуштар {district} округунун жыйынтыгына кошулат",
                     "Голоса идут в итоги округа {district}")
 # The envelope hash (docs/protocol.md section 3): the centre and `uchastok verify` show the same.
@@ -311,6 +320,11 @@ def protocol_document(election: Election, body: dict[str, Any], envelope_hash: s
     doc.add(Row(bi(NATIONAL_LIST if remote else LABELS["voters_on_list"]), str(body["voters_on_list"]), size=20))
     vi = body["voters_identified"]
     doc.add(Row(bi(LABELS["voters_identified"]), "—" if vi is None else str(vi), size=20))
+    if body.get("provisional"):
+        for k, pair in PROVISIONAL.items():     # the centre's answers so far, under the figure
+            main = k == "issued"
+            doc.add(Row(bi(pair) if main else "  " + bi(pair), str(body["provisional"][k]),
+                        size=20 if main else 18))
     for c in body["contests"]:
         contest = election.contest(c["contest"])
         doc.add(Rule(), Text(f"{contest.title.ky}\n{contest.title.ru}", size=22, bold=True))

@@ -131,11 +131,13 @@ def complete_signed_protocol(store: CountStore, station_conn: sqlite3.Connection
 def sign_protocol(store: CountStore, station_conn: sqlite3.Connection, election: Election, *,
                   key: signing.PrivateKey, outbox=None, voters_on_list: int,
                   voters_identified: int | None, clock=None, actor: str = "system",
-                  crash_after_enqueue: bool = False) -> SignedProtocol:
+                  crash_after_enqueue: bool = False,
+                  provisional: dict[str, Any] | None = None) -> SignedProtocol:
     """Build, sign and enqueue the protocol, then move polls to protocol-signed (order above).
 
     ``outbox`` is a ``sync.outbox.Outbox`` on ``store.conn`` (stream "count"), or
-    None where no upload is configured. Idempotent: once signed, returns the
+    None where no upload is configured. ``provisional``: the identification summary's
+    provisional counters (count/protocol_body.py ``build_protocol``). Idempotent: once signed, returns the
     signed protocol. ``crash_after_enqueue`` stops between the two files (tests).
     """
     clock = clock or SystemClock()
@@ -147,7 +149,8 @@ def sign_protocol(store: CountStore, station_conn: sqlite3.Connection, election:
         return p
     polls.require(station_conn, PollsState.CLOSED)
     tally = store.tally("real")
-    body = build_protocol(election, tally, voters_on_list, voters_identified, last_close(station_conn))
+    body = build_protocol(election, tally, voters_on_list, voters_identified, last_close(station_conn),
+                          provisional=provisional)
     h = protocol_hash(body)
     with atomic(store.conn):
         prev = latest_protocol(store)

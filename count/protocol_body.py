@@ -21,10 +21,18 @@ returns the body of the contract's ``results-protocol`` kind (docs/protocol.md):
   ``"remote_site": true`` and the site's own ``district``. A district none of
   whose ballots the machine read has no section (zero everywhere: the zero
   report shows every district's counters);
+- ``provisional`` (only when the identification summary says some voters
+  were issued ballots on a provisional claim, issue #14 point 3; docs/remote-voting.md
+  "Offline fallback"): ``{"issued", "granted_later", "refused_later",
+  "unanswered"}``, the ballots issued while the centre could not be asked and
+  what the centre answered those claims since, counted apart from the rest
+  of ``voters_identified`` (of which they are part). A protocol without any
+  has no such key: its bytes are those of a protocol before the section existed;
 - ``control``: the control relations (DOMAIN.md "Results" and "Identification
   at the station"; seed ``003_…``, "Установление итогов"), each
   ``{"relation", "ok", "detail", "contest", "values"}``:
   ``ballots<=identified`` (only when the identify role's summary is given),
+  ``provisional<=identified`` (only with a ``provisional`` section),
   ``ballots<=voters-on-list``, ``identified<=voters-on-list``,
   ``statuses=ballots`` (valid + invalid + blank = ballots read),
   ``votes=valid`` (the option lines sum to the valid ballots),
@@ -55,6 +63,8 @@ from sync.canonical import canonical
 # What each control relation says, for paper and screens (machine protocol and manual count).
 RELATION_TEXT = {
     "identified<=voters-on-list": Text("идентификацияланган ≤ тизмедеги", "идентифицировано ≤ в списке"),
+    "provisional<=identified": Text("шарттуу берилген ≤ идентификацияланган",
+                                    "выдано по условной заявке ≤ идентифицировано"),
     "ballots<=identified": Text("бюллетендер ≤ идентификацияланган", "бюллетеней ≤ идентифицировано"),
     "ballots<=voters-on-list": Text("бюллетендер ≤ тизмедеги", "бюллетеней ≤ в списке"),
     "statuses=ballots": Text("жарактуу+жараксыз+бош = окулган", "действ.+недейств.+пустые = прочитано"),
@@ -62,6 +72,10 @@ RELATION_TEXT = {
     "votes=valid": Text("добуштардын суммасы = жарактуу", "сумма голосов = действительные"),
     "preferences<=party-votes": Text("артыкчылык ≤ партиянын добушу", "предпочтения ≤ голоса партии"),
 }
+
+# The identification summary's ``provisional`` counters (identify/claims.py ``claim_counts``).
+PROVISIONAL_FIELDS = ("issued", "granted_later", "refused_later", "unanswered")
+
 
 def counting_order(election: Election) -> list[str]:
     """Contest ids: candidate contests first, then party lists (DOMAIN.md "Ballots and contests")."""
@@ -99,7 +113,8 @@ def _contest_body(election: Election, tally: Tally, cid: str) -> dict[str, Any]:
 
 
 def control_relations(contests: list[dict[str, Any]], voters_on_list: int,
-                      voters_identified: int | None) -> list[dict[str, Any]]:
+                      voters_identified: int | None, *,
+                      provisional_issued: int | None = None) -> list[dict[str, Any]]:
     """The control relations over protocol contest bodies (pure).
 
     Each: ``relation``, ``ok``, ``detail`` (English, for logs and JSON readers),
@@ -115,6 +130,9 @@ def control_relations(contests: list[dict[str, Any]], voters_on_list: int,
     if voters_identified is not None:
         rel("identified<=voters-on-list", voters_identified, voters_on_list,
             f"{voters_identified} identified, {voters_on_list} on the list")
+        if provisional_issued is not None:
+            rel("provisional<=identified", provisional_issued, voters_identified,
+                f"{provisional_issued} issued on a provisional claim, {voters_identified} identified")
     for c in contests:
         cid, n = c["contest"], c["ballots_read"]
         if voters_identified is not None:
@@ -144,22 +162,51 @@ def control_relations(contests: list[dict[str, Any]], voters_on_list: int,
     return out
 
 
+def provisional_section(provisional: dict[str, Any] | None) -> dict[str, int] | None:
+    """The protocol's ``provisional`` section from the summary's counters; None when none was issued.
+
+    Raises CountingError for counters that are not counts or whose answers do not add up to
+    the ballots issued (granted + refused + unanswered = issued, as ``claim_counts`` makes them).
+    """
+    if provisional is None:
+        return None
+    if not isinstance(provisional, dict) or set(provisional) != set(PROVISIONAL_FIELDS):
+        raise CountingError(f"provisional counters must be exactly {', '.join(PROVISIONAL_FIELDS)}")
+    for k in PROVISIONAL_FIELDS:
+        v = provisional[k]
+        if type(v) is not int or v < 0:
+            raise CountingError(f"provisional {k} must be a non-negative count, not {v!r}")
+    if provisional["issued"] == 0:
+        return None
+    answers = provisional["granted_later"] + provisional["refused_later"] + provisional["unanswered"]
+    if answers != provisional["issued"]:
+        raise CountingError(f"provisional answers add up to {answers}, {provisional['issued']} issued")
+    return {k: provisional[k] for k in PROVISIONAL_FIELDS}
+
+
 def build_protocol(election: Election, tally: Tally, voters_on_list: int,
                    voters_identified: int | None, closed_at: str, *,
-                   test_mode: bool = False) -> dict[str, Any]:
-    """The ``results-protocol`` body (pure: same values in, same dict out)."""
+                   test_mode: bool = False, provisional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``results-protocol`` body (pure: same values in, same dict out).
+
+    ``provisional``: the identification summary's ``provisional`` counters (or None).
+    """
     if tally.election.id != election.id:
         raise CountingError("the tally belongs to another election")
     if voters_on_list < 0 or (voters_identified is not None and voters_identified < 0):
         raise CountingError("voter numbers cannot be negative")
+    section = provisional_section(provisional)
     contests = [_contest_body(election, tally, cid) for cid in protocol_contests(election, tally)]
     body = {
         "election": election.id, "station": election.station.id, "closed_at": closed_at,
         "voters_on_list": voters_on_list, "voters_identified": voters_identified,
         "contests": contests,
-        "control": control_relations(contests, voters_on_list, voters_identified),
+        "control": control_relations(contests, voters_on_list, voters_identified,
+                                     provisional_issued=section["issued"] if section else None),
         "test_mode": bool(test_mode),
     }
+    if section is not None:
+        body["provisional"] = section
     if election.station.remote_site:
         body.update(remote_site=True, district=election.station.district)
     return body

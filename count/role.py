@@ -42,7 +42,7 @@ from count.protocol import (
     latest_protocol,
     sign_protocol,
 )
-from count.protocol_body import build_protocol, protocol_hash
+from count.protocol_body import PROVISIONAL_FIELDS, build_protocol, protocol_hash
 from count.store import CountStore
 from count.tally import compare_with_expected
 from count.zero_report import print_zero_report
@@ -170,6 +170,8 @@ def identify_summary(paths: Paths) -> dict[str, Any] | None:
     Read from identify.db's outbox (the signed envelope queued at the close of
     polls): only its counts cross to the count role, never a voter. None when
     the file is absent, unreadable (another Unix user) or holds no summary yet.
+    ``{"voters_on_list", "identified"}``, and ``provisional`` (the summary's
+    counters) when any ballot was issued on a provisional claim.
     """
 
     if not paths.identify_db.exists():
@@ -186,7 +188,12 @@ def identify_summary(paths: Paths) -> dict[str, Any] | None:
     if row is None:
         return None
     body = json.loads(bytes(row[0]))["body"]
-    return {"voters_on_list": int(body["voters_on_list"]), "identified": int(body["identified"])}
+    out: dict[str, Any] = {"voters_on_list": int(body["voters_on_list"]), "identified": int(body["identified"])}
+    provisional = body.get("provisional")
+    if isinstance(provisional, dict) and provisional.get("issued"):
+        # Ballots issued on a provisional claim: counted apart on the protocol too (issue #14 point 3).
+        out["provisional"] = {k: provisional.get(k) for k in PROVISIONAL_FIELDS}
+    return out
 
 
 def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = None,
@@ -197,15 +204,18 @@ def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = N
 
     ``voters_identified`` defaults to the identify role's summary when readable
     (``identify_summary``); without it the ``ballots<=identified`` relation is
-    left out of the protocol rather than guessed.
+    left out of the protocol rather than guessed. The summary's provisional
+    counters, when it has any, become the protocol's ``provisional`` section.
     """
 
     clock = clock or SystemClock()
     out = out_dir or paths.output_dir
     with count_files(paths, clock=clock) as f:
         summary = identify_summary(paths) if voters_identified is None else None
+        provisional = None
         if summary is not None:
             voters_identified = summary["identified"]
+            provisional = summary.get("provisional")
         on_list = f.voters_on_list if voters_on_list is None else voters_on_list
         complete_signed_protocol(f.store, f.station_conn, clock=clock)
         if sign:
@@ -214,14 +224,14 @@ def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = N
             key, outbox = device_outbox(paths, f.store.conn, f.election, clock=clock)
             signed = sign_protocol(f.store, f.station_conn, f.election, key=key, outbox=outbox,
                                    voters_on_list=on_list, voters_identified=voters_identified,
-                                   clock=clock, actor=actor)
+                                   clock=clock, actor=actor, provisional=provisional)
             relay_polls(paths, f, clock)          # then "protocol-signed"
         else:
             signed = latest_protocol(f.store)
         if signed is None:
             # Not signed yet: a preview of what would be signed (nothing written, nothing queued).
             body = build_protocol(f.election, f.store.tally("real"), on_list, voters_identified,
-                                  last_close(f.station_conn))
+                                  last_close(f.station_conn), provisional=provisional)
             return {"signed": False, "state": str(polls.current(f.station_conn)),
                     "hash": None, "body_hash": protocol_hash(body), "body": body}
         cert_file = paths.role("count").cert
