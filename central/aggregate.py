@@ -63,7 +63,9 @@ Remote-voting sites (DOMAIN.md "Remote voting"; a station registered with
 
 ``remote_voting`` is the view of the sites: each with its districts, the
 voters identified there per home district (central/storage.py
-``remote_votes``, counted at write time) and the whole per home district.
+``remote_votes``, counted at write time), the ballots it printed on demand
+(printed, issued, voided per ballot style, from its identification summary)
+and the whole per home district.
 
 Every read here is of small tables (stations, the hourly turnout aggregate,
 each station's latest protocol); a protocol body is parsed and checked once
@@ -758,22 +760,52 @@ def site_sections(storage: Storage) -> dict[str, dict[str, str]]:
             if is_remote_site(e["meta"]) and e["status"] == "verified"}
 
 
+ONDEMAND_FIELDS = ("printed", "issued", "voided", "pending")
+
+
+def ondemand_figures(summary: dict | None) -> tuple[dict | None, str | None]:
+    """A site's ballots printed on demand from its identification summary's ``ondemand`` section
+    (identify/receipts.py: per ballot style printed, issued, voided, pending, voids by reason):
+    (``{"printed", "issued", "voided", "pending", "balanced", "by_style": {style: {...}}}``, None),
+    (None, None) without the section, or (None, why) when it is not counts."""
+    od = (summary or {}).get("ondemand")
+    if od is None:
+        return None, None
+    if not isinstance(od, dict) or not od:
+        return None, "ondemand section malformed"
+    by_style = {}
+    for style, c in sorted(od.items()):
+        if not isinstance(c, dict) or not all(_nat(c.get(k)) for k in ONDEMAND_FIELDS):
+            return None, f"ondemand counters of {str(style)[:40]!r} are not counts"
+        by_style[style] = {k: c[k] for k in ONDEMAND_FIELDS}
+    totals = {k: sum(c[k] for c in by_style.values()) for k in ONDEMAND_FIELDS}
+    # identify/ondemand.py keeps printed = issued + voided + pending per style (a CHECK of its table)
+    balanced = all(c["printed"] == c["issued"] + c["voided"] + c["pending"] for c in by_style.values())
+    return {**totals, "balanced": balanced, "by_style": by_style}, None
+
+
 def remote_voting(storage: Storage) -> dict[str, Any]:
     """The remote-voting sites: each with where it stands, its status, the districts of its protocol,
-    the voters identified there (receipts and granted claims) per home district; and the totals per
-    home district. Small reads only: the station list, ``remote_votes`` (kept at write time: one
-    row per site and home district) and the checked protocols.
+    the voters identified there (receipts and granted claims) per home district, the ballots it
+    printed on demand; and the totals per home district. Small reads only: the station list,
+    ``remote_votes`` (kept at write time: one row per site and home district), the checked
+    protocols and each site's latest identification summary.
 
     ``{"sites": [{"station", "name", "number", "region", "oik", "tik", "district", "status",
-    "identified", "by_home_district": {ОИК: n}, "sections": {contest: ОИК}}], "identified": n,
-    "by_home_district": {ОИК: n}, "not_on_national_list": n}``; "" in ``by_home_district``
-    of a site is a PIN not on the national list.
+    "identified", "by_home_district": {ОИК: n}, "sections": {contest: ОИК}, "ondemand"}],
+    "identified": n, "by_home_district": {ОИК: n}, "not_on_national_list": n, "ondemand":
+    {"printed", "issued", "voided", "pending"}}``; "" in ``by_home_district`` of a site is a PIN
+    not on the national list. A site's ``ondemand`` is ``ondemand_figures`` of its summary (None
+    before the close's summary arrived, or where nothing was printed on demand); a section that
+    is not counts is None with ``ondemand_problem`` saying why.
     """
     checked = _checked(storage)
     by_site: dict[str, dict[str, int]] = {}
     for station, district, n in storage.remote_votes():
         by_site.setdefault(station, {})[district] = n
+    summaries = storage.latest_summary_bodies(sid for sid, e in checked.items() if is_remote_site(e["meta"]))
     sites, totals = [], {}
+    printed = dict.fromkeys(ONDEMAND_FIELDS, 0)
     for sid, e in checked.items():
         m = e["meta"]
         if not is_remote_site(m):
@@ -781,11 +813,15 @@ def remote_voting(storage: Storage) -> dict[str, Any]:
         homes = by_site.get(sid, {})
         for d, n in homes.items():
             totals[d] = totals.get(d, 0) + n
+        ondemand, problem = ondemand_figures(summaries.get(sid))
+        for k in ONDEMAND_FIELDS:
+            printed[k] += ondemand[k] if ondemand else 0
         sites.append({"station": sid, "name": m.get("name"), "number": m.get("number"),
                       "region": m.get("region_code"), "oik": m.get("oik_code"), "tik": m.get("tik_code"),
                       "district": m.get("district") or m.get("oik_code"), "status": e["status"],
                       "identified": e["identified_receipts"] or 0, "by_home_district": dict(sorted(homes.items())),
-                      "sections": section_districts(e["protocol"]["body"]) if e["protocol"] else {}})
+                      "sections": section_districts(e["protocol"]["body"]) if e["protocol"] else {},
+                      "ondemand": ondemand} | ({"ondemand_problem": problem} if problem else {}))
     return {"sites": sites, "identified": sum(s["identified"] for s in sites),
             "by_home_district": {d: n for d, n in sorted(totals.items()) if d},
-            "not_on_national_list": totals.get("", 0)}
+            "not_on_national_list": totals.get("", 0), "ondemand": printed}

@@ -664,6 +664,19 @@ class Storage:
             " JOIN (SELECT station, max(n) AS n FROM summaries GROUP BY station) m ON s.n = m.n")
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
+    def latest_summary_bodies(self, stations: Iterable[str]) -> dict[str, dict]:
+        """Per station of ``stations`` the body of the summary that arrived last, read from its stored
+        envelope (the ``summaries`` row keeps the counts the totals need; the envelope keeps the rest)."""
+        out = {}
+        for station in sorted(set(stations)):
+            rows = self._q(
+                "SELECT e.data FROM summaries s JOIN envelopes e ON e.device = s.device"
+                " AND e.stream = 'identify' AND e.seq = s.seq WHERE s.station = ? ORDER BY s.n DESC LIMIT 1",
+                (station,))
+            if rows:
+                out[station] = json.loads(bytes(rows[0][0]))["body"]
+        return out
+
     def latest_protocols(self, include_test: bool = False) -> dict[str, dict]:
         """Per station the results protocol that arrived last (test-mode ones left out)."""
         rows = self._q(

@@ -22,6 +22,14 @@ restarted after a crash between commit and print) prints it.
 Secrecy: a receipt carries which contests' ballots to hand out (eligibility),
 never anything about a vote.
 
+The summary (``summary_body``, queued once at the close by ``enqueue_summary``)
+is aggregates only: the list size, identifications by method, the online
+claims' outcomes (identify/claims.py), and at a site that printed ballots on
+demand (identify/ondemand.py) their counters per ballot style (``ondemand``:
+printed, issued, voided, pending, voids by reason: no time, no row per
+ballot). ``enqueue_summary`` writes the same counters to the audit log
+(``ondemand-ballots-counted``) in the summary's transaction.
+
 Example::
 
     doc = receipt_document(election, receipt)
@@ -40,10 +48,12 @@ from base.sqlite import atomic
 from drivers.printer.base import Align, Cut, Document, Heading, QrCode, Row, Rule, Space, Text
 from identify.claims import claim_counts
 from identify.identifier import counts
+from identify.ondemand import counters as ondemand_counters
+from identify.ondemand import record_totals
 from identify.rules import Receipt, receipt_label
 from identify.voters import count
 from station.election import Election
-from station.errors import IdentificationError
+from station.errors import IdentificationError, PackageError
 from station.events import record
 from station.text import Text as Bilingual  # ``Text`` here is the printer's text element
 
@@ -179,7 +189,21 @@ def summary_body(conn: sqlite3.Connection, *, clock=None) -> dict[str, Any]:
     claimed = claim_counts(conn)
     if any(claimed["claims"].values()) or claimed["provisional"]["issued"]:
         body |= claimed
+    if ondemand := ondemand_body(conn):
+        body["ondemand"] = ondemand
     return body
+
+
+def ondemand_body(conn: sqlite3.Connection) -> dict[str, dict[str, Any]] | None:
+    """The summary's ``ondemand`` section: per ballot style printed, issued, voided, pending and
+    the voids by reason (only reasons with a sheet), as the audit record at the close has them;
+    None where no ballot was printed on demand (every station but a remote-voting site)."""
+    styles = ondemand_counters(conn)
+    if not any(c.printed for c in styles.values()):
+        return None
+    return {c.style: {"printed": c.printed, "issued": c.issued, "voided": c.voided, "pending": c.pending,
+                      "voids": {r: n for r, n in sorted(c.voids.items()) if n}}
+            for c in styles.values()}
 
 
 def summary_document(election: Election, body: dict[str, Any]) -> Document:
@@ -208,15 +232,40 @@ def summary_document(election: Election, body: dict[str, Any]) -> Document:
                 Row("  борбор четке какты / центр отказал", str(p["refused_later"]), size=18),
                 Row("  жооп жок / без ответа", str(p["unanswered"]), size=18),
                 Row("Борбор онлайн четке какты / Отказано центром", str(cl["refused_online"])))
+    if "ondemand" in body:
+        doc.add(Rule(), Text("Талап боюнча басылган бюллетендер /\nБюллетени, напечатанные по запросу:",
+                             size=20, bold=True))
+        for style, c in body["ondemand"].items():
+            doc.add(Text(_style_title(election, style), size=18, bold=True),
+                    Row("  басылды / напечатано", str(c["printed"]), size=18),
+                    Row("  берилди / выдано", str(c["issued"]), size=18),
+                    Row("  жокко чыгарылды / погашено", str(c["voided"]), size=18))
+            if c["pending"]:
+                doc.add(Row("  чечиле элек / не решено", str(c["pending"]), size=18))
     doc.add(Space(24), Cut())
     return doc
 
 
+def _style_title(election: Election, style: str) -> str:
+    """A ballot style as the summary prints it: its contest's title in both languages, or its id."""
+    contests = next((s.contests for s in election.ballot_styles if s.id == style), ())
+    if len(contests) != 1:
+        return style
+    try:
+        title = election.contest(contests[0]).title
+    except PackageError:
+        return style
+    return f"{title.ky} / {title.ru}"
+
+
 def enqueue_summary(conn: sqlite3.Connection, outbox, *, clock=None) -> dict[str, Any]:
-    """Queue the summary envelope (stream ``identify``) with its audit record, in one transaction."""
+    """Queue the summary envelope (stream ``identify``) with its audit record, in one transaction;
+    at a site that printed ballots on demand, their counters' audit record at the close too."""
 
     with atomic(conn):
         body = summary_body(conn, clock=clock)
         outbox.enqueue("identification-summary", body)
         record(conn, "identification-summary-sent", clock=clock, identified=body["identified"])
+        if "ondemand" in body:
+            record_totals(conn, clock=clock)
     return body
