@@ -124,7 +124,7 @@ from sync.claims import (
 )
 from sync.device import load_device
 from sync.errors import EnvelopeError, RemoteRejected, SyncError, TransportFault, VerificationError
-from sync.uploader import _adapter, _is_loopback, _SocketRegistry
+from sync.uploader import SocketRegistry, cuttable_adapter, is_loopback
 
 log = logging.getLogger("uchastok.identify.claims")
 
@@ -247,17 +247,17 @@ class ClaimLink:
         if scheme == "https":
             if ca is None:
                 raise SyncError("https needs a pinned CA bundle ([claims] ca or UCHASTOK_SYNC_CA)")
-        elif scheme != "http" or not _is_loopback(url):
+        elif scheme != "http" or not is_loopback(url):
             raise SyncError(f"{url}: only https, or http to a loopback address, is allowed")
         self.url = urljoin(url if url.endswith("/") else url + "/", CLAIM_PATH)
         self.connect_timeout = connect_timeout
-        self._registry = _SocketRegistry()
+        self._registry = SocketRegistry()
         self._lock = threading.Lock()
         self.session = requests.Session()
         self.session.trust_env = False
         self.session.verify = str(ca) if ca else True
-        self.session.mount("http://", _adapter(self._registry))
-        self.session.mount("https://", _adapter(self._registry))
+        self.session.mount("http://", cuttable_adapter(self._registry))
+        self.session.mount("https://", cuttable_adapter(self._registry))
 
     def __repr__(self) -> str:
         return f"ClaimLink(-> {self.url})"

@@ -97,8 +97,10 @@ BATCH_PATH = "v1/batches"
 # --- a session whose sockets a watchdog can cut -------------------------------------------
 
 
-class _SocketRegistry:
-    """Raw sockets opened for the request in flight, so the deadline can shut them down."""
+class SocketRegistry:
+    """Raw sockets opened for the request in flight, so the deadline can shut them down.
+
+    Shared with identify/claims.py, whose claim round trip has the same watchdog."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -122,7 +124,10 @@ class _SocketRegistry:
             self._socks = [s for s in self._socks if s.fileno() != -1]
 
 
-def _adapter(registry: _SocketRegistry) -> HTTPAdapter:
+def cuttable_adapter(registry: SocketRegistry) -> HTTPAdapter:
+    """A ``requests`` adapter (no retries, one kept-alive connection) whose new sockets are added to
+    ``registry``, so ``registry.cut()`` ends the request in flight at its deadline."""
+
     class Conn(urllib3.connection.HTTPConnection):
         def _new_conn(self):
             s = super()._new_conn()
@@ -149,7 +154,8 @@ def _adapter(registry: _SocketRegistry) -> HTTPAdapter:
     return Adapter(max_retries=0, pool_connections=1, pool_maxsize=1)
 
 
-def _is_loopback(url: str) -> bool:
+def is_loopback(url: str) -> bool:
+    """The URL's host is a loopback address or ``localhost``: where plain ``http://`` is allowed."""
     host = urlparse(url).hostname or ""
     if host == "localhost":
         return True
@@ -215,7 +221,7 @@ class Uploader:
         if scheme == "https":
             if ca is None:
                 raise SyncError("https needs a pinned CA bundle (--ca)")
-        elif scheme != "http" or not _is_loopback(url):
+        elif scheme != "http" or not is_loopback(url):
             raise SyncError(f"{url}: only https, or http to a loopback address, is allowed")
         self.outboxes = list(outboxes)
         self.url = urljoin(url if url.endswith("/") else url + "/", BATCH_PATH)
@@ -240,12 +246,12 @@ class Uploader:
         self.notifier: Notifier | None = None    # systemd's, set by main() (base.sdnotify)
         self._last_status: str | None = None
         self.state.url = url
-        self._registry = _SocketRegistry()
+        self._registry = SocketRegistry()
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or netrc from the environment
         self.session.verify = str(ca) if ca else True
-        self.session.mount("http://", _adapter(self._registry))
-        self.session.mount("https://", _adapter(self._registry))
+        self.session.mount("http://", cuttable_adapter(self._registry))
+        self.session.mount("https://", cuttable_adapter(self._registry))
         self.bytes_sent = 0
         self.requests_made = 0
 
