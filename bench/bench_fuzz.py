@@ -3,7 +3,8 @@
 Each target of tests/support/fuzz_targets.py (ISO 19794-2 records, ZFM framing, APDU and
 BER-TLV, LDS files, MRZ, secure messaging, EF.SOD, a whole card read, the package loader,
 canonical JSON, envelope and certificate verification, the receiver's batch handler,
-scanner image files and arrays) is fed ``--inputs`` inputs (100,000 by default) by
+scanner image files and arrays, the document printer's IPP messages and PWG raster
+pages) is fed ``--inputs`` inputs (100,000 by default) by
 the target's ``sample`` (the CI campaign's mutations drawn from ``random.Random``, about
 20 times the inputs per second of Hypothesis), or else Hypothesis in generate-only mode.
 No shrinking: the campaign goes on after an escape, which is counted by its exception

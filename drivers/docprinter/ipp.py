@@ -11,7 +11,11 @@ encoding does not allow, naming what and where: a message shorter than its
 header, a length that runs past the end, a value of the wrong size for its
 type (integer 4, boolean 1, resolution 9, rangeOfInteger 8, dateTime 11), an
 attribute outside a group, an additional value with nothing before it, a
-collection left open or closed twice, a missing end-of-attributes tag. Values
+collection left open or closed twice, collections nested deeper than
+``MAX_COLLECTION_DEPTH``, a name or value longer than 32,767 bytes (its
+length is a SIGNED-SHORT, RFC 8010 section 3.1.4; ``encode`` refuses the same),
+a missing end-of-attributes tag. Whatever ``decode`` returns, ``encode`` writes
+again. Values
 are Python values by tag (RFC 8010 section 3.9):
 
 ======================================  ======================================
@@ -61,6 +65,10 @@ CHARSET, LANGUAGE, MIME_TYPE, MEMBER_NAME = 0x47, 0x48, 0x49, 0x4A
 EXTENSION = 0x7F
 _STRING_TAGS = {TEXT, NAME, KEYWORD, URI, URI_SCHEME, CHARSET, LANGUAGE, MIME_TYPE, MEMBER_NAME}
 _FIXED_SIZE = {INTEGER: 4, ENUM: 4, BOOLEAN: 1, RESOLUTION: 9, RANGE: 8, DATE_TIME: 11}
+MAX_LENGTH = 0x7FFF          # name-length and value-length are SIGNED-SHORT (RFC 8010 section 3.1.4)
+# Collections in IPP nest a few levels (media-col > media-size); a bound keeps a hostile message
+# of nested begCollection tags from exhausting the decoder's stack.
+MAX_COLLECTION_DEPTH = 16
 
 # -- operations (RFC 8011 section 5.4.15) ----------------------------------------------
 OP_PRINT_JOB = 0x0002
@@ -285,6 +293,15 @@ class _Reader:
     def short(self, what: str) -> int:
         return struct.unpack(">H", self.take(2, what))[0]
 
+    def length(self, what: str) -> int:
+        """A name-length or value-length: a SIGNED-SHORT that may not be negative."""
+        at = self.pos
+        n = self.short(what)
+        if n > MAX_LENGTH:
+            raise IppError(f"{what} at byte {at}: {n} (0x{n:04X}), a negative SIGNED-SHORT: "
+                           f"at most {MAX_LENGTH}")
+        return n
+
 
 def decode(data: bytes) -> Message:
     """Parse one IPP message (see the module docstring for what is refused)."""
@@ -329,9 +346,9 @@ def _items(r: _Reader) -> Iterator[tuple[int, str, bytes]]:
             continue
         if tag == EXTENSION:
             raise IppError(f"extension tag 0x7F at byte {r.pos - 1}: not supported")
-        name_len = r.short("name-length")
+        name_len = r.length("name-length")
         raw_name = r.take(name_len, "name")
-        value = r.take(r.short(f"value-length of {raw_name!r}"), f"value of {raw_name!r}")
+        value = r.take(r.length(f"value-length of {raw_name!r}"), f"value of {raw_name!r}")
         try:
             name = raw_name.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -339,7 +356,7 @@ def _items(r: _Reader) -> Iterator[tuple[int, str, bytes]]:
         yield tag, name, value
 
 
-def _value(tag: int, raw: bytes, items: Iterator, name: str) -> Value:
+def _value(tag: int, raw: bytes, items: Iterator, name: str, depth: int = 0) -> Value:
     size = _FIXED_SIZE.get(tag)
     if size is not None and len(raw) != size:
         raise IppError(f"{name}: a value of tag 0x{tag:02X} must be {size} bytes, not {len(raw)}")
@@ -364,7 +381,9 @@ def _value(tag: int, raw: bytes, items: Iterator, name: str) -> Value:
         except UnicodeDecodeError as e:
             raise IppError(f"{name}: a string value that is not UTF-8") from e
     if tag == BEG_COLLECTION:
-        return Value(tag, _collection(items, name))
+        if depth >= MAX_COLLECTION_DEPTH:
+            raise IppError(f"{name}: collections nested more than {MAX_COLLECTION_DEPTH} deep")
+        return Value(tag, _collection(items, name, depth + 1))
     if tag == END_COLLECTION:
         raise IppError(f"{name}: endCollection without a begCollection")
     if 0x10 <= tag <= 0x1F:
@@ -372,7 +391,7 @@ def _value(tag: int, raw: bytes, items: Iterator, name: str) -> Value:
     return Value(tag, bytes(raw))
 
 
-def _collection(items: Iterator, name: str) -> tuple[Attribute, ...]:
+def _collection(items: Iterator, name: str, depth: int) -> tuple[Attribute, ...]:
     members: list[Attribute] = []
     for tag, item_name, raw in items:
         if tag < 0x10:
@@ -390,7 +409,7 @@ def _collection(items: Iterator, name: str) -> tuple[Attribute, ...]:
         if not members:
             raise IppError(f"collection {name!r}: a value before any memberAttrName")
         m = members[-1]
-        members[-1] = Attribute(m.name, m.values + (_value(tag, raw, items, m.name),))
+        members[-1] = Attribute(m.name, m.values + (_value(tag, raw, items, m.name, depth),))
     raise IppError(f"collection {name!r} left open: the message was cut short")
 
 

@@ -18,8 +18,12 @@ a run) and is vectorised: one page of A4 at 300 dpi in tens of milliseconds.
 page and the line where a stream is malformed or cut short: a missing sync
 word, a short header, a size that does not add up (BytesPerLine against Width
 and BitsPerPixel), a run past the end of its line, a page with fewer lines than
-its Height. Sizes are capped (``MAX_PIXELS`` a page, ``MAX_PAGES``) so a hostile
-header cannot make it allocate gigabytes.
+its Height. Sizes are capped (``MAX_PIXELS`` a page, ``MAX_PAGES``, and
+``MAX_DECODED_BYTES`` for the pages' pixels together, checked at each page's
+header before its pixels are allocated) so a hostile stream cannot make it
+allocate gigabytes: run-length coding lets a few bytes stand for a whole line
+repeated 256 times, so a stream of a few kilobytes could otherwise declare 64
+pages of 144 million pixels each.
 
 Example::
 
@@ -41,6 +45,8 @@ SYNC = b"RaS2"
 HEADER_SIZE = 1796
 MAX_PIXELS = 12_000 * 12_000          # A3 at 1200 dpi is about 14,000 x 19,800: we print A4/A5
 MAX_PAGES = 64
+# The pages' decoded pixel bytes together: 16 A4 pages at 300 dpi in sgray_8, or 4 at 600 dpi.
+MAX_DECODED_BYTES = MAX_PIXELS
 CS_BLACK, CS_SGRAY, CS_SRGB = 3, 18, 19
 MIME_PWG_RASTER = "image/pwg-raster"
 
@@ -180,6 +186,7 @@ def decode_pages(data: bytes) -> list[tuple[PageHeader, Image.Image]]:
         raise RasterError(f"not a PWG raster stream: starts with {bytes(data[:4])!r}, not b'RaS2'")
     pages = []
     pos = 4
+    decoded = 0
     while pos < len(data):
         number = len(pages) + 1
         if number > MAX_PAGES:
@@ -188,6 +195,10 @@ def decode_pages(data: bytes) -> list[tuple[PageHeader, Image.Image]]:
             raise RasterError(f"page {number}: header cut short ({len(data) - pos} of "
                               f"{HEADER_SIZE} bytes)")
         header = _parse_header(data[pos:pos + HEADER_SIZE], number)
+        decoded += header.bytes_per_line * header.height
+        if decoded > MAX_DECODED_BYTES:
+            raise RasterError(f"page {number}: the pages so far decode to {decoded:,} bytes of "
+                              f"pixels (at most {MAX_DECODED_BYTES:,} a stream)")
         pos += HEADER_SIZE
         image, pos = _decode_page(data, pos, header, number)
         pages.append((header, image))
@@ -269,10 +280,10 @@ def _decode_page(data: bytes, pos: int, h: PageHeader, number: int) -> tuple[Ima
         start = y * line_bytes
         page[start:start + repeat * line_bytes] = bytes(line) * repeat
         y += repeat
-    return _image(bytes(page), h), pos
+    return _image(page, h), pos          # no copy: Pillow copies the pixels once
 
 
-def _image(raw: bytes, h: PageHeader) -> Image.Image:
+def _image(raw: bytes | bytearray, h: PageHeader) -> Image.Image:
     if h.color_space == CS_SGRAY:
         return Image.frombytes("L", (h.width, h.height), raw)
     if h.color_space == CS_SRGB:

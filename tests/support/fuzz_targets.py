@@ -23,6 +23,7 @@ import io
 import json
 import random
 import shutil
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ from central.storage import Storage
 from count.ballots.interpret import decode_image, interpret_sheet
 from count.ballots.layout import render_sheet
 from count.ballots.reading import SheetReading
+from drivers.docprinter import ipp, raster
+from drivers.docprinter.errors import IppError, RasterError
+from drivers.docprinter.raster import MIME_PWG_RASTER
 from drivers.errors import DriverError, ProtocolError
 from drivers.fingerprint.packets import (
     Command,
@@ -718,6 +722,109 @@ def _ballot_arrays() -> Target:
     return Target("ballot-image-arrays", image(), guarded((), check), (), cheap=False)
 
 
+# --- drivers: the document printer's IPP messages and PWG raster pages ------------------------
+
+def _ipp() -> Target:
+    uri = "ipp://127.0.0.1:631/ipp/print"
+    media = ipp.attr("media-col", ipp.BEG_COLLECTION, (
+        ipp.Attribute("media-size", (ipp.Value(ipp.BEG_COLLECTION, (
+            ipp.attr("x-dimension", ipp.INTEGER, 21000), ipp.attr("y-dimension", ipp.INTEGER, 29700))),)),
+        ipp.attr("media-source", ipp.KEYWORD, "main")))
+    messages = [
+        ipp.Message(ipp.OP_GET_PRINTER_ATTRIBUTES, 1, [ipp.Group(ipp.TAG_OPERATION, ipp.operation_attributes(
+            uri, ipp.attr("requested-attributes", ipp.KEYWORD, "printer-state", "media-ready")))]),
+        ipp.Message(ipp.OP_PRINT_JOB, 2, [
+            ipp.Group(ipp.TAG_OPERATION, ipp.operation_attributes(
+                uri, ipp.attr("requesting-user-name", ipp.NAME, "uchastok"),
+                ipp.attr("job-name", ipp.NAME, "ballot"),
+                ipp.attr("ipp-attribute-fidelity", ipp.BOOLEAN, True),
+                ipp.attr("document-format", ipp.MIME_TYPE, MIME_PWG_RASTER))),
+            ipp.Group(ipp.TAG_JOB, [ipp.attr("media", ipp.KEYWORD, "iso_a4_210x297mm"), media,
+                                    ipp.attr("print-color-mode", ipp.KEYWORD, "monochrome")])],
+            data=b"RaS2" + bytes(range(40))),
+        ipp.Message(ipp.OK, 3, [
+            ipp.Group(ipp.TAG_OPERATION, [ipp.attr("attributes-charset", ipp.CHARSET, "utf-8"),
+                                          ipp.attr("attributes-natural-language", ipp.LANGUAGE, "en"),
+                                          ipp.attr("status-message", ipp.TEXT_LANG,
+                                                   ipp.WithLanguage("ru", "Бумага закончилась"))]),
+            ipp.Group(ipp.TAG_PRINTER, [
+                ipp.attr("printer-state", ipp.ENUM, ipp.PRINTER_STOPPED),
+                ipp.attr("printer-state-reasons", ipp.KEYWORD, "media-empty-error", "media-jam-error"),
+                ipp.attr("printer-resolution-supported", ipp.RESOLUTION, ipp.Resolution(300, 300),
+                         ipp.Resolution(600, 600)),
+                ipp.attr("copies-supported", ipp.RANGE, ipp.Range(1, 1)),
+                ipp.attr("printer-current-time", ipp.DATE_TIME, bytes(11)),
+                ipp.attr("printer-alert", ipp.OCTET_STRING, b"code=jam"),
+                ipp.attr("printer-info", ipp.UNKNOWN, None),
+                ipp.attr("media-col-ready", ipp.BEG_COLLECTION, media.value, media.value)]),
+            ipp.Group(ipp.TAG_JOB, [ipp.attr("job-id", ipp.INTEGER, 7),
+                                    ipp.attr("job-state", ipp.ENUM, ipp.JOB_STOPPED)])]),
+    ]
+    seeds = tuple(ipp.encode(m) for m in messages)
+
+    def check(b: bytes) -> None:
+        message = ipp.decode(b)
+        # What decodes encodes again and reads back the same (the module's round trip).
+        try:
+            again = ipp.decode(ipp.encode(message))
+        except IppError as e:
+            raise Escape(f"a decoded message does not encode again: {e}") from e
+        if again != message:
+            raise Escape("decode(encode(decode(b))) != decode(b)")
+
+    return Target("ipp-decode", mutated(seeds, max_edits=8, raw_max=200), guarded((IppError,), check),
+                  (IppError,), sample=lambda r: mutate(r, seeds, max_edits=8, raw_max=200))
+
+
+def _raster_stream(header: bytes, lines: list[bytes]) -> bytes:
+    return raster.SYNC + header + b"".join(lines)
+
+
+def _raster_seeds() -> tuple[bytes, ...]:
+    a = np.full((24, 40), 255, dtype=np.uint8)
+    a[3:9, 5:30] = 0
+    a[12:20, ::3] = 90
+    a[21] = np.arange(40, dtype=np.uint8) * 6
+    gray = raster.encode_pages([raster.RasterPage(Image.fromarray(a), 300),
+                                raster.RasterPage(Image.fromarray(a[:8, :16]), 150)], media="iso_a5_148x210mm")
+
+    def header(width, height, bits, space, per_line):
+        h = bytearray(gray[4:4 + raster.HEADER_SIZE])
+        for name, value in (("Width", width), ("Height", height), ("BitsPerPixel", bits),
+                            ("ColorSpace", space), ("BytesPerLine", per_line)):
+            struct.pack_into(">I", h, raster._OFF[name], value)
+        return bytes(h)
+
+    # black_1, 20 pixels (3 bytes) a line: a literal run, a repeat run, the white fill (128).
+    black = _raster_stream(header(20, 6, 1, raster.CS_BLACK, 3),
+                           [b"\x00\xfe\xf0\x0f\x80", b"\x02\x02\xaa", b"\x01\x00\xff\x80"])
+    # srgb_8, 4 pixels a line: literal runs of 3-byte pixels, a repeat, the white fill.
+    rgb = _raster_stream(header(4, 3, 24, raster.CS_SRGB, 12),
+                         [b"\x00\xfd" + bytes(range(12)), b"\x00\x01\x10\x20\x30\x80",
+                          b"\x00\x03\x00\x00\x00"])
+    return gray, black, rgb
+
+
+def _raster() -> Target:
+    seeds = _raster_seeds()
+
+    def check(b: bytes) -> None:
+        pages = raster.decode_pages(b)
+        for header, image in pages:
+            if image.mode != "L" or image.size != (header.width, header.height):
+                raise Escape(f"a {header.width} x {header.height} page decoded as {image.mode} {image.size}")
+        if pages[0][0].color_space == raster.CS_SGRAY and pages[0][0].width * pages[0][0].height <= 100_000:
+            # An 8-bit grey page encodes again (repeat runs only) to the same pixels.
+            header, image = pages[0]
+            [(_, back)] = raster.decode_pages(raster.encode_pages([raster.RasterPage(image, header.dpi[0])]))
+            if back.tobytes() != image.tobytes():
+                raise Escape("an 8-bit grey page does not encode again to the same pixels")
+
+    return Target("pwg-raster-decode", mutated(seeds, max_edits=8, raw_max=200),
+                  guarded((RasterError,), check), (RasterError,),
+                  sample=lambda r: mutate(r, seeds, max_edits=8, raw_max=200))
+
+
 BUILDERS: dict[str, Callable[..., Target]] = {
     "iso19794-decode": lambda w: _iso19794(),
     "zfm-packets": lambda w: _zfm(),
@@ -733,6 +840,8 @@ BUILDERS: dict[str, Callable[..., Target]] = {
     "receiver-handle-batch": _receiver,
     "ballot-image-files": lambda w: _ballot_files(),
     "ballot-image-arrays": lambda w: _ballot_arrays(),
+    "ipp-decode": lambda w: _ipp(),
+    "pwg-raster-decode": lambda w: _raster(),
 }
 
 
