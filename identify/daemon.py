@@ -27,6 +27,17 @@ One voter (``IdentifyDaemon.serve_voter``), in this order:
    paper: the identification stands, the receipt stays queued and prints
    when the printer is READY again (each turn of ``run`` and at start, so a
    crash between commit and print is healed by the restart).
+6. **Ballots printed on demand** (remote-voting site with a ``ballot_printer``,
+   identify/ondemand.py): after the commit, one ballot of each style of the
+   voter's contests (``eligibility.ballot_styles``) comes out of the A4
+   printer, and ``TableResult.ballots`` says how each went. The sheets wait
+   on the tray (``pending``) until they are handed over: ``hand_over()``, or
+   the next voter's acceptance, which hands over what the previous voter was
+   given; a voter who leaves without them: ``not_taken(reason)`` voids them;
+   a sheet that did not come out (printer not ready, jam: the jammed sheet
+   voided by the counters): ``print_again()`` once the printer is back.
+   The table serves no voter while the ballot printer is not READY (a voter
+   identified there would get no ballot).
 
 Remote voting (identify/claims.py, uchastok.toml ``[claims]``): step 3 claims
 the voter at the centre before the transaction. With no answer at a
@@ -70,6 +81,7 @@ from base.sdnotify import Notifier
 from base.sqlite import connect
 from biometrics.errors import CalibrationError
 from biometrics.match import Calibration
+from drivers.docprinter.base import DocPrinterStatus
 from drivers.errors import DriverError
 from drivers.fingerprint.base import SensorStatus
 from drivers.idcard.base import CardStatus
@@ -81,6 +93,7 @@ from identify import eligibility, receipts, voters
 from identify.claims import ClaimResender, open_claims
 from identify.devices import HardwareFactory, IdentifyDeviceFactory, IdentifyDevices
 from identify.identifier import Identifier, identified
+from identify.ondemand import BallotPrint, OnDemandBallots, OnDemandError, PrintState
 from identify.receipts import print_pending
 from identify.rules import Outcome, Status, receipt_label
 from identify.store import open_identify_db
@@ -127,7 +140,8 @@ SENSOR_TEXT = {
     SensorStatus.ERROR: Text("Манжа изи сканеринин катасы: кайра аракет", "Ошибка сканера отпечатков: повторите"),
 }
 # The device conditions in which the table can work (an empty card reader waits for a card).
-WORKING = frozenset({SensorStatus.READY, CardStatus.READY, CardStatus.NO_CARD, PrinterStatus.READY})
+WORKING = frozenset({SensorStatus.READY, CardStatus.READY, CardStatus.NO_CARD, PrinterStatus.READY,
+                     DocPrinterStatus.READY})
 
 
 @dataclass
@@ -140,12 +154,15 @@ class TableResult:
     message_ru: str = ""
     printed: list = field(default_factory=list)   # [(receipt number, PrintResult)]
     detail: str = ""
+    ballots: list[BallotPrint] = field(default_factory=list)   # printed on demand (remote-voting site)
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "message_ky": self.message_ky, "message_ru": self.message_ru,
                 "detail": self.detail, "outcome": self.outcome.to_json() if self.outcome else None,
                 "printed": [{"receipt": n, "printed": r.printed, "printer": r.status.value}
-                            for n, r in self.printed]}
+                            for n, r in self.printed],
+                "ballots": [{"style": b.style, "state": b.state.value, "detail": b.detail}
+                            for b in self.ballots]}
 
 
 def _shown(condition: enum.Enum | str) -> str:
@@ -188,6 +205,14 @@ class IdentifyDaemon(RoleDaemon):
         self._device_status: dict[str, str] = {}
         self.served = 0
         self.claim_resender: ClaimResender | None = None
+        # Step 6: the remote-voting site's ballots printed on demand, and what lies on the tray
+        # for the voter at the table (styles printed, not yet handed over or voided).
+        self.ballot_printer = devices.ballot_printer
+        self.ondemand = (OnDemandBallots(self.conn, election, self.ballot_printer)
+                         if self.ballot_printer is not None and election.station.remote_site else None)
+        self.on_tray: list[str] = []
+        self.uncertain: list[str] = []     # sent, fate unknown: the member looks (tray_checked)
+        self.not_out: list[str] = []       # the voter's styles that did not come out (print_again)
 
     def __repr__(self) -> str:
         return f"IdentifyDaemon(table={self.identifier.table}, served={self.served})"
@@ -209,7 +234,10 @@ class IdentifyDaemon(RoleDaemon):
     def device_conditions(self) -> dict[str, enum.Enum | str]:
         """The condition of each device now: its status member, or ``"error: ..."`` if asking raised."""
         out: dict[str, enum.Enum | str] = {}
-        for name, dev in (("sensor", self.sensor), ("card-reader", self.card_reader), ("printer", self.printer)):
+        devices = [("sensor", self.sensor), ("card-reader", self.card_reader), ("printer", self.printer)]
+        if self.ondemand is not None:
+            devices.append(("ballot-printer", self.ballot_printer))
+        for name, dev in devices:
             try:
                 out[name] = dev.status()
             except Exception as e:  # noqa: BLE001 - a half-plugged device may raise: it is "not there"
@@ -229,7 +257,8 @@ class IdentifyDaemon(RoleDaemon):
     @staticmethod
     def devices_ready(conditions: dict[str, enum.Enum | str]) -> bool:
         return (conditions.get("sensor") is SensorStatus.READY
-                and conditions.get("card-reader") in (CardStatus.READY, CardStatus.NO_CARD))
+                and conditions.get("card-reader") in (CardStatus.READY, CardStatus.NO_CARD)
+                and conditions.get("ballot-printer", DocPrinterStatus.READY) is DocPrinterStatus.READY)
 
     def _say(self, text: str) -> None:
         self.log.info(text)
@@ -251,6 +280,71 @@ class IdentifyDaemon(RoleDaemon):
         except DriverError as e:
             self.log.error("printer: %s (receipts stay queued)", e)
             return []
+
+    # -- ballots printed on demand (step 6) ------------------------------------------------------
+
+    def _print_ballots(self, out: Outcome) -> list[BallotPrint]:
+        """The accepted voter's ballots out of the A4 printer (the previous voter's handed over first)."""
+        assert self.ondemand is not None
+        self.hand_over()
+        styles = list(eligibility.ballot_styles(self.election, out.ballots))
+        if not styles:
+            return []
+        return self._print(styles)
+
+    def _print(self, styles: list[str]) -> list[BallotPrint]:
+        assert self.ondemand is not None
+        try:
+            done = self.ondemand.print_ballots(styles)
+        except DriverError as e:      # the driver's contract is a JobResult; a fault is "not printed"
+            self.log.error("ballot printer: %s", e)
+            done = [BallotPrint(s, PrintState.NOT_PRINTED, detail=str(e)) for s in styles]
+        self.on_tray += [b.style for b in done if b.state is PrintState.ON_PAPER]
+        self.uncertain += [b.style for b in done if b.state is PrintState.UNCERTAIN]
+        self.not_out = [b.style for b in done if b.state in (PrintState.NOT_PRINTED, PrintState.VOIDED)]
+        if self.not_out:
+            self._say(f"ballot printer: {', '.join(self.not_out)} not printed (print again once it is ready)")
+        return done
+
+    def tray_checked(self, came_out: bool) -> None:
+        """After an UNCERTAIN job (the printer stopped answering) the member looked in the tray:
+        the sheets are there (on the tray like the others) or not (withdrawn; ``print_again``)."""
+        assert self.ondemand is not None
+        looked, self.uncertain = self.uncertain, []
+        for style in looked:
+            if came_out:
+                self.on_tray.append(style)
+            else:
+                self.ondemand.withdraw(style)
+                self.not_out.append(style)
+
+    def hand_over(self) -> list[str]:
+        """The sheets on the tray were handed to the voter: issued. Returns their styles."""
+        if self.ondemand is None:
+            return []
+        given, self.on_tray = self.on_tray, []
+        for style in given:
+            self.ondemand.issue(style)
+        return given
+
+    def not_taken(self, reason: str = "voter-left") -> list[str]:
+        """The voter left the sheets on the tray: voided with ``reason`` (identify.ondemand.VOID_REASONS)."""
+        if self.ondemand is None:
+            raise OnDemandError("no ballots are printed on demand at this table")
+        left = list(self.on_tray)
+        for style in left:
+            self.ondemand.void(style, reason)
+            self.on_tray.remove(style)
+        self.not_out = []
+        return left
+
+    def print_again(self) -> list[BallotPrint]:
+        """Print the voter's sheets that did not come out (the printer was not ready, a jam)."""
+        if self.ondemand is None:
+            raise OnDemandError("no ballots are printed on demand at this table")
+        if not self.not_out:
+            return []
+        return self._print(self.not_out)
 
     # -- one voter -------------------------------------------------------------------------
 
@@ -310,6 +404,8 @@ class IdentifyDaemon(RoleDaemon):
                 self.after_commit(out)
             self._show("ACCEPTED")
             result.printed = self.print_pending()
+            if self.ondemand is not None:
+                result.ballots = self._print_ballots(out)
         elif out.status is Status.CONFIRM:
             self._show("BUSY")
         else:
@@ -423,6 +519,10 @@ class IdentifyDaemon(RoleDaemon):
                receipts_waiting=pending)
         if pending:
             self.print_pending()
+        if self.ondemand is not None:
+            # Sheets an interruption left printed but not settled: on the tray for the commission
+            # (hand_over if the voter took them, not_taken with "interrupted" if not).
+            self.on_tray = [style for style, n in self.ondemand.pending().items() for _ in range(n)]
         self._start_resender()
         return f"table {self.identifier.table}" + (f": {self.description}" if self.description else "")
 

@@ -3,15 +3,18 @@
 The identify daemon works with five devices, ``IdentifyDevices``: the
 fingerprint sensor, the ID-card reader, the MRZ input (an MRZ reader, or the
 commission typing the keys), the receipt printer and the lights (optional:
-a table without GPIO works without them). An ``IdentifyDeviceFactory`` makes
+a table without GPIO works without them); a remote-voting site's table has a
+sixth, the A4 document printer that prints each voter's ballots on demand
+(``ballot_printer``, identify/ondemand.py; None elsewhere). An ``IdentifyDeviceFactory`` makes
 them, and the daemon is built the same way from any factory
 (identify/daemon.py ``build_identify_daemon``), so a simulated and a real
 table differ only in the factory:
 
 - ``HardwareFactory(paths)`` (here): the devices named in uchastok.toml
   ``[identify]`` (``sensor``, ``mrz_reader``, ``card_reader`` (a part of the
-  PC/SC reader's name), ``printer``, ``printer_baud``), the lights on the lgpio
-  pin factory when there is one;
+  PC/SC reader's name), ``printer``, ``printer_baud``, ``ballot_printer`` (the
+  document printer's ``ipp://`` URI, at a remote-voting site)), the lights on
+  the lgpio pin factory when there is one;
 - ``simulation.table.SimulatedIdentifyFactory``: the same drivers talking to
   their simulators, the lights on gpiozero's ``MockFactory``.
 
@@ -34,6 +37,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from base.paths import Paths
+from drivers.docprinter.base import DocumentPrinter
+from drivers.docprinter.ipp_printer import IppPrinter
 from drivers.fingerprint.base import FingerprintSensor
 from drivers.fingerprint.serial_sensor import ZfmSensor
 from drivers.idcard.base import CardReader, PcscTransport
@@ -56,6 +61,7 @@ class IdentifyDevices:
     printer: Printer
     indicators: Indicators | None
     factory: IdentifyDeviceFactory
+    ballot_printer: DocumentPrinter | None = None
 
     def close(self) -> None:
         """Release every device the factory opened; safe to call twice."""
@@ -85,12 +91,17 @@ class IdentifyDeviceFactory(DeviceFactory, abc.ABC):
         """The lights and buzzer, or None where there are none."""
         return None
 
+    def ballot_printer(self) -> DocumentPrinter | None:
+        """The document printer of ballots printed on demand, or None (not a remote-voting site)."""
+        return None
+
     def open_devices(self) -> IdentifyDevices:
         """Every device of the table; on a failure, those made so far are released."""
         with self.opening():
             return IdentifyDevices(sensor=self.sensor(), card_reader=self.card_reader(),
-                               mrz_input=self.mrz_input(), printer=self.printer(),
-                               indicators=self.indicators(), factory=self)
+                                   mrz_input=self.mrz_input(), printer=self.printer(),
+                                   indicators=self.indicators(), factory=self,
+                                   ballot_printer=self.ballot_printer())
 
 
 class HardwareFactory(IdentifyDeviceFactory):
@@ -119,3 +130,7 @@ class HardwareFactory(IdentifyDeviceFactory):
 
     def indicators(self) -> Indicators | None:
         return gpio_indicators(self, self.log)
+
+    def ballot_printer(self) -> DocumentPrinter | None:
+        uri = self.config.get("ballot_printer")
+        return self.keep(IppPrinter(uri)) if uri else None

@@ -202,6 +202,32 @@ class FaultProxy:
                 except OSError:
                     pass
 
+    def replan(self, faults: dict[Fault, float] | None = None, **settings) -> None:
+        """Change the link now: new ``faults`` (None: a clean link) and plan settings (``delay_s`` ...).
+
+        A kept-alive client connection has its next fault drawn already, so every open client
+        connection is closed: the next request of every client opens a new one under the new plan
+        (a cut link drops what comes next, a restored one forwards it).
+        """
+        self.plan.faults = dict(faults or {})
+        for name, value in settings.items():
+            setattr(self.plan, name, value)
+        with self._lock:
+            socks = list(self._socks)
+        for s in socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        """Every request dropped unanswered (the link is down)."""
+        self.replan({Fault.DROP: 1.0})
+
+    def restore(self) -> None:
+        """A clean link again."""
+        self.replan(None)
+
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:

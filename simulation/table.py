@@ -17,6 +17,12 @@ trust/document-signers.pem holds its certificates); the voter's finger is
 ``SyntheticFinger(finger_seed(seed, pin, 0))``: impressions 0 and 1 were
 enrolled, the sensor presents impression 2 and later.
 
+At a remote-voting site (the package's station ``kind``) the table has the A4
+document printer too: the IPP printer simulator (drivers/docprinter/simulator.py,
+rendering each page to PNG under ``var/out/ballots-printed``) behind the real IPP
+driver, which prints each accepted voter's ballots on demand (identify/daemon.py
+step 6); ``SimTable.ballot_sim`` is that simulator.
+
 Scripted visits (``Visit``): a voter who is accepted, a card from another
 station (not on the list), a voter who comes back (already identified), a
 finger that does not match followed by the commission's manual
@@ -53,6 +59,8 @@ from base.paths import Paths
 from base.sdnotify import Notifier
 from biometrics.extract import extract
 from biometrics.synthetic import SyntheticFinger, finger_seed
+from drivers.docprinter.ipp_printer import IppPrinter
+from drivers.docprinter.simulator import DocPrinterSimulator
 from drivers.fingerprint.serial_sensor import ZfmSensor
 from drivers.fingerprint.simulator import SensorSimulator
 from drivers.idcard.base import CardReader, CardStatus, DirectTransport, PcscTransport
@@ -256,6 +264,7 @@ class VisitResult:
     visit: Visit
     table: object                 # identify.daemon.TableResult
     manual: object | None = None  # Outcome of the manual identification, if any
+    ballots: list = dataclasses.field(default_factory=list)   # printed on demand (identify.ondemand.BallotPrint)
 
     @property
     def outcome(self):
@@ -270,19 +279,24 @@ class SimulatedIdentifyFactory(IdentifyDeviceFactory):
     (``"pcsc"``, fed by ``VpcdLink``); the BAC keys typed by the commission (a queue,
     ``mrz="typed"``) or the MRZ scanner simulator on a pty (``mrz_scanner``) read by
     the real ``MrzReader`` (``"scanner"``); the ESC/POS printer simulator writing into
-    ``receipts_dir``; the lights on gpiozero's ``MockFactory``, patterns 1000 times faster.
+    ``receipts_dir``; the lights on gpiozero's ``MockFactory``, patterns 1000 times faster;
+    with ``ballots_dir`` (a remote-voting site), the IPP document printer simulator rendering
+    into it, driven by the real ``IppPrinter``.
     """
 
     description = "simulated devices"
 
-    def __init__(self, receipts_dir: str | os.PathLike, *, transport: str = "direct", mrz: str = "typed"):
+    def __init__(self, receipts_dir: str | os.PathLike, *, transport: str = "direct", mrz: str = "typed",
+                 ballots_dir: str | os.PathLike | None = None):
         super().__init__()
         self.receipts_dir = Path(receipts_dir)
+        self.ballots_dir = Path(ballots_dir) if ballots_dir is not None else None
         self.transport = transport
         self.mrz = mrz
         self.slot = CardSlot()
         self.sensor_sim: SensorSimulator | None = None
         self.mrz_scanner: PtyMrzScanner | None = None
+        self.ballot_sim: DocPrinterSimulator | None = None
 
     def __repr__(self) -> str:
         return f"SimulatedIdentifyFactory({self.receipts_dir}, transport={self.transport}, mrz={self.mrz})"
@@ -310,6 +324,12 @@ class SimulatedIdentifyFactory(IdentifyDeviceFactory):
     def indicators(self) -> Indicators:
         return self.keep(Indicators(MockFactory(), patterns=scaled_patterns(0.001)))
 
+    def ballot_printer(self) -> IppPrinter | None:
+        if self.ballots_dir is None:
+            return None
+        self.ballot_sim = self.keep(DocPrinterSimulator(self.ballots_dir))
+        return self.keep(IppPrinter(self.ballot_sim.uri, poll_s=0.01))
+
 
 class SimTable:
     """A whole simulated identification table over a provisioned home (context manager).
@@ -329,7 +349,10 @@ class SimTable:
         self.seed = int((self.secrets / "seed").read_text().strip())
         self.pki = document_signer(self.secrets)
         self.receipts_dir = Path(receipts_dir or paths.output_dir / "receipts")
-        self.factory = SimulatedIdentifyFactory(self.receipts_dir, transport=transport, mrz=mrz)
+        remote_site = current_package(paths).election.station.remote_site
+        self.factory = SimulatedIdentifyFactory(
+            self.receipts_dir, transport=transport, mrz=mrz,
+            ballots_dir=paths.output_dir / "ballots-printed" if remote_site else None)
         self.daemon = build_identify_daemon(paths, self.factory, table=table, clock=self.clock, logger=logger,
                                             notifier=notifier, after_commit=after_commit,
                                             capture_deadline_s=1.0)
@@ -360,11 +383,14 @@ class SimTable:
     # The simulators behind them.
     sensor_sim = property(lambda self: self.factory.sensor_sim)
     mrz_scanner = property(lambda self: self.factory.mrz_scanner)
+    ballot_sim = property(lambda self: self.factory.ballot_sim)
     slot = property(lambda self: self.factory.slot)
 
     @functools.cached_property
     def voters(self) -> list:
-        return [Voter.from_row(r) for r in self.identifier.conn.execute("SELECT * FROM voter ORDER BY rowid")]
+        # by_pin: with the home station and district of a national list (a remote-voting site)
+        conn = self.identifier.conn
+        return [by_pin(conn, pin) for (pin,) in conn.execute("SELECT pin FROM voter ORDER BY rowid")]
 
     def voter(self, pin: str):
         return by_pin(self.identifier.conn, pin)
@@ -445,7 +471,8 @@ class SimTable:
                 self.mrz.clear()
             if paused:
                 self._polls("resume")
-        return VisitResult(v, result, manual.outcome if manual is not None else None)
+        return VisitResult(v, result, manual.outcome if manual is not None else None,
+                           (manual or result).ballots)
 
     def _polls(self, action: str) -> None:
         polls.apply(self.identifier.station_conn, action, actor=f"member:{MEMBER[0]}", clock=self.clock)

@@ -162,27 +162,13 @@ class Link:
         self.url = self.proxy.url
 
     def cut(self) -> None:
-        self.plan.faults = {Fault.DROP: 1.0}
-        self._forget()
+        self.proxy.cut()
 
     def restore(self) -> None:
-        self.plan.faults = {}
-        self._forget()
+        self.proxy.restore()
 
     def slow(self, seconds: float) -> None:
-        self.plan.faults, self.plan.delay_s = {Fault.DELAY: 1.0}, seconds
-        self._forget()
-
-    def _forget(self) -> None:
-        # A kept-alive connection has its next fault drawn already: close them all, so the
-        # next request of every client opens a new one under the new plan.
-        with self.proxy._lock:
-            socks = list(self.proxy._socks)
-        for s in socks:
-            try:
-                s.close()
-            except OSError:
-                pass
+        self.proxy.replan({Fault.DELAY: 1.0}, delay_s=seconds)
 
     def close(self) -> None:
         self.proxy.close()

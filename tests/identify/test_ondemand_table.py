@@ -1,0 +1,126 @@
+"""The remote-voting site's table prints each accepted voter's ballots on demand (identify/daemon.py step 6).
+
+The site's package is a real remote-site package (simulation/remote.py: districts 3 and 7,
+the demo station's voters with their home UIK-1234 in OIK-07 first); the table is the
+simulated one, with the IPP document printer simulator behind the real IPP driver. Claims
+are off here (tests/identify/test_station_claims.py has them): this is about the paper.
+
+For every style, at every moment: printed = issued + voided + pending; the sheets of a
+voter are issued when handed over (or when the next voter is accepted), voided when the
+voter leaves them; a jam voids the jammed sheet and the member prints it again; the table
+serves nobody while the ballot printer cannot print.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from identify.ondemand import PrintState, counters
+from simulation.election import demo_voters
+from simulation.remote import build_remote_site_package
+from simulation.table import SimTable, Visit, provision_home
+
+D, P = "bs-district-07", "bs-party-list"
+NOT_ENROLLED = "no-fingerprint-enrolled"
+
+
+@pytest.fixture(scope="module")
+def site_pkg(demo_package, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ondemand-site")
+    home_rows = list(demo_voters(5, demo_package.voters))
+    return build_remote_site_package(root / "site", voters=40, seed=5, districts=(3, 7), home_rows=home_rows,
+                                     home=("UIK-1234", "OIK-07"), template_pins=(),
+                                     signing_key=demo_package.key, secrets=demo_package.secrets)
+
+
+@pytest.fixture
+def site(tmp_path, site_pkg, demo_package):
+    home = provision_home(tmp_path / "site", site_pkg.dir, signing_key=demo_package.key, state="open")
+    home.config_file.write_text('[claims]\nmode = "off"\n')
+    with SimTable(home, demo_package.secrets) as table:
+        yield table
+
+
+def home_voters(table) -> list[str]:
+    return [v.pin for v in table.voters if v.home_district == "OIK-07"]
+
+
+def states(table) -> dict[str, tuple[int, int, int, int]]:
+    return {s: (c.printed, c.issued, c.voided, c.pending) for s, c in counters(table.daemon.conn).items()
+            if s in (D, P)}
+
+
+def visit(table, pin):
+    return table.visit(Visit(pin, manual_reason=NOT_ENROLLED))
+
+
+def test_an_accepted_voter_gets_the_home_districts_ballots_from_the_printer(site):
+    pin = home_voters(site)[0]
+    r = visit(site, pin)
+    assert r.outcome.accepted and r.outcome.ballots == ("district-07", "party-list")
+    assert [(b.style, b.state) for b in r.ballots] == [(D, PrintState.ON_PAPER), (P, PrintState.ON_PAPER)]
+    assert len(site.ballot_sim.printed) == 2
+    assert states(site) == {D: (1, 0, 0, 1), P: (1, 0, 0, 1)}          # on the tray
+    assert site.daemon.hand_over() == [D, P]
+    assert states(site) == {D: (1, 1, 0, 0), P: (1, 1, 0, 0)}
+
+
+def test_the_next_acceptance_hands_over_and_a_voter_who_leaves_voids(site):
+    a, b = home_voters(site)[:2]
+    visit(site, a)
+    visit(site, b)                     # a's sheets were handed over when b was accepted
+    assert states(site) == {D: (2, 1, 0, 1), P: (2, 1, 0, 1)}
+    assert site.daemon.not_taken("voter-left") == [D, P]
+    c = {s: x for s, x in counters(site.daemon.conn).items() if s in (D, P)}
+    assert {s: (x.printed, x.issued, x.voided, x.pending, x.voids["voter-left"]) for s, x in c.items()} == {
+        D: (2, 1, 1, 0, 1), P: (2, 1, 1, 0, 1)}
+    assert all(x.printed == x.issued + x.voided for x in c.values())
+
+
+def test_a_jam_voids_the_jammed_sheet_and_the_member_prints_it_again(site):
+    site.ballot_sim.preset = "jam-next-job"
+    r = visit(site, home_voters(site)[0])
+    assert r.outcome.accepted
+    assert [b.state for b in r.ballots] == [PrintState.VOIDED, PrintState.NOT_PRINTED]
+    assert states(site) == {D: (1, 0, 1, 0), P: (0, 0, 0, 0)}
+    site.ballot_sim.clear()
+    again = site.daemon.print_again()
+    assert [(b.style, b.state) for b in again] == [(D, PrintState.ON_PAPER), (P, PrintState.ON_PAPER)]
+    site.daemon.hand_over()
+    assert states(site) == {D: (2, 1, 1, 0), P: (1, 1, 0, 0)}
+    assert site.daemon.print_again() == []                     # nothing left to print
+
+
+@pytest.mark.parametrize("preset", ["media-empty", "door-open", "offline"])
+def test_the_table_serves_nobody_while_the_ballot_printer_cannot_print(site, preset):
+    site.ballot_sim.preset = preset
+    conditions = site.daemon.device_conditions()
+    assert "ballot-printer" in conditions
+    assert not site.daemon.devices_ready(conditions)
+    assert site.daemon.step() == "waiting"
+    site.ballot_sim.clear()
+    assert site.daemon.devices_ready(site.daemon.device_conditions())
+
+
+def test_an_uncertain_job_waits_for_the_member_to_look_in_the_tray(site):
+    site.ballot_sim.preset = "silent-after-job"
+    site.daemon.ballot_printer.job_timeout_s = 0.5
+    r = visit(site, home_voters(site)[0])
+    assert r.ballots[0].state is PrintState.UNCERTAIN
+    site.ballot_sim.clear()
+    site.daemon.tray_checked(came_out=False)          # nothing there: withdrawn, printed again
+    assert states(site)[D][0] == 0
+    again = site.daemon.print_again()
+    assert [b.state for b in again] == [PrintState.ON_PAPER, PrintState.ON_PAPER]
+
+
+def test_a_restart_puts_what_an_interruption_left_back_on_the_tray(site, demo_package):
+    visit(site, home_voters(site)[0])
+    paths = site.paths
+    site.close()
+    with SimTable(paths, demo_package.secrets) as again:
+        again.daemon.start()
+        assert sorted(again.daemon.on_tray) == [D, P]
+        assert again.daemon.not_taken("interrupted") == [D, P]
+        c = counters(again.daemon.conn)
+        assert (c[D].voided, c[D].voids["interrupted"], c[D].pending) == (1, 1, 0)
