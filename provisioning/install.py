@@ -17,7 +17,18 @@ scratch directory in tests or when preparing an SD card image):
   ``/etc/udev/rules.d/99-uchastok.rules``, a journald drop-in that keeps the
   journal persistent but bounded (a full disk is a reliability case);
 - ``/etc/uchastok/uchastok.toml``, the default configuration, only when none
-  exists: a technician's edits survive a reinstall.
+  exists: a technician's edits survive a reinstall;
+- when that file's ``[claims]`` is on (a ``url`` and a ``mode`` other than
+  ``off``: identify/claims.py), the identify unit's drop-in
+  ``uchastok-identify.service.d/claims.conf`` (from
+  ``systemd/uchastok-identify.service.d/claims.conf.in``) and the unit's own
+  hosts file ``/etc/uchastok/identify-hosts``: network access to the centre's
+  addresses only (``IPAddressAllow=``, every other address denied, DNS
+  included), the centre's name resolved from that file. The addresses are the
+  URL's host when it is an IP address, else ``centre_addresses`` (``--centre-address``);
+  a name with no address given is a ProvisioningError (the install needs no
+  network, and the unit may not ask a DNS server). With ``[claims]`` off, both
+  files are removed (docs/remote-voting.md "The identify unit and the network").
 
 Guarantees: idempotent (a second run writes nothing and reports every file
 unchanged); files are written atomically (temporary file, fsync,
@@ -41,13 +52,17 @@ from __future__ import annotations
 
 import contextlib
 import filecmp
+import ipaddress
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import click
 
@@ -61,6 +76,9 @@ UNITS = ("uchastok-identify.service", "uchastok-count.service", "uchastok-sync.s
          "uchastok.target")
 # Enabled in uchastok.target.wants; the outbox services start when the uploader connects.
 ENABLED = UNITS[:5]
+# The identify unit's network, only with online claims (``claims_network``).
+CLAIMS_DROPIN = Path("etc/systemd/system/uchastok-identify.service.d/claims.conf")
+CLAIMS_HOSTS = Path("etc/uchastok/identify-hosts")
 # What the light mode copies: the importable packages and the guides.
 PACKAGES = ("base", "drivers", "sync", "station", "biometrics", "count", "identify", "provisioning",
             "simulation", "screens", "cli")
@@ -144,8 +162,12 @@ def default_source() -> Path:
 
 def install(root: Path, *, source: Path | None = None, python: str | None = None,
             light: bool = False, wheelhouse: Path | None = None,
-            apply: bool | None = None) -> InstallReport:
-    """Install onto ``root``; see the module docstring. Returns what changed."""
+            apply: bool | None = None, centre_addresses: Sequence[str] = ()) -> InstallReport:
+    """Install onto ``root``; see the module docstring. Returns what changed.
+
+    ``centre_addresses``: the centre's IP addresses, for the identify unit's online claims when
+    ``[claims] url`` names the centre by a host name.
+    """
     root = Path(root).absolute()
     source = Path(source or default_source()).absolute()
     if not (source / "systemd").is_dir() or not (source / "station").is_dir():
@@ -190,9 +212,66 @@ def install(root: Path, *, source: Path | None = None, python: str | None = None
     # 4. Configuration, once.
     target.write(Path("etc/uchastok/uchastok.toml"), DEFAULT_CONFIG, 0o640, keep_existing=True)
 
+    # 5. The identify unit's network, to the centre only, when the configuration claims online.
+    network = claims_network(root / "etc/uchastok/uchastok.toml", centre_addresses)
+    if network is None:
+        target.remove(CLAIMS_DROPIN)
+        target.remove(CLAIMS_HOSTS)
+    else:
+        template = (source / "systemd/uchastok-identify.service.d/claims.conf.in").read_text()
+        target.write(CLAIMS_DROPIN, template.replace("@ADDRESSES@", " ".join(network[1])), 0o644)
+        target.write(CLAIMS_HOSTS, hosts_file(*network), 0o644)
+
     if apply:
         _apply(root, report)
     return report
+
+
+def claims_network(config: Path, centre_addresses: Sequence[str] = ()) -> tuple[str, list[str]] | None:
+    """(the centre's host, its addresses) when ``config``'s ``[claims]`` is on, else None.
+
+    On: a ``url`` and a ``mode`` other than ``off`` (the identify unit reads no environment
+    file, so its URL is the table's: identify/claims.py ``ClaimConfig``). Raises
+    ProvisioningError for a file that is not TOML, a URL without a host, an address that is
+    not one, or a host name with no address given.
+    """
+    try:
+        table = tomllib.loads(config.read_text()).get("claims") if config.exists() else None
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ProvisioningError(f"{config}: {e}") from e
+    if not isinstance(table, dict) or not table.get("url") or table.get("mode") == "off":
+        return None
+    host = urlparse(str(table["url"])).hostname
+    if not host:
+        raise ProvisioningError(f"{config}: [claims] url {table['url']!r} names no host")
+    given = list(centre_addresses)
+    with contextlib.suppress(ValueError):
+        given = [str(ipaddress.ip_address(host)), *given]
+    if not given:
+        raise ProvisioningError(
+            f"{config}: [claims] url names the host {host!r}: give the centre's addresses"
+            " (--centre-address ADDR, once for each): the identify unit may reach only them"
+            " and asks no DNS server")
+    out = []
+    for a in given:
+        try:
+            addr = str(ipaddress.ip_address(a))
+        except ValueError as e:
+            raise ProvisioningError(f"centre address {a!r} is not an IP address") from e
+        if addr not in out:
+            out.append(addr)
+    return host, out
+
+
+def hosts_file(host: str, addresses: Sequence[str]) -> str:
+    """The identify unit's /etc/hosts: localhost, and the centre's name at its addresses."""
+    lines = ["# Written by `uchastok provision install`: the identify unit's /etc/hosts",
+             "# (uchastok-identify.service.d/claims.conf). It may ask no DNS server.",
+             "127.0.0.1\tlocalhost", "::1\tlocalhost"]
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return "\n".join(lines) + "\n"           # an address needs no name
+    return "\n".join([*lines, *(f"{a}\t{host}" for a in addresses)]) + "\n"
 
 
 class _Target:
@@ -224,6 +303,15 @@ class _Target:
         dest.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(dest, data, mode=mode)
         self.report.written.append(str(rel))
+
+    def remove(self, rel: Path) -> None:
+        """Remove a file this install wrote once and no longer wants (absent: nothing to do)."""
+        dest = self.root / rel
+        if dest.is_symlink() or dest.exists():
+            dest.unlink()
+            self.report.removed.append(str(rel))
+            with contextlib.suppress(OSError):
+                dest.parent.rmdir()      # the drop-in directory, when it held only this file
 
     def link(self, rel: Path, points_to: str) -> None:
         dest = self.root / rel
@@ -325,21 +413,29 @@ def _apply(root: Path, report: InstallReport) -> None:
 @click.option("--apply/--no-apply", default=None,
               help="Run systemd-sysusers and systemd-tmpfiles on the root "
                    "(default: only when the root is /).")
+@click.option("--centre-address", "centre_addresses", multiple=True, metavar="ADDR",
+              help="The centre's IP address, for online claims when [claims] url names it by a host"
+                   " name (repeat for each address).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def install_command(root: Path, source: Path | None, python: str | None, light: bool,
-                    wheelhouse: Path | None, apply: bool | None, as_json: bool) -> None:
+                    wheelhouse: Path | None, apply: bool | None, centre_addresses: tuple[str, ...],
+                    as_json: bool) -> None:
     """Install the software, units, users, tmpfiles and udev rules onto a root.
 
     Idempotent: running it again changes nothing; /etc/uchastok/uchastok.toml
     is written only when missing.
 
+    With online claims ([claims] url in uchastok.toml), the identify unit may reach the
+    centre's addresses only (--centre-address when the url names a host).
+
     \b
     Example:
       sudo uchastok provision install
       uchastok provision install --root /tmp/sdroot --light --apply --json
+      sudo uchastok provision install --centre-address 203.0.113.10
     """
     report = install(root, source=source, python=python, light=light, wheelhouse=wheelhouse,
-                     apply=apply)
+                     apply=apply, centre_addresses=centre_addresses)
     if as_json:
 
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, sort_keys=True))
