@@ -2,8 +2,8 @@
 
 ``make_api(receiver, config=ApiConfig(...), extra_routes=[...])`` answers
 docs/protocol.md sections 5 and 9: ``POST /v1/batches``; ``GET /v1/turnout``,
-``/v1/results``, ``/v1/stations``, ``/v1/streams``, ``/v1/anomalies``,
-``/v1/health`` and ``/openapi.json``; ``extra_routes`` (the portal's pages)
+``/v1/results``, ``/v1/stations``, ``/v1/remote-voting``, ``/v1/streams``,
+``/v1/anomalies``, ``/v1/health`` and ``/openapi.json``; ``extra_routes`` (the portal's pages)
 are served after them under the same limits. central/server.py runs it under
 uvicorn. What it guarantees:
 
@@ -383,6 +383,9 @@ class _Api:
     async def streams(self, request: Request) -> Response:
         return await self.view(("streams",), self.receiver.storage.streams, request)
 
+    async def remote(self, request: Request) -> Response:
+        return await self.view(("remote",), lambda: aggregate.remote_voting(self.receiver.storage), request)
+
     async def anomalies(self, request: Request) -> Response:
         who = is_operator(request.headers.get("authorization"), self.config.operators)
         if who is False:
@@ -467,6 +470,7 @@ def make_api(receiver: Receiver, *, config: ApiConfig | None = None,
         Route("/v1/turnout", _guarded(api.turnout), methods=["GET"]),
         Route("/v1/results", _guarded(api.results), methods=["GET"]),
         Route("/v1/stations", _guarded(api.stations), methods=["GET"]),
+        Route("/v1/remote-voting", _guarded(api.remote), methods=["GET"]),
         Route("/v1/streams", _guarded(api.streams), methods=["GET"]),
         Route("/v1/anomalies", _guarded(api.anomalies), methods=["GET"]),
         Route("/v1/health", _guarded(api.health), methods=["GET"]),
@@ -554,6 +558,11 @@ OPENAPI: dict[str, Any] = {
                             "schema": {"type": "string", "enum": ["region", "oik", "tik", "uik"]}}],
             "responses": {"200": {"description": "Groups with contests and votes; held stations"},
                           "400": {"description": "Unknown level"},
+                          "429": {"$ref": "#/components/responses/RateLimited"}}}},
+        "/v1/remote-voting": {"get": {
+            "summary": "Remote-voting sites: voters identified per home district, the districts of"
+                       " each site's protocol (aggregate.remote_voting); counts only",
+            "responses": {"200": {"description": "Sites and totals per home district"},
                           "429": {"$ref": "#/components/responses/RateLimited"}}}},
         "/v1/stations": {"get": {"summary": "Stations reported / verified / missing",
                                  "responses": {"200": {"description": "Station status lists"},

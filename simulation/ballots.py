@@ -11,11 +11,19 @@ perspective or lamp fall-off. Sheets the reader returns are counted as
 returned to the voter by the count role. Built on the test deck's planner and
 renderer (simulation/deck.py), so the demo's sheets are read by exactly the
 code that reads the L&A deck.
+
+``mark_printed`` is the voter's pen on a sheet the remote-voting site's printer
+put out (simulation/remote_day.py): the same choice of boxes, crosses drawn on
+the printer's page, the page then scanned at the scanner's resolution.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import random
+
+from PIL import Image, ImageDraw
 
 from count.ballots import layout
 from simulation import deck
@@ -53,3 +61,37 @@ def demo_ballot(election: Election, contest_id: str, seed: int, dpi: int = 150) 
                           deg, rng.getrandbits(32), pens, tuple(others))
     ext = "png" if deg.get("format") == "png" else "jpg"
     return deck.render_plan(plan, election), f"{contest_id}.{ext}"
+
+
+def _choose(election: Election, contest_id: str, rng: random.Random) -> list[str]:
+    """The boxes one voter marks in ``contest_id`` (a day's mix of valid and invalid choices)."""
+    contest = election.contest(contest_id)
+    cases = CANDIDATE_CASES if contest.kind == "candidate" else PARTY_CASES
+    valid_cases = [c for c in cases if c in deck._cases(contest)]
+    case = rng.choices(valid_cases, weights=[cases[c] for c in valid_cases])[0]
+    return deck._marked_boxes(contest, case, rng)
+
+
+def mark_printed(png: str | os.PathLike, election: Election, style: str, seed: int, *,
+                 scan_dpi: int = 150) -> bytes:
+    """A voter's crosses on a page the on-demand printer put out, scanned at ``scan_dpi`` (PNG bytes)."""
+    rng = random.Random(seed)
+    geo = layout.sheet_geometry(election, style)
+    page = Image.open(png).convert("L")
+    k = page.width / 210.0                             # pixels per mm on the A4 page
+    draw = ImageDraw.Draw(page)
+    ink = rng.randint(10, 90)                          # a dark ballpoint to a worn one
+    width = max(2, round(rng.uniform(0.4, 0.8) * k))
+    for contest in geo.contests:
+        for b in _choose(election, contest, rng):
+            box = geo.boxes[b]
+            jitter = [rng.uniform(-0.08, 0.08) * box.w for _ in range(4)]
+            x0, y0 = (box.x + box.w * 0.2 + jitter[0]) * k, (box.y + box.h * 0.2 + jitter[1]) * k
+            x1, y1 = (box.x + box.w * 0.8 + jitter[2]) * k, (box.y + box.h * 0.8 + jitter[3]) * k
+            draw.line([x0, y0, x1, y1], fill=ink, width=width)
+            draw.line([x0, y1, x1, y0], fill=ink, width=width)
+    scale = scan_dpi * 210.0 / 25.4 / page.width
+    scanned = page.resize((round(page.width * scale), round(page.height * scale)), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    scanned.save(out, format="PNG", dpi=(scan_dpi, scan_dpi))
+    return out.getvalue()

@@ -5,20 +5,32 @@
 1. builds a signed synthetic election package (voters with enrolled fingerprints);
 2. provisions a device: key, certificate from the provisioning authority, package
    loaded, commission PINs set;
-3. starts the reference central receiver on loopback and enrols the device there;
-4. runs the logic-and-accuracy test: test mode, a marked test deck through the
+3. builds and provisions a remote-voting site, RV-9001 in another district
+   (simulation/remote_day.py: the national list, every district's ballots),
+   zero report printed, polls open;
+4. starts the reference central receiver on loopback and enrols both devices
+   there, with the site and the national list registered; both stations claim
+   each voter online (the site through a link the demo can cut);
+5. runs the logic-and-accuracy test: test mode, a marked test deck through the
    scanner, the test tally compared with the deck's truth; then prints the zero
    report (all counters zero) — only then can polls open;
-5. opens the polls;
-6. identifies voters through the real drivers talking to their simulators (ZFM
+6. opens the polls;
+7. a morning at the remote-voting site: voters of other districts identified and
+   claimed online, their district's ballots printed on demand; one of the site's
+   own district refused; one leaves the sheets (voided); then the link drops and
+   two voters are issued on provisional claims;
+8. identifies voters through the real drivers talking to their simulators (ZFM
    sensor on a pty, eMRTD chip emulator, ESC/POS printer): accepted voters, and the
    refusals a commission meets (not on this list, already identified, fingerprint
-   mismatch followed by manual identification, card not authentic);
-7. puts every accepted voter's ballots into the box, shuffled as a real box mixes
-   them, and feeds them through the simulated scanner to the count daemon;
-8. closes the polls, signs the results protocol and the identification summary;
-9. uploads both outboxes to the receiver;
-10. shows the receiver's aggregated results and checks.
+   mismatch followed by manual identification, card not authentic, identified
+   at the remote-voting site); the site's link then returns and its provisional
+   claims are answered (one refused: the voter was identified at home too);
+9. puts every accepted voter's ballots into the box, shuffled as a real box mixes
+   them, and feeds them through the simulated scanner to the count daemon; the
+   site's printed sheets, marked, through the site's scanner;
+10. closes the polls, signs the results protocols and the identification summaries;
+11. uploads every outbox to the receiver;
+12. shows the receiver's aggregated results, remote voting apart, and the checks.
 
 The day runs on a simulated clock (08:00-20:00 Asia/Bishkek, today), so the
 receipts and the turnout picture look like a real day. It ends by printing where
@@ -55,6 +67,19 @@ from simulation.authority import build_demo_package, cec_pub_path, load_or_creat
 from simulation.ballot_box import SimulatedCountFactory
 from simulation.ballots import demo_ballot
 from simulation.deck import write_deck
+from simulation.faultproxy import FaultProxy
+from simulation.remote_day import (
+    RemoteSite,
+    build_site_package,
+    connect_site,
+    fill_site_box,
+    link_back,
+    open_site_polls,
+    plan_site,
+    provision_site,
+    site_morning,
+    site_stations_file,
+)
 from simulation.table import SimTable, Visit
 from station import polls
 from station.db import open_station_db
@@ -64,7 +89,8 @@ from sync.uploader import Uploader, open_station
 TZ = ZoneInfo("Asia/Bishkek")
 CHAIR = ("1", "Асанова Бермет", "258013")      # demo commission chair (id, name, PIN)
 MEMBER = ("2", "Петров Сергей", "139752")
-STAGES = 10
+STAGES = 12
+SITE_VOTERS = 2_000          # the site's national list beyond the home station's voters (4.3 M: bench_remote_site)
 SCREENS_MINUTES = 15          # how long the demo's screens and central portal stay up after the demo ends
 _RECEIVER_PIDS: list[int] = []
 
@@ -77,6 +103,7 @@ class DemoOptions:
     seed: int = 1
     lna_sheets: int = 24
     dpi: int = 150
+    remote_site: bool = True
     echo: Callable[[str], None] = print
 
 
@@ -198,32 +225,81 @@ def run_demo(opts: DemoOptions) -> DemoResult:
         res.artefacts["station home (state, logs, keys)"] = str(paths.state_dir.parent)
 
     # 3 -------------------------------------------------------------------------------------
+    site = None
+    with p.stage("Аралыктан добуш берүү пункту", "Пункт дистанционного голосования",
+                 "A remote-voting site"):
+        if opts.remote_site:
+            site_clock = DayClock(today)
+            site_pkg = build_site_package(out / "remote-site" / "package", home_voters=opts.voters,
+                                          voters=SITE_VOTERS, seed=opts.seed, signing_key=authority_key_file,
+                                          secrets=secrets_dir(pkg.dir), voting_day=today)
+            se = site_pkg.election
+            site_paths, site_certs = provision_site(out / "remote-site" / "station", site_pkg, authority,
+                                                    cec_pub_path(pkg.dir), (CHAIR, MEMBER), clock=site_clock)
+            open_site_polls(site_paths, CHAIR, clock=site_clock)
+            p.info(f"{se.station.id} ({se.station.name.ru}), district {se.station.district}:"
+                   f" national list {site_pkg.voter_rows} voters, {len(se.contests)} contests"
+                   f" ({len(se.contests) - 1} districts and the party list),"
+                   f" {site_pkg.manifest['voters']['templates']} templates (voters who applied in advance)")
+            p.info("provisioned, zero report printed, polls open; claims every voter at the centre online")
+            res.artefacts["remote-voting site home"] = str(site_paths.state_dir.parent)
+        else:
+            p.info("left out (--no-remote-site)")
+
+    # 4 -------------------------------------------------------------------------------------
     with contextlib.ExitStack() as stack:
         with p.stage("Борбордук сервер", "Центральный сервер", "Central receiver on loopback"):
-            url = _start_receiver(stack, out / "central", pkg, cert_files)
+            extra = ((site_stations_file(site_pkg, out / "remote-site" / "stations.json"), site_pkg, site_certs)
+                     if opts.remote_site else None)
+            url, port = _start_receiver(stack, out / "central", pkg, cert_files, extra)
             p.info(f"listening on {url}; device enrolled")
             res.artefacts["central database"] = str(out / "central" / "central.db")
-        _day(opts, p, res, paths, pkg, clock, rng, url, e)
+            # Both stations claim each voter online (identify/claims.py): the home station while the
+            # link answers, the site always, through its own link (the demo cuts it on stage 7).
+            paths.config_file.write_text(f'[claims]\nurl = "{url}"\nmode = "when-online"\nwait_s = 2.0\n',
+                                         encoding="utf-8")
+            if opts.remote_site:
+                link = stack.enter_context(FaultProxy(("127.0.0.1", port)))
+                connect_site(site_paths, link.url)
+                site = RemoteSite(site_paths, site_pkg, site_clock, link, plan_site(
+                    site_paths, _home_pins(paths), random.Random(opts.seed + 1)),
+                    secrets_dir(pkg.dir))
+                p.info(f"{se.station.id} enrolled; the national list of {site_pkg.voter_rows} voters registered"
+                       " for the online claims")
+        _day(opts, p, res, paths, pkg, clock, rng, url, e, site)
     return res
 
 
-def _start_receiver(stack: contextlib.ExitStack, central: Path, pkg, cert_files: list[Path]) -> str:
+def _home_pins(paths) -> list[str]:
+    conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True)
+    try:
+        return [r[0] for r in conn.execute("SELECT pin FROM voter ORDER BY rowid")]
+    finally:
+        conn.close()
+
+
+def _start_receiver(stack: contextlib.ExitStack, central: Path, pkg, cert_files: list[Path],
+                    site=None) -> tuple[str, int]:
     """The central server (API and public portal) as its own process on a free loopback port.
 
-    It outlives the demo for ``SCREENS_MINUTES`` minutes (``timeout`` ends it with SIGTERM, which it
-    handles gracefully), so the portal can be opened after the demo; stopped with ``stack`` only if the
-    demo fails before its end.
+    ``site``: (stations file, package, certificates) of the remote-voting site: registered, its
+    devices enrolled, its national list loaded for the online claims. It outlives the demo for
+    ``SCREENS_MINUTES`` minutes (``timeout`` ends it with SIGTERM, which it handles gracefully),
+    so the portal can be opened after the demo; stopped with ``stack`` only if the demo fails
+    before its end. Returns its URL and port.
     """
 
     central.mkdir()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    db = str(central / "central.db")
     log = open(central / "receiver.log", "w")       # handed to the detached process
     receiver = subprocess.Popen(
         ["timeout", f"{SCREENS_MINUTES * 60}s",
-         *_cli("receiver", "serve", "--db", str(central / "central.db"), "--port", str(port),
+         *_cli("receiver", "serve", "--db", db, "--port", str(port),
                "--key", str(secrets_dir(pkg.dir) / "ack-server.key"),
-               "--trust", str(cec_pub_path(pkg.dir)), "--package-dir", str(pkg.dir))],
+               "--trust", str(cec_pub_path(pkg.dir)), "--package-dir", str(pkg.dir),
+               *(("--stations", str(site[0])) if site else ()))],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     _RECEIVER_PIDS.append(receiver.pid)
@@ -236,11 +312,13 @@ def _start_receiver(stack: contextlib.ExitStack, central: Path, pkg, cert_files:
 
     stack.push(stop_on_failure)
     _wait_http(url + "/openapi.json")
-    for cert_file in cert_files:
-        subprocess.run(_cli("receiver", "enroll", "--db", str(central / "central.db"),
-                            "--trust", str(cec_pub_path(pkg.dir)), str(cert_file)),
+    for cert_file in [*cert_files, *(site[2] if site else ())]:
+        subprocess.run(_cli("receiver", "enroll", "--db", db, "--trust", str(cec_pub_path(pkg.dir)), str(cert_file)),
                        check=True, stdout=subprocess.DEVNULL)
-    return url
+    if site:
+        subprocess.run(_cli("receiver", "register-national-list", "--db", db, str(site[1].dir / "voters.csv")),
+                       check=True, stdout=subprocess.DEVNULL)
+    return url, port
 
 
 def _wait_http(url: str, timeout: float = 20.0) -> None:
@@ -255,10 +333,10 @@ def _wait_http(url: str, timeout: float = 20.0) -> None:
             time.sleep(0.1)
 
 
-def _day(opts, p, res, paths, pkg, clock, rng, url, e) -> None:
+def _day(opts, p, res, paths, pkg, clock, rng, url, e, site: RemoteSite | None) -> None:
     chair_id, _, chair_pin = CHAIR
 
-    # 4 -------------------------------------------------------------------------------------
+    # 5 -------------------------------------------------------------------------------------
     with p.stage("Сыноо жана нөлдүк отчёт", "Тестирование и нулевой отчёт",
                  "Logic-and-accuracy test, zero report"):
         clock.set_local(7, 30)
@@ -280,19 +358,41 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, e) -> None:
         for f in zr.get("files") or []:
             res.artefacts[f"zero report ({Path(f).suffix[1:]})"] = str(f)
 
-    # 5 -------------------------------------------------------------------------------------
+    # 6 -------------------------------------------------------------------------------------
     with p.stage("Добуш берүү ачылды", "Открытие голосования", "Opening the polls"):
         clock.set_local(8, 0)
         st = polls_action(paths, "open", chair_id, chair_pin, clock=clock)
         p.info(f"polls {st} at 08:00")
 
-    # 6 -------------------------------------------------------------------------------------
+    # 7 -------------------------------------------------------------------------------------
+    with p.stage("Аралыктан добуш берүү: эртең менен", "Дистанционное голосование: утро",
+                 "The remote-voting site's morning"):
+        if site is not None:
+            fig = site_morning(site, random.Random(opts.seed + 2), p.info)
+            for k, v in fig["outcomes"].items():
+                p.info(f"{k:<58} {v:>3}")
+            p.info(f"ballots printed on demand: {fig['printed']};"
+                   f" claims queued while the link is down: {_queued(site)}")
+            res.figures["remote_site"] = {"morning": fig}
+            res.artefacts["ballots printed on demand (PNG)"] = str(site.paths.output_dir / "ballots-printed")
+        else:
+            p.info("no remote-voting site in this run")
+
+    # 8 -------------------------------------------------------------------------------------
     with p.stage("Шайлоочуларды идентификациялоо", "Идентификация избирателей", "Identifying voters"):
-        ballots, id_figures = _identify(opts, p, paths, pkg, clock, rng, e)
+        ballots, id_figures = _identify(opts, p, paths, pkg, clock, rng, e, site)
         res.figures["identification"] = id_figures
         res.artefacts["receipts (PNG/PDF)"] = str(paths.output_dir / "receipts")
+        if site is not None:
+            site.clock.set_local(19, 55)
+            back = link_back(site)
+            prov = back["provisional"]
+            p.info(f"{site.id}'s link is back: {back['answered']} queued claims answered; provisional claims:"
+                   f" granted {prov['granted_later']}, refused {prov['refused_later']} (identified at"
+                   f" {e.station.id} meanwhile: an anomaly at the centre naming both)")
+            res.figures["remote_site"]["link_back"] = back
 
-    # 7 -------------------------------------------------------------------------------------
+    # 9 -------------------------------------------------------------------------------------
     with p.stage("Бюллетендерди саноо", "Подсчёт бюллетеней", "Ballots through the scanner"):
         box = opts.out / "ballot-box"
         _fill_box(box, ballots, e, rng, opts.dpi, p)
@@ -304,8 +404,16 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, e) -> None:
         p.info(f"{n} sheets counted in {took:.1f} s ({1000 * took / max(n, 1):.0f} ms per sheet)"
                f"; returned to the voter: {summary.get('returned', summary.get('rejected', 0))}")
         res.figures["sheets"] = n
+        if site is not None:
+            site_box = opts.out / "remote-site" / "ballot-box"
+            dropped = fill_site_box(site, site_box, rng)
+            counted = run_count(site.paths, SimulatedCountFactory(site_box, site.paths.output_dir / "printer"),
+                                until_empty=True, idle_s=0.05)
+            p.info(f"{site.id}: {dropped} sheets printed on demand, marked and mixed in its box;"
+                   f" counted {counted.get('sheets_real', 0)}")
+            res.figures["remote_site"]["sheets"] = counted.get("sheets_real", 0)
 
-    # 8 -------------------------------------------------------------------------------------
+    # 10 ------------------------------------------------------------------------------------
     with p.stage("Добуш берүү жабылды, протокол", "Закрытие, протокол", "Closing the polls, the protocol"):
         clock.set_local(20, 0)
         polls_action(paths, "close", chair_id, chair_pin, clock=clock)
@@ -327,15 +435,21 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, e) -> None:
                 res.artefacts[f"protocol ({k})"] = str(v)
         res.figures["protocol_hash"] = signed["hash"]
         res.figures["protocol"] = signed["body"]
+        if site is not None:
+            _close_site(p, res, site)
 
-    # 9 -------------------------------------------------------------------------------------
+    # 11 ------------------------------------------------------------------------------------
     with p.stage("Жөнөтүү", "Передача", "Uploading to the central server"):
         sent = _upload(paths, url)
         p.info(f"delivered and acknowledged: {sent}")
+        if site is not None:
+            p.info(f"{site.id}, through its link: {_upload(site.paths, site.link.url)}")
 
-    # 10 ------------------------------------------------------------------------------------
+    # 12 ------------------------------------------------------------------------------------
     with p.stage("Борбордо", "В центре", "Results at the central server"):
-        _central_results(p, url, e, res)
+        _central_results(p, url, e, res, site)
+        if site is not None:
+            _central_remote(p, url, res, site, e.station.id)
 
     _finish(opts, p, res, paths)
     _start_screens(opts, p, res, paths, pkg)
@@ -344,13 +458,64 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, e) -> None:
            f" it stops by itself in {SCREENS_MINUTES} min, or: kill {' '.join(map(str, _RECEIVER_PIDS))})")
 
 
+def _queued(site: RemoteSite) -> int:
+    conn = sqlite3.connect(f"file:{site.paths.identify_db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM claim WHERE decision IS NULL AND resend = 1").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _close_site(p, res, site: RemoteSite) -> None:
+    """The site closes: its identification summary (provisional claims apart) and its protocol,
+    one section per district."""
+    clock = site.clock
+    clock.set_local(20, 0)
+    polls_action(site.paths, "close", CHAIR[0], CHAIR[2], clock=clock)
+    summary = identification_summary(site.paths, print_it=True, send=True, sim_printer=True, clock=clock)
+    clock.set_local(20, 40)
+    signed = results_protocol(site.paths, sign=True, member=CHAIR[0], pin=CHAIR[2], clock=clock)
+    districts = [c["contest"] for c in signed["body"]["contests"] if c.get("ballots_read")]
+    prov = summary.get("provisional") or {}
+    p.info(f"{site.id}: protocol signed, hash {signed['hash'][:16]}…, sections with ballots: {', '.join(districts)};"
+           f" identified {summary.get('identified')}, of them on a provisional claim {prov.get('issued', 0)}"
+           f" (granted later {prov.get('granted_later', 0)}, refused later {prov.get('refused_later', 0)})")
+    res.figures["remote_site"]["protocol"] = signed["body"]
+    res.figures["remote_site"]["summary"] = summary
+    res.artefacts["remote-voting site protocol and summary"] = str(site.paths.output_dir)
+
+
+def _central_remote(p, url: str, res, site: RemoteSite, home: str) -> None:
+    remote = _get_json(url + "/v1/remote-voting")
+    anomalies = _get_json(url + "/v1/anomalies")
+    res.figures["central"]["remote"] = remote
+    for s in remote["sites"]:
+        p.info(f"remote voting at {s['station']} ({s['status']}): {s['identified']} voters, by home district"
+               f" {s['by_home_district']}")
+    refused = {a["station"]: a.get("count", 0) for a in anomalies.get("evidence", [])
+               if a.get("code") == "claim-refused"}
+    res.figures["central"]["claim_refused"] = refused
+    p.info(f"claims the centre refused (the voter identified elsewhere first), in the anomaly list:"
+           f" at the home station {refused.get(home, 0)} (online, before any ballot),"
+           f" at {site.id} {refused.get(site.id, 0)} (a provisional claim: both stations, times and receipts"
+           f" named); double identifications: {anomalies.get('double_identifications', 0)}")
+
+
 # --- identification --------------------------------------------------------------------
 
-def _identify(opts, p, paths, pkg, clock, rng, e):
-    """Voters arrive through the day; returns each accepted voter's ballots (contest ids)."""
+def _identify(opts, p, paths, pkg, clock, rng, e, site: RemoteSite | None = None):
+    """Voters arrive through the day; returns each accepted voter's ballots (contest ids).
+
+    With a remote-voting ``site``: its voters do not come, except one who voted there (refused
+    online) and one issued there on a provisional claim while its link was down (accepted: the
+    centre has not heard of it yet)."""
 
     with SimTable(paths, secrets_dir(pkg.dir), clock=clock) as table:
-        voters = list(table.voters)
+        away = set()
+        if site is not None:
+            plan = site.plan
+            away = {*plan.home_voters, plan.provisional_conflict, plan.provisional_clean}
+        voters = [v for v in table.voters if v.pin not in away]
         rng.shuffle(voters)
         coming = voters[: int(len(voters) * opts.turnout)]
         others = voters[len(coming):]
@@ -366,6 +531,9 @@ def _identify(opts, p, paths, pkg, clock, rng, e):
         for first in (5, len(coming) // 2):        # come back later in the day
             at = next(i for i, v in enumerate(script) if v.pin == coming[first].pin)
             script.insert(min(len(script), at + 12), Visit(coming[first].pin))
+        if site is not None:                      # after the site's morning
+            script.insert(len(script) // 3, Visit(site.plan.provisional_conflict))
+            script.insert(len(script) // 2, Visit(site.plan.refused_at_home))
         # Arrivals: a morning rush, a quiet afternoon, an evening rush (08:00-19:50).
         minutes = sorted(_arrival_minutes(rng, len(script)))
         results: Counter = Counter()
@@ -443,23 +611,31 @@ def _upload(paths, url: str) -> dict:
             o.conn.close()
 
 
-def _central_results(p, url: str, e, res) -> None:
+def _central_results(p, url: str, e, res, site: RemoteSite | None = None) -> None:
+    """The receiver's views: stations, results per ОИК (with the site's sections in their districts'
+    results), anomalies, and the public portal's page of the station."""
     stations = _get_json(url + "/v1/stations")
-    results = _get_json(url + "/v1/results?level=tik")
+    results = _get_json(url + "/v1/results?level=oik")
     turnout = _get_json(url + "/v1/turnout?bucket=hour")
     anomalies = _get_json(url + "/v1/anomalies")
     res.figures["central"] = {"stations": stations["counts"], "held": results["held"]}
     c = stations["counts"]
     p.info(f"stations reported {c['reported']}, with a verified protocol {c['verified']}, missing {c['missing']}"
            f"; held for checks: {len(results['held'])}")
+    contests = {c.id: c for c in (*e.contests, *(site.pkg.election.contests if site else ()))}
     for g in results["groups"]:
+        if not g["contests"]:
+            continue                         # an ОИК none of whose stations has reported
         name = g.get("name")
         if isinstance(name, str) and name.startswith("{"):
             name = json.loads(name)         # a name kept in both languages
         name = name.get("ru") if isinstance(name, dict) else name
-        p.info(f"{g['code']} {name or ''}: turnout {100 * (g['turnout'] or 0):.1f}%"
-               f" ({g['voters_identified']} of {g['voters_on_list']})")
-        for contest in e.contests:
+        if g["voters_on_list"]:
+            p.info(f"{g['code']} {name or ''}: turnout {100 * (g['turnout'] or 0):.1f}%"
+                   f" ({g['voters_identified']} of {g['voters_on_list']})")
+        else:                                # only a remote-voting site's voters (no list of its own)
+            p.info(f"{g['code']} {name or ''}: remote voting only ({g['voters_identified']} identified)")
+        for contest in contests.values():
             t = g["contests"].get(contest.id)
             if not t:
                 continue

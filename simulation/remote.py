@@ -60,7 +60,7 @@ from simulation.election import (
     district_contest,
     enrol_all,
 )
-from simulation.national import OIKS
+from simulation.national import OIKS, REGIONS
 from station.package import Package
 from sync import signing
 
@@ -111,6 +111,21 @@ def site_entry(manifest: dict) -> dict:
     """
     st = manifest["station"]
     return {k: st[k] for k in ("id", "number", "name", "region", "oik", "tik", "kind", "district")}
+
+
+def home_station_entry(station: str, district: str, voters_on_list: int) -> dict:
+    """A home station of the national list's synthetic voters (``stations`` of ``build_remote_site_package``)
+    as the centre's station list has it: one per district by default, ``UIK-NN01`` in ``OIK-NN``."""
+    n = int(district.rsplit("-", 1)[-1])
+    code, ky, ru, _ = REGIONS[(n - 1) % len(REGIONS)]
+    number = int(station.rsplit("-", 1)[-1])
+    return {"id": station, "number": number, "kind": "station", "district": district,
+            "name": {"ky": f"№{number} шайлоо участкасы", "ru": f"Избирательный участок №{number}"},
+            "region": {"code": code, "name": {"ky": ky, "ru": ru}},
+            "oik": {"code": district, "name": {"ky": f"№{n} шайлоо округу", "ru": f"Избирательный округ №{n}"}},
+            "tik": {"code": f"TIK-{n:02d}", "name": {"ky": f"№{n} аймактык шайлоо комиссиясы",
+                                                    "ru": f"Территориальная избирательная комиссия №{n}"}},
+            "voters_on_list": voters_on_list}
 
 
 def national_list(seed: int, n: int, stations: Sequence[tuple[str, str]], *,

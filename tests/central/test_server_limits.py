@@ -145,8 +145,8 @@ def test_pins_are_shown_to_operators_only(tmp_path, authority, ack_key):
             r = requests.get(central.url + "/v1/anomalies", headers={"Authorization": wrong}, timeout=5)
             assert r.status_code == 401 and pin not in r.text, wrong
             assert r.headers["WWW-Authenticate"].startswith("Bearer")
-        for path in ("/v1/turnout", "/v1/results?level=uik", "/v1/stations", "/v1/streams",
-                     "/v1/health", "/openapi.json"):
+        for path in ("/v1/turnout", "/v1/results?level=uik", "/v1/stations", "/v1/remote-voting",
+                     "/v1/streams", "/v1/health", "/openapi.json"):
             assert pin not in requests.get(central.url + path, timeout=5).text, path
     finally:
         central.close()
