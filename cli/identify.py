@@ -115,18 +115,21 @@ def voter_cmd(ctx, query, as_json) -> None:
               help="The member's PIN (prompted when not given).")
 @click.option("--table", default="1", show_default=True)
 @click.option("--sim", is_flag=True, help="Print the receipt on the printer simulator.")
+@click.option("--provisional", is_flag=True,
+              help="With online claims: if the centre does not answer, issue on a provisional claim"
+                   " (the member's PIN recorded; counted apart) instead of leaving the claim queued.")
 @json_option
 @pass_ctx
-def manual_cmd(ctx, pin, member, reason, member_pin, table, sim, as_json) -> None:
+def manual_cmd(ctx, pin, member, reason, member_pin, table, sim, provisional, as_json) -> None:
     """Identify a voter manually (commission member's PIN, recorded reason, counted separately).
 
     \b
     Example:
       uchastok identify manual --pin 21234567890123 --member m1 --reason fingerprint-unreadable
+      uchastok identify manual --pin 21234567890123 --member m1 --reason no-fingerprint-enrolled --provisional
     """
-
     _echo_table(manual_identification(ctx.paths, pin, member, member_pin, reason, table=table,
-                                      sim_printer=sim), as_json)
+                                      sim_printer=sim, provisional=provisional), as_json)
 
 
 @command.command(name="summary")

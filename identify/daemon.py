@@ -90,7 +90,7 @@ from drivers.idcard.mrz_reader import MrzReaderUnpluggedError
 from drivers.indicators import Signal
 from drivers.printer.base import PrinterStatus
 from identify import eligibility, receipts, voters
-from identify.claims import ClaimResender, open_claims
+from identify.claims import NO_LINK, ClaimResender, open_claims
 from identify.devices import HardwareFactory, IdentifyDeviceFactory, IdentifyDevices
 from identify.identifier import Identifier, identified
 from identify.ondemand import BallotPrint, OnDemandBallots, OnDemandError, PrintState
@@ -661,15 +661,23 @@ def voter_report(paths, query: str) -> dict[str, Any]:
 
 
 def manual_identification(paths, pin: str, member: str, member_pin: str, reason: str, *,
-                          table: str = "1", sim_printer: bool = False, clock=None) -> TableResult:
+                          table: str = "1", sim_printer: bool = False, provisional: bool = False,
+                          clock=None) -> TableResult:
     """`identify manual`: the member's PIN is checked (polls.authorize), then the identification
-    is recorded and its receipt printed (or queued)."""
+    is recorded and its receipt printed (or queued).
+
+    With online claims and no answer from the centre the outcome is ``confirm`` / ``no-link``
+    and the claim stays queued (re-sent by the daemon); ``provisional`` issues at once on a
+    provisional claim instead, the member (PIN checked) recorded as its author."""
 
     election = _election(paths)
     ident = open_identifier(paths, election, table=table, clock=clock)
     try:
         polls.authorize(ident.station_conn, member, member_pin, clock=clock)
         out = ident.manual(pin, member, reason)
+        claim = getattr(ident, "claim", None)
+        if provisional and claim is not None and out.status is Status.CONFIRM and out.reason == NO_LINK:
+            out = claim.issue_provisionally(pin, member)
         result = TableResult(out, str(out.status), out.message_ky, out.message_ru)
         if out.accepted:
             try:

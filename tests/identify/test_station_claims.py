@@ -21,11 +21,13 @@ from identify.claims import (
     ClaimResender,
     claim_counts,
 )
+from identify.daemon import manual_identification
 from identify.receipts import summary_body
 from identify.rules import Status
+from identify.store import open_identify_db
 from simulation.faultproxy import Fault, FaultPlan, FaultProxy
 from simulation.table import MEMBER, SimTable, Visit
-from station.errors import ConfigError, IdentificationError
+from station.errors import ConfigError, IdentificationError, PollsError
 from sync import signing
 from sync.certificate import cert_ref
 from sync.claims import make_claim
@@ -353,3 +355,26 @@ def test_defaults(home, monkeypatch):
     assert (c.mode, c.wait_s) == ("when-online", 5.0)
     assert ClaimConfig.from_paths(home, Site()).mode == "always"
 
+
+
+def test_identify_manual_provisional_issues_when_the_centre_does_not_answer(world, home):
+    """`uchastok identify manual --provisional`: one command, the member's PIN checked, no link ->
+    issued on a provisional claim (without it: "no-link", the claim left queued, nothing issued)."""
+    with FaultProxy(("127.0.0.1", world.central.port), FaultPlan({Fault.DROP: 1.0})) as proxy:
+        write_claims_config(home, proxy.url, wait_s=0.5)
+        with SimTable(home, world.secrets) as t:
+            pins = [v.pin for v in t.voters[:2]]
+        world.register_national(pins)
+        first = manual_identification(home, pins[0], MEMBER[0], MEMBER[2], REASON)
+        assert first.outcome.status is Status.CONFIRM and first.outcome.reason == NO_LINK
+        second = manual_identification(home, pins[1], MEMBER[0], MEMBER[2], REASON, provisional=True)
+        assert second.outcome.accepted
+        with pytest.raises(PollsError):                 # a wrong member PIN issues nothing
+            manual_identification(home, pins[0], MEMBER[0], "000000", REASON, provisional=True)
+    conn = open_identify_db(home.identify_db)
+    try:
+        assert rows(conn, "SELECT pin, provisional_member, decision FROM claim ORDER BY receipt") == [
+            (pins[0], None, None), (pins[1], MEMBER[0], None)]
+        assert rows(conn, "SELECT pin FROM identification") == [(pins[1],)]
+    finally:
+        conn.close()
