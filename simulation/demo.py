@@ -556,6 +556,9 @@ def _identify(opts, p, paths, pkg, clock, rng, e, site: RemoteSite | None = None
                 ballots.append(tuple(r.outcome.ballots))
             p.bar("voters at the table", i + 1, len(script))
         latencies.sort()
+    asked = _audited(paths, "second-finger-asked")
+    if asked:
+        results["asked for the other enrolled finger"] = asked
     for k, v in sorted(results.items(), key=lambda kv: -kv[1]):
         p.info(f"{k:<46} {v:>4}")
     fig = {"visits": len(script), "outcomes": dict(results),
@@ -564,6 +567,14 @@ def _identify(opts, p, paths, pkg, clock, rng, e, site: RemoteSite | None = None
     p.info(f"time at the table (card read + finger upload + match + commit + receipt):"
            f" p50 {fig['table_ms_p50']} ms, p95 {fig['table_ms_p95']} ms")
     return ballots, fig
+
+
+def _audited(paths, event: str) -> int:
+    conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM audit_log WHERE event = ?", (event,)).fetchone()[0]
+    finally:
+        conn.close()
 
 
 def _arrival_minutes(rng: random.Random, n: int) -> list[int]:

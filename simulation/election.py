@@ -183,21 +183,29 @@ def demo_voters(seed: int, n: int, *, voting_day: dt.date = VOTING_DAY, district
 
 
 # --- enrolled templates for synthetic voters ------------------------------------
-# Each synthetic voter's finger is SyntheticFinger(finger_seed(seed, pin)); the
+# Each synthetic voter's finger f is SyntheticFinger(finger_seed(seed, pin, f)); the
 # population register "enrolled" it from impressions 0 and 1; the simulated
 # sensor presents impressions 2 and later on voting day (issue "Biometrics" 4).
 ENROLMENT_IMPRESSIONS = (0, 1)
+# The register enrols two fingers per voter (issue #11 point 6): (synthetic finger, ISO/IEC 19794-2
+# finger position) - the right and the left index finger. The station asks for the second when the
+# first does not match (identify/identifier.py rule 5).
+ENROLLED_FINGERS = ((0, 2), (1, 7))
 
 
-def enrolled_templates(seed: int, pin: str, finger: int = 0) -> list[tuple[str, int, bytes]]:
-    """templates.csv rows (pin, finger * 10 + press, ISO record) for one synthetic voter."""
+def enrolled_templates(seed: int, pin: str, finger: int = 0, position: int | None = None
+                       ) -> list[tuple[str, int, bytes]]:
+    """templates.csv rows (pin, position * 10 + press, ISO record) of one synthetic finger of a voter
+    (``position``: the finger's ISO position, default ``finger``)."""
 
-    records = enrol(SyntheticFinger(finger_seed(seed, pin, finger)), ENROLMENT_IMPRESSIONS, finger_position=finger)
-    return [(pin, finger * 10 + k, rec) for k, rec in enumerate(records)]
+    pos = finger if position is None else position
+    records = enrol(SyntheticFinger(finger_seed(seed, pin, finger)), ENROLMENT_IMPRESSIONS, finger_position=pos)
+    return [(pin, pos * 10 + k, rec) for k, rec in enumerate(records)]
 
 
 def _enrol_one(args: tuple[int, str]) -> list[tuple[str, int, bytes]]:
-    return enrolled_templates(*args)
+    seed, pin = args
+    return [row for finger, pos in ENROLLED_FINGERS for row in enrolled_templates(seed, pin, finger, pos)]
 
 
 def enrol_all(seed: int, pins: list[str], progress=None, workers: int | None = None):

@@ -177,10 +177,10 @@ def outsider(seed: int = 999):
                  registered_since=None, overseas=False, remote=False)
 
 
-def finger_impression(seed: int, pin: str, index: int = 2):
-    """Press ``index`` of the voter's synthetic finger (0 and 1 were enrolled)."""
+def finger_impression(seed: int, pin: str, index: int = 2, finger: int = 0):
+    """Press ``index`` of the voter's synthetic ``finger`` (presses 0 and 1 were enrolled)."""
 
-    return SyntheticFinger(finger_seed(seed, pin, 0)).impression(index)
+    return SyntheticFinger(finger_seed(seed, pin, finger)).impression(index)
 
 
 class CardSlot:
@@ -355,7 +355,8 @@ class SimTable:
             ballots_dir=paths.output_dir / "ballots-printed" if remote_site else None)
         self.daemon = build_identify_daemon(paths, self.factory, table=table, clock=self.clock, logger=logger,
                                             notifier=notifier, after_commit=after_commit,
-                                            capture_deadline_s=1.0)
+                                            capture_deadline_s=1.0, on_prompt=self._prompted)
+        self._finger_of: str | None = None     # whose fingers are on the sensor during a visit
         self._link = None
 
     def __repr__(self) -> str:
@@ -464,6 +465,7 @@ class SimTable:
         finally:
             self.remove_card()
             self.sensor_sim.lift_finger()
+            self._finger_of = None
             self.sensor_sim.set_preset(None)
             if self.sensor_sim.unplugged:
                 self.sensor_sim.replug()
@@ -477,15 +479,21 @@ class SimTable:
     def _polls(self, action: str) -> None:
         polls.apply(self.identifier.station_conn, action, actor=f"member:{MEMBER[0]}", clock=self.clock)
 
-    def _present_finger(self, pin: str) -> None:
+    def _present_finger(self, pin: str, finger: int = 0) -> None:
         """The voter's first press that the extractor accepts (a real voter presses again)."""
 
+        self._finger_of = pin
         for index in range(2, 12):
-            img = finger_impression(self.seed, pin, index)
+            img = finger_impression(self.seed, pin, index, finger)
             if extract(img).ok:
                 self.sensor_sim.place_finger(img)
                 return
-        self.sensor_sim.place_finger(finger_impression(self.seed, pin, 2))
+        self.sensor_sim.place_finger(finger_impression(self.seed, pin, 2, finger))
+
+    def _prompted(self, result) -> None:
+        """The screen's hook: asked for the other finger, the voter at the sensor places it."""
+        if result.status == "other-finger" and self._finger_of is not None:
+            self._present_finger(self._finger_of, finger=1)
 
 
 def script(voters: list, n: int) -> list[Visit]:

@@ -81,7 +81,7 @@ def first_voter(home):
 def test_cli_voter_manual_summary_reprint(home):
     pin, doc = first_voter(home)
     rep = json.loads(uchastok(home, "identify", "voter", doc, "--json").stdout)
-    assert rep["on_list"] and rep["pin"] == pin and rep["identified"] is None and rep["templates"] == 2
+    assert rep["on_list"] and rep["pin"] == pin and rep["identified"] is None and rep["templates"] == 4
     assert json.loads(uchastok(home, "identify", "voter", "ID0000000", "--json").stdout) == {
         "query": "ID0000000", "on_list": False}
     wrong = uchastok(home, "identify", "manual", "--pin", pin, "--member", "m1", "--reason", "sensor-failure",

@@ -82,8 +82,10 @@ def test_every_refusal_is_reachable_and_records_nothing_but_its_audit_line(table
         out = ident.by_card(read_card(table, outsider()), probe(table, v.pin))
     elif case == "card-not-authentic":
         out = ident.by_card(read_card(table, v, preset="bad-sod"), probe(table, v.pin))
-    elif case == "fingerprint-mismatch":
-        out = ident.by_card(read_card(table, v), probe(table, table.voters[2].pin))
+    elif case == "fingerprint-mismatch":      # two fingers enrolled: the other one is asked for, then final
+        first = ident.by_card(read_card(table, v), probe(table, table.voters[2].pin))
+        assert first.status is Status.OTHER_FINGER
+        out = ident.by_card(read_card(table, v), probe(table, table.voters[3].pin), previous=first)
     elif case == "no-fingerprint-enrolled":
         ident.conn.execute("DELETE FROM template WHERE pin = ?", (v.pin,))
         out = ident.by_document_number(v.document_number, probe(table, v.pin))
