@@ -18,7 +18,10 @@ has both, and nothing is recorded.
 One application per role and process (screens/serve.py): the identification
 table's pages ``/table``, ``/table/search``, ``/table/manual``, ``/table/confirm``,
 ``/table/provisional`` (remote voting: issue on a provisional claim when the centre
-did not answer, a member's PIN);
+did not answer, a member's PIN), ``/table/not-taken`` (a remote-voting site's ballots
+printed on demand: the second tap before the sheets on the tray are voided; the other
+taps on those sheets are ``/table/tap/hand-over``, ``print-again``, ``tray-yes`` and
+``tray-no``, each naming the screen it was made on);
 the ballot box's ``/box`` and the polls screens the count role owns: ``/polls``
 (state, L&A result, actions; ``/polls/do/ACTION`` is the PIN pad), ``/protocol``
 (preview, signed revisions), ``/count`` (the manual count). The tabs link to the
@@ -70,6 +73,11 @@ from sync.uploader import link_status
 
 POLLS_ACTIONS = ("enter-test-mode", "zero-report", "open", "pause", "resume", "close", "sign-protocol")
 PRINTING_ACTIONS = ("zero-report", "sign-protocol")
+# The ballot printer's condition (drivers/docprinter/base.py DocPrinterStatus) -> the status strip's words;
+# any other (disconnected, an error asking it) says "not connected".
+BALLOT_PRINTER_WORDS = {"media-empty": "ballot-printer-media-empty", "door-open": "ballot-printer-door-open",
+                        "media-jam": "ballot-printer-media-jam", "offline": "ballot-printer-offline",
+                        "stopped": "ballot-printer-stopped"}
 
 
 @dataclass
@@ -153,6 +161,9 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
                 out.append(say("sensor-missing", lang))
             if d and d.get("card-reader") not in ("ready", "no-card", None):
                 out.append(say("reader-missing", lang))
+            ballot_printer = d.get("ballot-printer", "ready")
+            if ballot_printer != "ready":
+                out.append(say(BALLOT_PRINTER_WORDS.get(ballot_printer, "ballot-printer-disconnected"), lang))
         if s.box is not None and not s.box.printer_ready():
             status = s.box.printer_status()
             key = {"paper-out": "printer-paper-out", "cover-open": "printer-cover-open"}.get(
@@ -237,7 +248,8 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
     def table_page(request: Request) -> Response:
         if s.table is None:
             return back("/")
-        return render(request, "table.html", live=True, watch="table polls", screen=s.table.screen, token=token())
+        return render(request, "table.html", live=True, watch="table polls", screen=s.table.screen, token=token(),
+                      serving=s.table.serving)
 
     def table_tap(request: Request) -> Response:
         f = request.state.form
@@ -257,7 +269,22 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
             s.table.claim_again()
         elif what == "decline-claim":
             s.table.decline_claim()
+        elif what == "hand-over":
+            s.table.hand_over(f.get("screen"))
+        elif what == "not-taken":
+            s.table.not_taken(f.get("screen"))
+        elif what == "print-again":
+            s.table.print_again(f.get("screen"))
+        elif what in ("tray-yes", "tray-no"):
+            s.table.tray_checked(f.get("screen"), came_out=what == "tray-yes")
         return back("/table")
+
+    def table_not_taken_page(request: Request) -> Response:
+        """"The voter did not take them": the second tap, on its own page, before the sheets are voided."""
+        screen = s.table.screen
+        if request.query_params.get("screen") != screen.key or "not-taken" not in screen.sheet_actions:
+            return back("/table", WORDS["stale-page"])
+        return render(request, "not_taken.html", screen=screen, token=token())
 
     def table_search(request: Request) -> Response:
         q = request.query_params.get("q", "")
@@ -525,6 +552,7 @@ def make_app(paths, *, table: TableSession | None = None, box=None, peer: str | 
         Route("/table/provisional", endpoint(table_provisional_page)),
         Route("/table/provisional", endpoint(table_provisional), methods=["POST"]),
         Route("/table/confirm", endpoint(table_confirm_page)),
+        Route("/table/not-taken", endpoint(table_not_taken_page)),
         Route("/table/confirm", endpoint(table_confirm), methods=["POST"]),
         Route("/polls", endpoint(polls_page)),
         Route("/polls/do/{action}", endpoint(polls_pinpad)),

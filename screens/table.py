@@ -35,6 +35,23 @@ with no answer in time (``no-link``) the commission chooses: issue provisionally
 identification issued on a provisional claim is marked so on the accepted screen,
 and the counters show how many were issued provisionally and how many claims wait.
 
+Ballots printed on demand (a remote-voting site with its A4 printer: identify/daemon.py
+step 6): the accepted screen shows one card per ballot style as it came out of the
+printer (``sheets``: on paper, jammed and voided, not printed, uncertain) and the taps
+the daemon's lists allow (``sheet_actions``): "ballots handed over" (``hand_over``;
+offered when every sheet of the voter is on the tray), "the voter did not take them"
+(``not_taken``, "voter-left", after a second tap on its own page), "print again"
+(``print_again``: some did not come out) and, after a job whose fate is unknown, "did the
+sheet come out?" yes / no (``tray_checked``), asked before anything else. The next
+voter's acceptance hands over what is on the tray (the daemon does it). Sheets a restart
+found on the tray (``on_tray`` at start) come first, on the ``tray`` screen: handed over,
+or not taken ("interrupted"); the recovered identification, if any, is shown after. A
+tap names the screen it was made on (``TableScreen.key``): a tap from a page another
+voter's screen has replaced changes nothing and says the page was stale. While the
+daemon would not serve a voter (``devices_ready``: the ballot printer not READY, a
+device missing) the card waits in the reader and the page says so (``serving``); the
+status strip names the ballot printer's condition (screens/app.py).
+
 Double taps and reloads: every form carries a one-time token; a token seen
 before changes nothing (``Tokens``), and so does a token this process did not
 issue (a page, or a browser's resent form, from before a restart). Two tables
@@ -67,6 +84,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import enum
 import hashlib
 import hmac
 import logging
@@ -77,12 +95,15 @@ from collections import OrderedDict
 from typing import Any
 
 from base.clock import local, parse_iso
+from base.errors import UchastokError
 from drivers.idcard.base import CardStatus
 from drivers.printer.base import PrinterStatus
 from identify import eligibility, receipts, voters
 from identify.claims import NO_LINK, claim_counts
 from identify.identifier import counts
 from identify.identifier import identified as identified_pin
+from identify.ondemand import OnDemandError
+from identify.ondemand import counters as ondemand_counters
 from identify.rules import MANUAL_REASONS, MESSAGES, receipt_label
 from identify.store import open_identify_db
 from screens.words import WHAT_TO_DO, WORDS
@@ -113,6 +134,13 @@ class TableScreen:
     offer_manual: bool = False
     error: Text | None = None    # a tap that could not be done (wrong PIN, ...)
     provisional: bool = False    # accepted on a provisional claim (no answer from the centre)
+    sheets: tuple = ()           # ballots printed on demand: dicts style, title (Text), state, detail
+    sheet_actions: tuple = ()    # "tray-check", "print-again", "hand-over", "not-taken"
+
+    @property
+    def key(self) -> str:
+        """Which screen a tap was made on: its name and the receipt shown (module docstring)."""
+        return f"{self.name}:{self.receipt or ''}"
 
 
 class Tokens:
@@ -217,6 +245,9 @@ class TableSession:
         daemon.card_reader = WatchedCardReader(daemon.card_reader, self._card_read)
         daemon.on_prompt = self.prompt
         self.claim_pin: str | None = None        # the voter waiting after "no link" (no-link screen)
+        self.serving = True                      # the daemon would serve a voter now (devices_ready)
+        self._sheets: list[tuple[str, str, str]] = []   # (style, state, detail) of the voter's sheets
+        self._after_tray: TableScreen | None = None     # the recovered screen, once the tray is settled
         claims = getattr(daemon.identifier, "claim", None)
         if claims is not None:
             claims.on_checking = self.checking
@@ -241,6 +272,12 @@ class TableSession:
             self._screen = TableScreen(name=name, seq=self._screen.seq + 1, **values)
             return self._screen
 
+    def refresh(self, **changes) -> TableScreen:
+        """The same screen again (a new ``seq``: the page reloads), with ``changes``."""
+        with self._screen_lock:
+            self._screen = dataclasses.replace(self._screen, seq=self._screen.seq + 1, **changes)
+            return self._screen
+
     # -- the turns ---------------------------------------------------------------------
 
     def start(self) -> TableSession:
@@ -253,6 +290,10 @@ class TableSession:
             self.daemon.begin()
             if queued:
                 self._show_recovered(queued[-1])
+            if self.ondemand and self.daemon.on_tray:
+                self._after_tray = self._screen if queued else None
+                self._sheets = [(style, "on-paper", "") for style in self.daemon.on_tray]
+                self.show("tray", message=WORDS["tray-restart"], **self._sheet_values())
         self._thread = threading.Thread(target=self._run, name=f"table-{self.table}", daemon=True)
         self._thread.start()
         return self
@@ -308,17 +349,26 @@ class TableSession:
         return True
 
     def turn(self) -> str:
-        """One look at the devices: serve the card in the reader (once), print what waits."""
+        """One look at the devices: serve the card in the reader (once), print what waits.
+
+        The card is served only when the daemon would serve (``devices_ready``); a change of a
+        device's condition shows the screen again, so that the page's status strip follows it.
+        """
         with self.lock:
             self.summary_after_close()
-            self.devices = self.daemon.device_status()
+            conditions = self.daemon.device_conditions()
+            before = (_on_strip(self.devices), self.serving)
+            self.devices = {name: c.value if isinstance(c, enum.Enum) else c for name, c in conditions.items()}
+            self.serving = self.daemon.devices_ready(conditions)
+            if before[0] and before != (_on_strip(self.devices), self.serving):
+                self.refresh()
             card = self.devices.get("card-reader")
             if card != CardStatus.READY.value:
                 self._card_done = False
             if self.devices.get("printer") == PrinterStatus.READY.value and \
                     receipts.pending(self.daemon.conn, self.table):
                 self.daemon.print_pending()
-            if card == CardStatus.READY.value and self.devices.get("sensor") == "ready" and \
+            if card == CardStatus.READY.value and self.serving and \
                     (not self._card_done or self._again.is_set()):
                 self._again.clear()
                 self.show("reading")
@@ -377,15 +427,20 @@ class TableSession:
         message = Text(result.message_ky, result.message_ru)
         previous = self._screen.voter
         if out is not None and out.accepted:
+            self._after_tray = None          # the sheets a restart found went with this acceptance
             printed = "printed" if result.printed and all(r.printed for _, r in result.printed) else "queued"
             v = out.voter
             self.claim_pin = None
+            sheets = {}
+            if self.ondemand:
+                self._sheets = [(b.style, b.state.value, b.detail) for b in result.ballots]
+                sheets = self._sheet_values()
             return self.show("accepted", message=message, ballots=tuple(
                 self.election.contest(c).title for c in out.ballots),
                 receipt=receipt_label(out.receipt.number) if out.receipt else None, printed=printed,
                 voter={"name": v.full_name, "birth_year": v.birth_date.year, "face": (previous or {}).get("face"),
                        "contests": self._contests(v)} if v else previous,
-                provisional=bool(out.receipt) and self._provisional(out.receipt.number))
+                provisional=bool(out.receipt) and self._provisional(out.receipt.number), **sheets)
         if out is not None and str(out.status) == "confirm" and out.reason == NO_LINK:
             self.claim_pin = out.pin
             v = out.voter
@@ -498,6 +553,109 @@ class TableSession:
             return self.decline_claim()
         return self.show("waiting")
 
+    # -- ballots printed on demand (module docstring) --------------------------------------
+
+    @property
+    def ondemand(self) -> bool:
+        """This table prints ballots on demand (a remote-voting site with its A4 printer)."""
+        return getattr(self.daemon, "ondemand", None) is not None
+
+    def _style_title(self, style: str) -> Text:
+        """The contest's title of a ballot style (an on-demand style carries one contest)."""
+        try:
+            return self.election.contest(self.election.ballot_style(style).contests[0]).title
+        except (UchastokError, IndexError):
+            return Text(style, style)
+
+    def _sheet_values(self) -> dict:
+        """``sheets`` and ``sheet_actions`` of the screen, from the sheets shown and the daemon's lists."""
+        d = self.daemon
+        sheets = list(self._sheets)
+        shown = [style for style, state, _ in sheets if state == "uncertain"]
+        sheets += [(style, "uncertain", "") for style in d.uncertain if style not in shown]
+        if d.uncertain:
+            actions: tuple = ("tray-check",)         # the tray first: the sheet may lie there
+        else:
+            actions = tuple(a for a, on in (("print-again", bool(d.not_out)),
+                                             ("hand-over", bool(d.on_tray) and not d.not_out),
+                                             ("not-taken", bool(d.on_tray or d.not_out))) if on)
+        return {"sheets": tuple({"style": style, "title": self._style_title(style), "state": state,
+                                 "detail": detail} for style, state, detail in sheets),
+                "sheet_actions": actions}
+
+    def _sheet_tap(self, screen_key: str | None, action: str) -> TableScreen | None:
+        """None when ``action`` may be done from the screen ``screen_key`` names; else the screen
+        again with why not (a page another screen replaced, or nothing of that kind to do)."""
+        if not self.ondemand:
+            return self.refresh(error=WORDS["stale-page"])
+        if screen_key != self._screen.key or action not in self._screen.sheet_actions:
+            return self.refresh(error=WORDS["stale-page"])
+        return None
+
+    def _settled(self, message: Text) -> TableScreen:
+        """The sheets are settled: the recovered identification if one waits, else the next voter."""
+        self._sheets = []
+        after, self._after_tray = self._after_tray, None
+        if after is not None:
+            return self.show(after.name, **(_keep(after) | {"error": None}))
+        return self.show("waiting", message=message)
+
+    def hand_over(self, screen_key: str | None) -> TableScreen:
+        """"Ballots handed over": the sheets on the tray are issued (``IdentifyDaemon.hand_over``)."""
+        with self.lock:
+            if (refused := self._sheet_tap(screen_key, "hand-over")) is not None:
+                return refused
+            try:
+                given = self.daemon.hand_over()
+            except OnDemandError as e:
+                return self.refresh(error=Text(str(e), str(e)))
+            return self._settled(WORDS["ballots-handed-over"].format(n=len(given)))
+
+    def not_taken(self, screen_key: str | None) -> TableScreen:
+        """"The voter did not take them" (confirmed on its own page): the sheets on the tray are voided,
+        reason "voter-left", or "interrupted" for sheets a restart found (the ``tray`` screen)."""
+        with self.lock:
+            if (refused := self._sheet_tap(screen_key, "not-taken")) is not None:
+                return refused
+            reason = "interrupted" if self._screen.name == "tray" else "voter-left"
+            try:
+                left = self.daemon.not_taken(reason)
+            except OnDemandError as e:
+                return self.refresh(error=Text(str(e), str(e)))
+            return self._settled(WORDS["ballots-voided"].format(n=len(left)) if left
+                                 else WORDS["ballots-none-given"])
+
+    def print_again(self, screen_key: str | None) -> TableScreen:
+        """"Print again": the voter's sheets that did not come out (``IdentifyDaemon.print_again``)."""
+        with self.lock:
+            if (refused := self._sheet_tap(screen_key, "print-again")) is not None:
+                return refused
+            try:
+                done = self.daemon.print_again()
+            except OnDemandError as e:
+                return self.refresh(error=Text(str(e), str(e)))
+            states = {b.style: (b.state.value, b.detail) for b in done}
+            self._sheets = [(style, *states.pop(style, (state, detail))) for style, state, detail in self._sheets]
+            self._sheets += [(style, *v) for style, v in states.items()]
+            return self.refresh(error=None, **self._sheet_values())
+
+    def tray_checked(self, screen_key: str | None, came_out: bool) -> TableScreen:
+        """"Did the sheet come out?" after a job whose fate is unknown (``IdentifyDaemon.tray_checked``)."""
+        with self.lock:
+            if (refused := self._sheet_tap(screen_key, "tray-check")) is not None:
+                return refused
+            looked = list(self.daemon.uncertain)
+            try:
+                self.daemon.tray_checked(came_out)
+            except OnDemandError as e:
+                return self.refresh(error=Text(str(e), str(e)))
+            state = "on-paper" if came_out else "not-printed"
+            known = {style for style, _, _ in self._sheets}
+            self._sheets = [(style, state if st == "uncertain" and style in looked else st, detail)
+                            for style, st, detail in self._sheets]
+            self._sheets += [(style, state, "") for style in looked if style not in known]
+            return self.refresh(error=None, **self._sheet_values())
+
     # -- what the screen reads -----------------------------------------------------------
 
     def search(self, query: str, limit: int = 12) -> list[dict]:
@@ -528,15 +686,23 @@ class TableSession:
             if getattr(self.daemon.identifier, "claim", None) is not None:
                 cl = claim_counts(conn)
                 out |= {"provisional": cl["provisional"]["issued"], "claims_queued": cl["claims"]["queued"]}
+            if self.ondemand:
+                c = ondemand_counters(conn).values()
+                out["ondemand"] = {k: sum(getattr(x, k) for x in c) for k in ("printed", "issued", "voided")}
             return out
         finally:
             conn.close()
 
 
+def _on_strip(devices: dict[str, str]) -> dict[str, str]:
+    """The conditions the status strip can show: a card coming and going is not one of them."""
+    return {k: v for k, v in devices.items() if not (k == "card-reader" and v in ("ready", "no-card"))}
+
+
 def _keep(screen: TableScreen) -> dict:
     """The screen's values without its name, seq and error (to show it again with a new error)."""
     return {k: v for k, v in dataclasses.asdict(screen).items() if k not in ("name", "seq", "error")} | {
-        "candidates": screen.candidates, "ballots": screen.ballots}
+        "candidates": screen.candidates, "ballots": screen.ballots, "sheets": screen.sheets}
 
 
 CONFIRM_TEXT = MESSAGES["confirm"]

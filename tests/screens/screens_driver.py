@@ -77,7 +77,10 @@ class Commission:
         path = self.shots / f"{name}.png"
         width, height = self.d.get_window_size().values()
         full = self.d.execute_script("return document.documentElement.scrollHeight")
-        self.d.set_window_size(width, max(height, min(full + 20, 2400)))   # the whole page, not the viewport
+        # The whole page, not the viewport: the window's size counts the browser's own frame
+        # (143 px in headless Chromium), which the page does not get; without it the last row was cut off.
+        frame = self.d.execute_script("return window.outerHeight - window.innerHeight")
+        self.d.set_window_size(width, max(height, min(full + frame, 2400)))
         raw = self.d.get_screenshot_as_png()
         self.d.set_window_size(width, height)
         tmp = path.with_suffix(".raw.png")
