@@ -56,6 +56,7 @@ from typing import Any
 from count.tally import Tally
 from station.election import Election
 from station.errors import CountingError
+from station.identify_summary import PROVISIONAL_FIELDS
 from station.text import Text
 from sync import signing
 from sync.canonical import canonical
@@ -74,7 +75,6 @@ RELATION_TEXT = {
 }
 
 # The identification summary's ``provisional`` counters (identify/claims.py ``claim_counts``).
-PROVISIONAL_FIELDS = ("issued", "granted_later", "refused_later", "unanswered")
 
 
 def counting_order(election: Election) -> list[str]:

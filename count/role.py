@@ -42,7 +42,7 @@ from count.protocol import (
     latest_protocol,
     sign_protocol,
 )
-from count.protocol_body import PROVISIONAL_FIELDS, build_protocol, protocol_hash
+from count.protocol_body import build_protocol, protocol_hash
 from count.store import CountStore
 from count.tally import compare_with_expected
 from count.zero_report import print_zero_report
@@ -51,6 +51,8 @@ from station.db import open_station_db
 from station.election import Election
 from station.errors import ConfigError, ProvisioningError
 from station.events import clock_after_log
+from station.identify_summary import counts as summary_counts
+from station.identify_summary import published as published_summary
 from station.package import pinned_cec_key, read_election
 from sync import signing
 from sync.certificate import device_id_for
@@ -165,35 +167,42 @@ def identifications_recorded(paths: Paths) -> int | None:
 
 
 def identify_summary(paths: Paths) -> dict[str, Any] | None:
-    """The identify role's last ``identification-summary`` body (aggregates only), if readable.
+    """The counts of the identify role's last ``identification-summary`` (aggregates only), if any.
 
-    Read from identify.db's outbox (the signed envelope queued at the close of
-    polls): only its counts cross to the count role, never a voter. None when
-    the file is absent, unreadable (another Unix user) or holds no summary yet.
-    ``{"voters_on_list", "identified"}``, and ``provisional`` (the summary's
-    counters) when any ballot was issued on a provisional claim.
+    ``{"voters_on_list", "identified"}``, and ``provisional`` (the summary's counters)
+    when any ballot was issued on a provisional claim (station/identify_summary.py
+    ``counts``). Read from station.db, where the identify role publishes them at the
+    close (the appliance's count role cannot see identify.db); else, on a development
+    home where one user runs both roles, from identify.db's outbox (the signed
+    envelope). Only counts cross to the count role, never a voter. None when neither
+    holds a summary yet.
     """
 
-    if not paths.identify_db.exists():
-        return None
+    if paths.station_db.exists():
+        try:
+            conn = sqlite3.connect(f"file:{paths.station_db}?mode=ro", uri=True, timeout=5)
+            try:
+                found = published_summary(conn)
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            found = None
+        if found is not None:
+            return found
     try:
+        if not paths.identify_db.exists():
+            return None
         conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True, timeout=5)
         try:
             row = conn.execute("SELECT envelope FROM outbox WHERE kind = 'identification-summary'"
                                " ORDER BY seq DESC LIMIT 1").fetchone()
         finally:
             conn.close()
-    except sqlite3.Error:
+    except (sqlite3.Error, OSError):
         return None
     if row is None:
         return None
-    body = json.loads(bytes(row[0]))["body"]
-    out: dict[str, Any] = {"voters_on_list": int(body["voters_on_list"]), "identified": int(body["identified"])}
-    provisional = body.get("provisional")
-    if isinstance(provisional, dict) and provisional.get("issued"):
-        # Ballots issued on a provisional claim: counted apart on the protocol too (issue #14 point 3).
-        out["provisional"] = {k: provisional.get(k) for k in PROVISIONAL_FIELDS}
-    return out
+    return summary_counts(json.loads(bytes(row[0]))["body"])
 
 
 def results_protocol(paths: Paths, *, sign: bool = False, member: str | None = None,

@@ -700,7 +700,7 @@ def identification_summary(paths, *, print_it: bool = False, send: bool = False,
         ident = open_identifier(paths, election, clock=clock)
         try:
             polls.require(ident.station_conn, polls.PollsState.CLOSED, polls.PollsState.PROTOCOL_SIGNED)
-            body = receipts.enqueue_summary(ident.conn, ident.outbox, clock=clock)
+            body = receipts.enqueue_summary(ident.conn, ident.outbox, station_conn=ident.station_conn, clock=clock)
         finally:
             ident.close_connections()
     else:

@@ -28,7 +28,9 @@ claims' outcomes (identify/claims.py), and at a site that printed ballots on
 demand (identify/ondemand.py) their counters per ballot style (``ondemand``:
 printed, issued, voided, pending, voids by reason: no time, no row per
 ballot). ``enqueue_summary`` writes the same counters to the audit log
-(``ondemand-ballots-counted``) in the summary's transaction.
+(``ondemand-ballots-counted``) in the summary's transaction, and publishes the
+counts the results protocol needs in station.db (station/identify_summary.py:
+the count role cannot read identify.db on the appliance).
 
 Example::
 
@@ -55,6 +57,7 @@ from identify.voters import count
 from station.election import Election
 from station.errors import IdentificationError, PackageError
 from station.events import record
+from station.identify_summary import publish as publish_summary
 from station.text import Text as Bilingual  # ``Text`` here is the printer's text element
 
 METHOD_TEXT: dict[str, Bilingual] = {
@@ -258,9 +261,14 @@ def _style_title(election: Election, style: str) -> str:
     return f"{title.ky} / {title.ru}"
 
 
-def enqueue_summary(conn: sqlite3.Connection, outbox, *, clock=None) -> dict[str, Any]:
+def enqueue_summary(conn: sqlite3.Connection, outbox, *, station_conn: sqlite3.Connection | None = None,
+                    clock=None) -> dict[str, Any]:
     """Queue the summary envelope (stream ``identify``) with its audit record, in one transaction;
-    at a site that printed ballots on demand, their counters' audit record at the close too."""
+    at a site that printed ballots on demand, their counters' audit record at the close too.
+
+    ``station_conn``: the summary's counts are then published in station.db for the count role's
+    protocol (station/identify_summary.py), right after the envelope's transaction (if that write
+    is lost, sending the summary again publishes them: the latest replaces the one before)."""
 
     with atomic(conn):
         body = summary_body(conn, clock=clock)
@@ -268,4 +276,6 @@ def enqueue_summary(conn: sqlite3.Connection, outbox, *, clock=None) -> dict[str
         record(conn, "identification-summary-sent", clock=clock, identified=body["identified"])
         if "ondemand" in body:
             record_totals(conn, clock=clock)
+    if station_conn is not None:
+        publish_summary(station_conn, body, clock=clock)
     return body

@@ -1,7 +1,8 @@
 """``station.db``: what the whole station shares (ARCHITECTURE.md "Files on the device").
 
 Holds the loaded package's record (for rollback refusal), the polls state and
-its history, the commission members' PIN hashes, and its own audit log.
+its history, the commission members' PIN hashes, the identification summary's
+counts at the close (station/identify_summary.py), and its own audit log.
 Voters live in ``identify.db``; tallies in ``count.db``; nothing here links them.
 """
 
@@ -50,6 +51,15 @@ CREATE TABLE commission_member (
     pin_salt BLOB NOT NULL,
     pin_hash BLOB NOT NULL,
     failures INTEGER NOT NULL DEFAULT 0
+);
+"""),
+    # The identification summary's counts at the close (station/identify_summary.py): the count
+    # role's protocol reads them here, as it cannot read identify.db on the appliance.
+    Migration("identify-summary-v1", """
+CREATE TABLE identify_summary (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    counts       TEXT NOT NULL,
+    published_at TEXT NOT NULL
 );
 """),
 ]
