@@ -151,9 +151,15 @@ def identifications_recorded(paths: Paths) -> int | None:
     """How many identifications this device's identify.db records; None when it holds none.
 
     Opened read-only and asked for a count only (never a voter). A file that is there
-    but cannot be read is a ConfigError: the zero report cannot then show it empty.
+    but cannot be read is a ConfigError: the zero report cannot then show it empty. A
+    directory this role may not even look into (the appliance's count unit: systemd
+    ``InaccessiblePaths=`` over the identify role's directory) is None, as for no file:
+    polls not yet open, no identification can have been recorded (identify/rules.py).
     """
-    if not paths.identify_db.exists():
+    try:
+        if not paths.identify_db.exists():
+            return None
+    except PermissionError:
         return None
     try:
         conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True, timeout=5)

@@ -151,3 +151,18 @@ def test_identifications_are_counted_read_only(tmp_path, manifest):
     before = paths.identify_db.read_bytes()
     assert identifications_recorded(paths) == 1
     assert paths.identify_db.read_bytes() == before
+
+
+def test_an_identify_directory_the_count_role_may_not_enter_is_no_identification(tmp_path, manifest, monkeypatch):
+    """The appliance's count unit cannot look into the identify role's directory (InaccessiblePaths=):
+    stat raises PermissionError there; the zero report goes on as with no identify.db."""
+    paths = make_home(tmp_path / "st", manifest, state="test-mode")
+    real_exists = type(paths.identify_db).exists
+
+    def inaccessible(self, *a, **k):
+        if self == paths.identify_db:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_exists(self, *a, **k)
+
+    monkeypatch.setattr(type(paths.identify_db), "exists", inaccessible)
+    assert identifications_recorded(paths) is None
