@@ -47,6 +47,10 @@ class Commission:
     def wait_screen(self, name: str, timeout: float = 20):
         return self.find(f'#screen[data-screen="{name}"]', timeout)
 
+    def wait_text(self, css: str, text: str, timeout: float = 20):
+        """Until ``css`` shows ``text``: the next screen of the same name (the page reloads on any change)."""
+        return WebDriverWait(self.d, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+
     def tap(self, css: str) -> None:
         el = WebDriverWait(self.d, 15).until(EC.element_to_be_clickable((By.CSS_SELECTOR, css)))
         el.click()

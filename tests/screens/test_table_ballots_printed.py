@@ -276,6 +276,24 @@ def test_a_links_words_sit_in_the_middle_of_its_button(site, browser):
     assert all(abs(b["dy"]) <= 2 for b in g["targets"]), g
 
 
+@pytest.mark.browser
+def test_the_pin_pads_keys_hold_their_words(site, browser):
+    """"Тазалоо" / "Ырастоо" / "Подтвердить" ran out of their 96 px keys (CSS)."""
+    c = Commission(browser, site, None)
+    for lang in ("ky", "ru"):
+        c.go(f"/lang/{lang}?next=/table")
+        c.go(f"/table/manual?pin={site.home_voters()[0]}&reason={NOT_ENROLLED}")
+        c.find("#pinpad")
+        keys = browser.execute_script("""
+            return [...document.querySelectorAll('.keypad .key')].map(e => ({
+                id: e.id, text: e.textContent, fits: e.scrollWidth <= e.clientWidth, h: e.offsetHeight}));
+        """)
+        assert len(keys) == 12 and all(k["fits"] and k["h"] >= 64 for k in keys), (lang, keys)
+        g = geometry(browser, ".keypad .key")
+        assert all(abs(b["dy"]) <= 2 and abs(b["dx"]) <= 2 for b in g["targets"]), g
+    c.go("/lang/ky?next=/table")
+
+
 def geometry(browser, targets: str = ".sheet-actions .btn") -> dict:
     """Where the page's targets and sheet cards are, and how far each target's words are off its middle."""
     return browser.execute_script("""
