@@ -222,7 +222,7 @@ def test_sheets_a_restart_found_on_the_tray_come_first(site_home, demo_package):
 @pytest.mark.parametrize("preset,words", [
     ("media-empty", "кагаз түгөндү"), ("door-open", "капкагы ачык"),
     ("media-jam", "барак тыгылып калды"), ("offline", "иштебей турат (offline)"),
-])
+], ids=["media-empty", "door-open", "media-jam", "offline"])
 def test_the_ballot_printers_condition_in_words_and_no_voter_served(site, preset, words):
     site.sim.ballot_sim.preset = preset
     assert wait_for(lambda: not site.table.serving)
