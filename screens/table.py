@@ -345,7 +345,7 @@ class TableSession:
         self._summary_for = closes[-1]
         if row is not None and parse_iso(row[0]) >= parse_iso(closes[-1]):
             return False            # sent already (before a restart, or by `identify summary --send`)
-        receipts.enqueue_summary(ident.conn, ident.outbox, clock=self.daemon.clock)
+        receipts.enqueue_summary(ident.conn, ident.outbox, station_conn=ident.station_conn, clock=self.daemon.clock)
         return True
 
     def turn(self) -> str:
