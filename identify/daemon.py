@@ -35,7 +35,9 @@ One voter (``IdentifyDaemon.serve_voter``), in this order:
    the next voter's acceptance, which hands over what the previous voter was
    given; a voter who leaves without them: ``not_taken(reason)`` voids them;
    a sheet that did not come out (printer not ready, jam: the jammed sheet
-   voided by the counters): ``print_again()`` once the printer is back.
+   voided by the counters): ``print_again()`` once the printer is back; a job
+   whose fate is unknown (no answer, or the driver raised once the ballot was
+   counted) waits for the member to look in the tray: ``tray_checked(came_out)``.
    The table serves no voter while the ballot printer is not READY (a voter
    identified there would get no ballot).
 
@@ -294,11 +296,18 @@ class IdentifyDaemon(RoleDaemon):
 
     def _print(self, styles: list[str]) -> list[BallotPrint]:
         assert self.ondemand is not None
+        before = self.ondemand.pending()
         try:
             done = self.ondemand.print_ballots(styles)
-        except DriverError as e:      # the driver's contract is a JobResult; a fault is "not printed"
+        except DriverError as e:
+            # The driver's contract is a JobResult; one that raises instead (a malformed answer)
+            # does so after the counters of the ballot in flight went up (identify/ondemand.py),
+            # and the seam does not say whether the page came out: that sheet is the member's to
+            # look for (uncertain: tray_checked), the styles after it were not tried.
             self.log.error("ballot printer: %s", e)
-            done = [BallotPrint(s, PrintState.NOT_PRINTED, detail=str(e)) for s in styles]
+            after = self.ondemand.pending()
+            done = [BallotPrint(s, PrintState.UNCERTAIN if after.get(s, 0) > before.get(s, 0)
+                                else PrintState.NOT_PRINTED, detail=str(e)) for s in styles]
         self.on_tray += [b.style for b in done if b.state is PrintState.ON_PAPER]
         self.uncertain += [b.style for b in done if b.state is PrintState.UNCERTAIN]
         self.not_out = [b.style for b in done if b.state in (PrintState.NOT_PRINTED, PrintState.VOIDED)]

@@ -1,0 +1,74 @@
+"""Faults around the ballots printed on demand at a remote-voting site's table (identify/daemon.py step 6).
+
+The invariant checked after each fault: every sheet the counters hold as ``pending`` is one the
+table holds too (on the tray, or a job whose fate the member must say), so nothing printed is
+left where no tap can settle it; and a fault is a condition on the screen, never an exception
+out of the daemon's turn after the voter's identification committed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from identify.ondemand import PrintState, counters
+from simulation.election import demo_voters
+from simulation.remote import build_remote_site_package
+from simulation.table import SimTable, Visit, provision_home
+
+D, P = "bs-district-07", "bs-party-list"
+NOT_ENROLLED = "no-fingerprint-enrolled"
+
+
+@pytest.fixture(scope="module")
+def site_pkg(demo_package, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ondemand-faults-site")
+    home_rows = list(demo_voters(5, demo_package.voters))
+    return build_remote_site_package(root / "site", voters=40, seed=5, districts=(3, 7), home_rows=home_rows,
+                                     home=("UIK-1234", "OIK-07"), template_pins=(),
+                                     signing_key=demo_package.key, secrets=demo_package.secrets)
+
+
+@pytest.fixture
+def site(tmp_path, site_pkg, demo_package):
+    home = provision_home(tmp_path / "site", site_pkg.dir, signing_key=demo_package.key, state="open")
+    home.config_file.write_text('[claims]\nmode = "off"\n')
+    with SimTable(home, demo_package.secrets) as table:
+        yield table
+
+
+def home_voters(table) -> list[str]:
+    return [v.pin for v in table.voters if v.home_district == "OIK-07"]
+
+
+def visit(table, pin):
+    return table.visit(Visit(pin, manual_reason=NOT_ENROLLED))
+
+
+def pending(daemon) -> dict[str, int]:
+    return {s: c.pending for s, c in counters(daemon.conn).items() if c.pending}
+
+
+def held(daemon) -> dict[str, int]:
+    """The sheets the table can still settle with a tap: on the tray, or of unknown fate."""
+    return dict(Counter(daemon.on_tray + daemon.uncertain))
+
+
+def test_a_printer_that_raises_leaves_no_counted_sheet_the_table_cannot_settle(site):
+    """The driver raising (every answer malformed) after the counters of the ballot in flight went
+    up: that sheet is one whose fate the member says (did it come out?), not a pending sheet that
+    no tap reaches and that a restart would put on the tray as if printed."""
+    site.ballot_sim.preset = "bad-response"
+    r = visit(site, home_voters(site)[0])
+    assert r.outcome.accepted
+    assert [b.state for b in r.ballots] == [PrintState.UNCERTAIN, PrintState.NOT_PRINTED]
+    assert pending(site.daemon) == held(site.daemon) == {D: 1}
+    site.ballot_sim.clear()
+    site.daemon.tray_checked(came_out=False)           # nothing came out: the print is undone
+    assert pending(site.daemon) == held(site.daemon) == {}
+    assert [b.state for b in site.daemon.print_again()] == [PrintState.ON_PAPER, PrintState.ON_PAPER]
+    assert pending(site.daemon) == held(site.daemon) == {D: 1, P: 1}
+    site.daemon.hand_over()
+    assert {s: (c.printed, c.issued, c.voided, c.pending) for s, c in counters(site.daemon.conn).items()
+            if s in (D, P)} == {D: (1, 1, 0, 0), P: (1, 1, 0, 0)}
