@@ -10,15 +10,18 @@ other languages)::
 
     /{lang}/                         national: results per contest (table + bars), turnout,
                                      turnout by hour, stations reporting / verified / held,
-                                     remote voting (sites, voters per home district), the Regions
+                                     remote voting (sites, voters per home district, ballots
+                                     printed on demand per site), the Regions
     /{lang}/region/{code}            the same for a Region, its ОИКs below
     /{lang}/oik/{code}               ... for an ОИК, its ТИКs below
     /{lang}/tik/{code}               ... for a ТИК, its stations (УИК) below
     /{lang}/station/{id}             one station: status (held with reasons), the signed
                                      protocol's lines (machine count; manual count and
                                      differences when it arrived), every revision with what
-                                     changed, downloads, the in-browser check; a remote-voting
+                                     changed, downloads, the in-browser check; the ballots
+                                     issued on a provisional claim, apart; a remote-voting
                                      site's districts (voters per home district, its sections)
+                                     and its ballots printed on demand
     /{lang}/held                     every held protocol with its reasons
     /{lang}/revisions                every revised protocol, each revision with what changed
 
@@ -284,7 +287,7 @@ def portal_routes(ctx: PortalContext) -> list[BaseRoute]:
         site = views.site_districts(ctx.storage, sid, report, snap) if row.get("remote_site") else None
         return render(request, lang, "station.html", snap=snap, r=report, s=row, lines=lines,
                       flagged=flagged, export_ok=views.export_available(), site=site,
-                      oik=lambda code: snap.area("oik", code))
+                      provisional=views.provisional_figures(report), oik=lambda code: snap.area("oik", code))
 
     def held_page(request: Request, lang: str) -> Response:
         n = page_number(request)

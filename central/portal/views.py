@@ -31,7 +31,9 @@ A remote-voting site (central/aggregate.py, "Remote-voting sites") counts as
 ОИК's Region (``Area.remote_sites`` says how many sites added to an area), its
 party list where it stands, nothing of its list anywhere. ``remote_voting``
 gives the national page's block and a site's page: the sites, the voters
-identified at them per home district (``aggregate.remote_voting``).
+identified at them per home district, the ballots each printed on demand
+(printed, issued, voided, pending, and whether they add up) from its
+identification summary (``aggregate.remote_voting``).
 
 A station's status, one of:
 
@@ -42,7 +44,10 @@ A station's status, one of:
 
 A station's page reads ``aggregate.station_report`` (status, the latest
 protocol, the manual count's comparison with its flags, every revision with
-what changed); ``protocol_lines`` lays its lines out per contest.
+what changed); ``protocol_lines`` lays its lines out per contest, and
+``provisional_figures`` gives the ballots issued on a provisional claim
+(the protocol's ``provisional`` section, issue #14: the centre could not be
+asked) and what the centre answered them since, shown apart from the lines.
 
 Names: the centre keeps a ``{"ky", "ru"}`` name as JSON text (central/service.py
 ``load_stations``); ``stored_name`` gives it back as an object for ``words.pick``.
@@ -255,11 +260,21 @@ def build_snapshot(storage, *, tz: str = "Asia/Bishkek", clock=None) -> Snapshot
 
 def remote_voting(storage, snap: Snapshot | None = None) -> dict:
     """``aggregate.remote_voting`` with the sites' names as objects (kept in the snapshot until the
-    next one, as station reports are)."""
+    next one, as station reports are), and what the block of ballots printed on demand needs:
+    ``ondemand_shown`` (some site reported them, or reported them malformed), ``ondemand_pending``
+    (a column of sheets not yet decided: only when there are any), ``ondemand_left_out`` (sites
+    whose section is malformed: not in the totals) and ``ondemand_balanced`` (printed = issued +
+    voided + pending at every site, for every ballot style; None when a site is left out: the
+    totals cannot say)."""
     if snap is not None and "remote" in snap.cache:
         return snap.cache["remote"]
     out = aggregate.remote_voting(storage)
     out["sites"] = [{**s, "name": stored_name(s["name"])} for s in out["sites"]]
+    reported = [s["ondemand"] for s in out["sites"] if s["ondemand"]]
+    left_out = sum(1 for s in out["sites"] if s.get("ondemand_problem"))
+    out.update(ondemand_shown=bool(reported or left_out), ondemand_pending=out["ondemand"]["pending"] > 0,
+               ondemand_left_out=left_out,
+               ondemand_balanced=None if left_out else all(od["balanced"] for od in reported))
     if snap is not None:
         snap.cache["remote"] = out
     return out
@@ -267,9 +282,12 @@ def remote_voting(storage, snap: Snapshot | None = None) -> dict:
 
 def site_districts(storage, station_id: str, report: dict, snap: Snapshot | None = None) -> dict | None:
     """A remote site's page: where it stands and per district (its voters' home districts and its
-    protocol's sections) the voters identified there and the ballots of its section.
+    protocol's sections) the voters identified there and the ballots of its section; the ballots
+    it printed on demand (``aggregate.ondemand_figures``: None before its summary arrived, or
+    ``ondemand_problem`` when the summary's section is not counts).
 
-    ``{"district", "rows": [{"district", "contest", "identified", "ballots"}], "not_on_national_list"}``.
+    ``{"district", "rows": [{"district", "contest", "identified", "ballots"}], "not_on_national_list",
+    "ondemand", "ondemand_problem"}``.
     """
     site = next((s for s in remote_voting(storage, snap)["sites"] if s["station"] == station_id), None)
     if site is None:
@@ -283,7 +301,22 @@ def site_districts(storage, station_id: str, report: dict, snap: Snapshot | None
              "ballots": ballots.get(d)}
             for d in sorted((set(site["by_home_district"]) | set(contest)) - {""})]
     return {"district": site["district"], "rows": rows,
-            "not_on_national_list": site["by_home_district"].get("", 0)}
+            "not_on_national_list": site["by_home_district"].get("", 0),
+            "ondemand": site["ondemand"], "ondemand_problem": site.get("ondemand_problem")}
+
+
+def provisional_figures(report: dict) -> dict[str, int] | None:
+    """The protocol's ballots issued on a provisional claim, for the station page, apart from its
+    other lines: ``{"issued", "granted_later", "refused_later", "unanswered"}`` (counts only; the
+    section never names a voter), or None when the protocol has no such section or it is not four
+    counts (then ``aggregate.check_protocol`` holds the protocol and its reason says so)."""
+    section = (report.get("protocol") or {}).get("provisional")
+    if not isinstance(section, dict):
+        return None
+    figures = {k: section.get(k) for k in aggregate.PROVISIONAL_FIELDS}
+    if not all(type(v) is int and v >= 0 for v in figures.values()):
+        return None
+    return figures
 
 
 def _add_contests(into: dict[str, dict], contests: dict[str, dict]) -> None:

@@ -252,6 +252,51 @@ WORDS: dict[str, Words] = {
                        "Раздел каждого округа идёт в итоги этого округа.",
                        "Each district's section counts in that district's results."),
     "district": Words("Округ", "Округ", "District"),
+    # ballots printed on demand at a site (its identification summary's ``ondemand``: identify/receipts.py)
+    "ondemand": Words("Талап боюнча басылган бюллетендер", "Бюллетени, напечатанные по запросу",
+                      "Ballots printed on demand"),
+    "ballot-style": Words("Бюллетендин түрү", "Вид бюллетеня", "Ballot style"),
+    "od-printed": Words("Басылды", "Напечатано", "Printed"),
+    "od-issued": Words("Берилди", "Выдано", "Issued"),
+    "od-voided": Words("Жокко чыгарылды", "Погашено", "Voided"),
+    "od-pending": Words("Чечиле элек", "Не решено", "Pending"),
+    "od-check": Words("Текшерүү", "Проверка", "Check"),
+    "od-total": Words("Бардыгы", "Всего", "Total"),
+    "od-mismatch": Words("дал келбейт", "не сходится", "does not add up"),
+    "od-balanced": Words("басылды = берилди + жокко чыгарылды + чечиле элек",
+                         "напечатано = выдано + погашено + не решено",
+                         "printed = issued + voided + pending"),
+    "od-unbalanced": Words("дал келбейт: басылды ≠ берилди + жокко чыгарылды + чечиле элек",
+                           "не сходится: напечатано ≠ выдано + погашено + не решено",
+                           "does not add up: printed ≠ issued + voided + pending"),
+    "od-left-out": Words("Жыйынтыкка {n} пункт кирген жок: алардын талап боюнча басылган бюллетендер бөлүгү бузук",
+                         "В итог не вошли пункты ({n}): их раздел о бюллетенях, напечатанных по запросу, повреждён",
+                         "The total leaves out {n} sites: their section of ballots printed on demand is malformed"),
+    "od-none": Words("Идентификациянын жыйынтыгы келе элек же талап боюнча бюллетень басылган эмес",
+                     "Итоги идентификации ещё не поступили, или бюллетени по запросу не печатались",
+                     "The identification summary has not arrived yet, or no ballot was printed on demand"),
+    "od-note": Words("Пункттун идентификация жыйынтыгынан (добуш берүү жабылгандан кийин): ар бир басылган"
+                     " барак же берилет, же жокко чыгарылат (тыгылып калса, шайлоочу алган жок), же али"
+                     " чечиле элек.",
+                     "Из итогов идентификации пункта (после закрытия голосования): каждый напечатанный лист"
+                     " выдан, погашен (замят, избиратель не взял) или ещё не решён.",
+                     "From the site's identification summary (after the close of polls): every sheet printed"
+                     " is issued, voided (jammed, not taken) or not yet decided."),
+    # a protocol's ballots issued on a provisional claim (count/protocol_body.py ``provisional``)
+    "provisional-title": Words("Шарттуу берүү", "Выдача по условной заявке", "Provisional issue"),
+    "provisional": Words("Шарттуу берилди", "Выдано по условной заявке", "Issued on a provisional claim"),
+    "provisional-granted_later": Words("борбор кийин уруксат берди", "центр разрешил позже",
+                                       "the centre granted later"),
+    "provisional-refused_later": Words("борбор кийин четке какты", "центр отказал позже",
+                                       "the centre refused later"),
+    "provisional-unanswered": Words("борбордон жооп жок", "без ответа центра", "no answer from the centre"),
+    "provisional-note": Words(
+        "Борбор менен байланыш жок кезде комиссия мүчөсүнүн PIN-коду менен берилген бюллетендер;"
+        " алар идентификацияланган шайлоочулардын санына кирет. Борбордун жооптору кийин келген.",
+        "Бюллетени, выданные по PIN-коду члена комиссии, когда связи с центром не было; они входят в число"
+        " идентифицированных избирателей. Ответы центра получены позже.",
+        "Ballots issued on a commission member's PIN while the centre could not be reached; they are part of"
+        " the voters identified. The centre's answers came later."),
 }
 
 # The control relations of a protocol (count/protocol_body.py RELATION_TEXT, with English).
@@ -270,6 +315,9 @@ RELATIONS: dict[str, Words] = {
                          "sum of votes = valid"),
     "preferences<=party-votes": Words("артыкчылык ≤ партиянын добушу", "предпочтения ≤ голоса партии",
                                       "preferences ≤ party votes"),
+    "provisional<=identified": Words("шарттуу берилген ≤ идентификацияланган",
+                                     "выдано по условной заявке ≤ идентифицировано",
+                                     "issued provisionally ≤ identified"),
 }
 
 # The aggregation's reasons to hold a protocol (central/aggregate.py), in the reader's language.
@@ -344,6 +392,25 @@ REASONS: list[tuple[re.Pattern[str], Words]] = [(re.compile(p), w) for p, w in [
      Words("кол менен эсеп: {rels} катышы аткарылган жок жана түшүндүрмө жок",
            "ручной подсчёт: не выполнено соотношение {rels}, а объяснения нет",
            "manual count: relation {rels} fails with no explanation")),
+    (r"^provisional section malformed",
+     Words("шарттуу берилген бюллетендердин бөлүгү бузук", "раздел о выданных по условной заявке повреждён",
+           "the section of ballots issued on a provisional claim is malformed")),
+    (r"^provisional: the centre's answers do not add up to the (?P<n>\d+) issued",
+     Words("шарттуу берилди {n}, бирок борбордун жоопторунун суммасы башка",
+           "выдано по условной заявке {n}, а ответы центра в сумме дают другое число",
+           "{n} issued on a provisional claim, but the centre's answers do not add up to them")),
+    (r"^provisional: (?P<n>\d+) issued but (?P<i>\d+) identified",
+     Words("шарттуу берилди {n}, бирок {i} гана шайлоочу идентификацияланган",
+           "выдано по условной заявке {n}, а идентифицировано только {i}",
+           "{n} issued on a provisional claim but {i} voters identified")),
+    (r"^ondemand section malformed",
+     Words("талап боюнча басылган бюллетендердин бөлүгү бузук",
+           "раздел о бюллетенях, напечатанных по запросу, повреждён",
+           "the section of ballots printed on demand is malformed")),
+    (r"^ondemand counters of (?P<s>.+) are not counts",
+     Words("талап боюнча басылган бюллетендер: {s} түрүнүн сандары бузук",
+           "бюллетени, напечатанные по запросу: счётчики вида {s} не являются числами",
+           "ballots printed on demand: the counters of style {s} are not counts")),
     (r"^no contests", Words("протоколдо бюллетень жок", "в протоколе нет бюллетеней",
                             "the protocol holds no contest")),
     (r"^contest entry malformed", Words("бюллетендин жазуусу бузук", "запись бюллетеня повреждена",
