@@ -95,7 +95,7 @@ from identify import eligibility, receipts, voters
 from identify.claims import NO_LINK, ClaimResender, open_claims
 from identify.devices import HardwareFactory, IdentifyDeviceFactory, IdentifyDevices
 from identify.identifier import Identifier, identified
-from identify.ondemand import BallotPrint, OnDemandBallots, OnDemandError, PrintState
+from identify.ondemand import VOID_REASONS, BallotPrint, OnDemandBallots, OnDemandError, PrintState
 from identify.receipts import print_pending
 from identify.rules import Outcome, Status, receipt_label
 from identify.store import open_identify_db
@@ -323,8 +323,7 @@ class IdentifyDaemon(RoleDaemon):
         for style in looked:
             if came_out:
                 self.on_tray.append(style)
-            else:
-                self.ondemand.withdraw(style)
+            elif self._settled(self.ondemand.withdraw, style):
                 self.not_out.append(style)
 
     def hand_over(self) -> list[str]:
@@ -332,20 +331,33 @@ class IdentifyDaemon(RoleDaemon):
         if self.ondemand is None:
             return []
         given, self.on_tray = self.on_tray, []
-        for style in given:
-            self.ondemand.issue(style)
-        return given
+        return [style for style in given if self._settled(self.ondemand.issue, style)]
 
     def not_taken(self, reason: str = "voter-left") -> list[str]:
         """The voter left the sheets on the tray: voided with ``reason`` (identify.ondemand.VOID_REASONS)."""
         if self.ondemand is None:
             raise OnDemandError("no ballots are printed on demand at this table")
-        left = list(self.on_tray)
-        for style in left:
-            self.ondemand.void(style, reason)
+        if reason not in VOID_REASONS:        # before the tray is touched: a bad tap changes nothing
+            raise OnDemandError(f"void reason {reason!r}: one of {', '.join(VOID_REASONS)}")
+        left = []
+        for style in list(self.on_tray):
+            if self._settled(lambda s: self.ondemand.void(s, reason), style):
+                left.append(style)
             self.on_tray.remove(style)
         self.not_out = []
         return left
+
+    def _settled(self, settle: Callable[[str], None], style: str) -> bool:
+        """``settle(style)``; False when the counters hold no such sheet pending any more (another
+        table of this identify.db settled it: its restart puts every pending sheet on its own
+        tray). The sheet leaves this tray and the journal says so: a stale tray must not raise
+        out of the next voter's acceptance, after the identification committed."""
+        try:
+            settle(style)
+        except OnDemandError as e:
+            self._say(f"ballot printer: {e}: taken off this table's tray")
+            return False
+        return True
 
     def print_again(self) -> list[BallotPrint]:
         """Print the voter's sheets that did not come out (the printer was not ready, a jam)."""

@@ -72,3 +72,23 @@ def test_a_printer_that_raises_leaves_no_counted_sheet_the_table_cannot_settle(s
     site.daemon.hand_over()
     assert {s: (c.printed, c.issued, c.voided, c.pending) for s, c in counters(site.daemon.conn).items()
             if s in (D, P)} == {D: (1, 1, 0, 0), P: (1, 1, 0, 0)}
+
+
+def test_a_sheet_another_table_settled_does_not_stop_the_next_voters_ballots(site, demo_package):
+    """Two tables on one identify.db: table 2's restart finds table 1's sheets pending and its
+    commission voids them ("interrupted"); table 1's tray then names sheets that are no longer
+    pending. Its next acceptance (which hands over the tray first) still prints that voter's
+    ballots: the stale sheet is dropped from the tray and said, not an OnDemandError out of the
+    turn after the voter's identification committed (the voter would have no ballot, ever)."""
+    a, b = home_voters(site)[:2]
+    visit(site, a)
+    assert sorted(site.daemon.on_tray) == [D, P]
+    with SimTable(site.paths, demo_package.secrets, table="2") as other:
+        other.daemon.start()
+        other.daemon.not_taken("interrupted")
+    r = visit(site, b)
+    assert r.outcome.accepted
+    assert [(x.style, x.state) for x in r.ballots] == [(D, PrintState.ON_PAPER), (P, PrintState.ON_PAPER)]
+    assert sorted(site.daemon.on_tray) == [D, P] and pending(site.daemon) == held(site.daemon)
+    assert site.daemon.not_taken("voter-left") == [D, P]
+    assert pending(site.daemon) == held(site.daemon) == {}
