@@ -53,6 +53,7 @@ from station.errors import ConfigError, ProvisioningError
 from station.events import clock_after_log
 from station.identify_summary import counts as summary_counts
 from station.identify_summary import published as published_summary
+from station.identify_summary import superseded as summary_superseded
 from station.package import pinned_cec_key, read_election
 from sync import signing
 from sync.certificate import device_id_for
@@ -181,20 +182,24 @@ def identify_summary(paths: Paths) -> dict[str, Any] | None:
     close (the appliance's count role cannot see identify.db); else, on a development
     home where one user runs both roles, from identify.db's outbox (the signed
     envelope). Only counts cross to the count role, never a voter. None when neither
-    holds a summary yet.
+    holds a summary yet, and None when station.db holds one of an earlier close (polls
+    reopened and closed again, this close's summary not sent yet): the outbox's latest
+    would be that same earlier one.
     """
 
     if paths.station_db.exists():
         try:
             conn = sqlite3.connect(f"file:{paths.station_db}?mode=ro", uri=True, timeout=5)
             try:
-                found = published_summary(conn)
+                found, stale = published_summary(conn), summary_superseded(conn)
             finally:
                 conn.close()
         except sqlite3.Error:
-            found = None
+            found, stale = None, False
         if found is not None:
             return found
+        if stale:
+            return None
     try:
         if not paths.identify_db.exists():
             return None

@@ -62,6 +62,11 @@ CREATE TABLE identify_summary (
     published_at TEXT NOT NULL
 );
 """),
+    # The close of polls (polls_history.seq) the published summary counts: after a reopen and a
+    # second close, the first close's counts are no counts of the second (station/identify_summary.py).
+    Migration("identify-summary-close-v1", """
+ALTER TABLE identify_summary ADD COLUMN close_seq INTEGER;
+"""),
 ]
 
 
