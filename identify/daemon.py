@@ -38,8 +38,9 @@ One voter (``IdentifyDaemon.serve_voter``), in this order:
    voided by the counters): ``print_again()`` once the printer is back; a job
    whose fate is unknown (no answer, or the driver raised once the ballot was
    counted) waits for the member to look in the tray: ``tray_checked(came_out)``.
-   The table serves no voter while the ballot printer is not READY (a voter
-   identified there would get no ballot).
+   The table serves no voter while the ballot printer is not READY, nor at a
+   site whose uchastok.toml names none (a voter identified there would get no
+   ballot).
 
 Remote voting (identify/claims.py, uchastok.toml ``[claims]``): step 3 claims
 the voter at the centre before the transaction. With no answer at a
@@ -244,6 +245,10 @@ class IdentifyDaemon(RoleDaemon):
                 out[name] = dev.status()
             except Exception as e:  # noqa: BLE001 - a half-plugged device may raise: it is "not there"
                 out[name] = f"error: {e}"
+        if self.ondemand is None and self.election.station.remote_site:
+            # A site's voters of other districts have no ballot but the one printed on demand: without
+            # the printer a voter would be identified (and claimed at the centre) with no ballot.
+            out["ballot-printer"] = "error: none configured ([identify] ballot_printer in uchastok.toml)"
         for name, condition in out.items():
             shown = _shown(condition)
             if self._device_status.get(name) != shown:

@@ -12,10 +12,11 @@ from collections import Counter
 
 import pytest
 
+from identify.daemon import build_identify_daemon
 from identify.ondemand import PrintState, counters
 from simulation.election import demo_voters
 from simulation.remote import build_remote_site_package
-from simulation.table import SimTable, Visit, provision_home
+from simulation.table import SimTable, SimulatedIdentifyFactory, Visit, provision_home
 
 D, P = "bs-district-07", "bs-party-list"
 NOT_ENROLLED = "no-fingerprint-enrolled"
@@ -92,3 +93,25 @@ def test_a_sheet_another_table_settled_does_not_stop_the_next_voters_ballots(sit
     assert sorted(site.daemon.on_tray) == [D, P] and pending(site.daemon) == held(site.daemon)
     assert site.daemon.not_taken("voter-left") == [D, P]
     assert pending(site.daemon) == held(site.daemon) == {}
+
+
+class NoBallotPrinter(SimulatedIdentifyFactory):
+    """A site's table whose uchastok.toml names no ``[identify] ballot_printer``."""
+
+    def ballot_printer(self):
+        return None
+
+
+def test_a_site_without_a_ballot_printer_serves_nobody(site, tmp_path):
+    """At a remote-voting site the ballot printed on demand is the only ballot a voter of another
+    district can get: a table with no ballot printer configured must not identify voters (each
+    would be marked identified, claimed at the centre, and get no ballot), it waits as for a
+    printer that is off, and the status names what is missing."""
+    daemon = build_identify_daemon(site.paths, NoBallotPrinter(tmp_path / "receipts"), table="2")
+    try:
+        conditions = daemon.device_conditions()
+        assert "ballot_printer" in str(conditions.get("ballot-printer"))
+        assert not daemon.devices_ready(conditions)
+        assert daemon.step() == "waiting"
+    finally:
+        daemon.close()
