@@ -10,7 +10,8 @@ The page holds: the station and its Region/ОИК/ТИК, its status on the port
 (held with the reasons), the latest revision's times, device and envelope
 hash, every line of every contest (machine count; with the manual count also
 the manual figure and the difference, a flagged difference boxed and marked
-"!"), the control relations, the commission's explanation and the
+"!"), the ballots issued on a provisional claim apart (with what the centre
+answered since), the control relations, the commission's explanation and the
 preference votes, and where to check the signature. The central side may not
 import the station's printing (drivers/printer/document.py), hence this small
 renderer of its own. Pages are stored 1-bit (a protocol is ~25 KB, not the
@@ -32,7 +33,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from base.clock import local, parse_iso
-from central.portal.views import protocol_lines
+from central.portal.views import protocol_lines, provisional_figures
 from central.portal.words import RELATIONS, WORDS, Words, reason_text
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -205,7 +206,11 @@ def protocol_pages(station: dict, report: dict, names: dict, *, election: str | 
     else:
         p.text(f"{bi(WORDS['machine'])} | {bi(WORDS['manual'])} | {bi(WORDS['difference'])}", 18, bold=True)
         p.text(bi(WORDS["flag-note"]), 16)
-    for group in protocol_lines(body, report["comparison"]):
+    groups = protocol_lines(body, report["comparison"])
+    provisional = provisional_figures(report)
+    if provisional and not (groups and groups[0]["contest"] is None):
+        _provisional(p, provisional)
+    for group in groups:
         cid = group["contest"]
         if cid is not None:
             p.space(6)
@@ -216,6 +221,8 @@ def protocol_pages(station: dict, report: dict, names: dict, *, election: str | 
                 cells += [_n(r["manual"]), _diff(r["difference"]) + (" !" if r["flagged"] else "")]
             label = line_label(r["kind"], r["option"], cid, names)
             p.row(f"{label} · № {r['number']}" if r.get("number") else label, cells, mark=r["flagged"])
+        if provisional and cid is None:
+            _provisional(p, provisional)
     p.rule()
     p.text(bi(WORDS["relations"]), 20, bold=True)
     for rel in (manual or {}).get("control") or body.get("control") or []:
@@ -238,6 +245,16 @@ def protocol_pages(station: dict, report: dict, names: dict, *, election: str | 
     p.text(bi(WORDS["verify"]) + ": " + url, 17)
     p.text(WORDS["verify-offline"].ky, 16, mono=True)
     return p
+
+
+def _provisional(p: _Pages, figures: dict[str, int]) -> None:
+    """The ballots issued on a provisional claim, apart, under the voters identified (as on paper)."""
+    p.space(6)
+    p.text(bi(WORDS["provisional-title"]), 20, bold=True)
+    p.row(bi(WORDS["provisional"]), [str(figures["issued"])], bold=True)
+    for k in ("granted_later", "refused_later", "unanswered"):
+        p.row("· " + bi(WORDS[f"provisional-{k}"]), [str(figures[k])])
+    p.space(6)
 
 
 def _n(v: Any) -> str:

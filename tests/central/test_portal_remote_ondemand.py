@@ -5,8 +5,8 @@ tests/support/remote_world.py's day, the site RV-9001's protocol carrying a ``pr
 section (two voters issued while the centre could not be asked: one granted since, one refused)
 and, once uploaded, its identification summary's ``ondemand`` counters per ballot style:
 
-- a station's page shows the provisional section apart from the protocol's lines, with what the
-  centre answered since, in Kyrgyz, Russian and English; a protocol without it shows nothing,
+- a station's page (and its A4 PDF) shows the provisional section apart from the protocol's lines,
+  with what the centre answered since, in Kyrgyz, Russian and English; a protocol without it shows nothing,
   one whose section is not counts shows no figures and is held with the reason in words;
 - the national page's remote-voting block and the site's page show printed, issued, voided
   (pending only when there are any) and whether printed = issued + voided + pending holds,
@@ -21,8 +21,18 @@ import re
 import pytest
 import requests
 from portal_world import served
-from remote_world import NATIONAL, SITE, build_remote_world, candidate, party_list, protocol, utc
+from remote_world import (
+    CONTESTS,
+    NATIONAL,
+    SITE,
+    build_remote_world,
+    candidate,
+    party_list,
+    protocol,
+    utc,
+)
 
+from central.portal import pdf, views
 from sync.pin import pin_problem
 
 PIN_LIKE = re.compile(r"(?<![0-9])[12][0-9]{13}(?![0-9])")
@@ -113,6 +123,28 @@ def test_the_station_page_shows_the_provisional_section_apart(day, lang, words):
     # apart from the protocol's own lines: voters identified stays one line of its table
     general = html.split('id="lines-general"')[1].split("</table>")[0]
     assert "provisional" not in general and lines(general)["voters_identified"] == "12"
+
+
+def test_the_protocol_pdf_has_the_section_too(day, monkeypatch):
+    """The A4 download shows what the page shows: the section under the voters identified, both languages."""
+    r = requests.get(f"{day.url}/station/{SITE}/protocol.pdf", timeout=30)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    drawn = []
+    monkeypatch.setattr(pdf._Pages, "row", lambda self, label, cells, **kw: drawn.append((label.lstrip("· "), cells)))
+    snap = views.build_snapshot(day.world.storage)
+    pdf.protocol_pages(snap.stations[SITE], views.station_report(day.world.storage, SITE),
+                       views.option_names(CONTESTS), election="kg", url="http://x")
+    labels = [label for label, _ in drawn]
+    at = labels.index("Шарттуу берилди / Выдано по условной заявке")
+    assert labels[at - 1] == "Идентификацияланган шайлоочулар / Идентифицировано избирателей"
+    assert drawn[at:at + 4] == [("Шарттуу берилди / Выдано по условной заявке", ["2"]),
+                                ("борбор кийин уруксат берди / центр разрешил позже", ["1"]),
+                                ("борбор кийин четке какты / центр отказал позже", ["1"]),
+                                ("борбордон жооп жок / без ответа центра", ["0"])]
+    drawn.clear()
+    pdf.protocol_pages(snap.stations["UIK-1001"], views.station_report(day.world.storage, "UIK-1001"),
+                       views.option_names(CONTESTS), election="kg", url="http://x")
+    assert drawn and not any("Шарттуу" in label for label, _ in drawn)
 
 
 def test_a_station_without_the_section_shows_none(day):
