@@ -37,7 +37,7 @@ def site_day(tmp_path_factory):
             "site-ondemand": ("Бюллетени, напечатанные по запросу", "Напечатано", "Выдано", "Погашено",
                               "Не решено", "напечатано = выдано + погашено + не решено"),
             "remote-voting": ("Бюллетени, напечатанные по запросу", "Всего")}),
-])
+], ids=["ky", "ru"])
 def test_a_sites_page_with_ballots_printed_on_demand(browser, site_day, lang, words):
     reader = Reader(browser, site_day.url)
     reader.go(f"/{lang}/")

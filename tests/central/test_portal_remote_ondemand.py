@@ -111,7 +111,7 @@ def rows(table: str, attr: str) -> dict[str, list[str]]:
             "идентификацияланган шайлоочулардын санына кирет")),
     ("en", ("Issued on a provisional claim", "the centre granted later", "the centre refused later",
             "no answer from the centre")),
-])
+], ids=["ru", "ky", "en"])
 def test_the_station_page_shows_the_provisional_section_apart(day, lang, words):
     html = day.get(f"/{lang}/station/{SITE}")
     assert 'data-status="verified"' in html
@@ -157,7 +157,7 @@ def test_a_station_without_the_section_shows_none(day):
 @pytest.mark.parametrize("lang, words", [
     ("ru", "выдано по условной заявке 2, а ответы центра в сумме дают другое число"),
     ("ky", "шарттуу берилди 2, бирок борбордун жоопторунун суммасы башка"),
-])
+], ids=["ru", "ky"])
 def test_answers_that_do_not_add_up_hold_the_protocol_in_words(day, lang, words):
     html = day.get(f"/{lang}/station/{SITE}")
     assert 'data-status="held"' in html and words in section(html, "status")
@@ -190,7 +190,7 @@ def test_the_control_relation_is_named_in_words(day):
     ("ru", ["Напечатано", "Выдано", "Погашено", "Не решено", "Проверка"]),
     ("ky", ["Басылды", "Берилди", "Жокко чыгарылды", "Чечиле элек", "Текшерүү"]),
     ("en", ["Printed", "Issued", "Voided", "Pending", "Check"]),
-])
+], ids=["ru", "ky", "en"])
 def test_the_national_block_shows_each_sites_printed_issued_voided(day, lang, head):
     day.summary(ONDEMAND)
     remote = section(day.get(f"/{lang}/"), "remote-voting")
@@ -213,7 +213,7 @@ def test_without_pending_sheets_there_is_no_pending_column(day):
 @pytest.mark.parametrize("lang, note", [
     ("ru", "напечатано = выдано + погашено + не решено"),
     ("ky", "басылды = берилди + жокко чыгарылды + чечиле элек"),
-])
+], ids=["ru", "ky"])
 def test_the_sites_page_shows_them_per_ballot_style(day, lang, note):
     day.summary(ONDEMAND)
     site = section(day.get(f"/{lang}/station/{SITE}"), "site-ondemand")
@@ -226,7 +226,7 @@ def test_the_sites_page_shows_them_per_ballot_style(day, lang, note):
 @pytest.mark.parametrize("lang, words", [
     ("ru", ("не сходится", "не сходится: напечатано ≠ выдано + погашено + не решено")),
     ("ky", ("дал келбейт", "дал келбейт: басылды ≠ берилди + жокко чыгарылды + чечиле элек")),
-])
+], ids=["ru", "ky"])
 def test_counters_that_do_not_add_up_are_marked(day, lang, words):
     day.summary({**BALANCED, "bs-party-list": {"printed": 14, "issued": 12, "voided": 0, "pending": 0}})
     remote = section(day.get(f"/{lang}/"), "remote-voting")
