@@ -96,7 +96,15 @@ from identify import eligibility, receipts, voters
 from identify.claims import NO_LINK, ClaimResender, open_claims
 from identify.devices import HardwareFactory, IdentifyDeviceFactory, IdentifyDevices
 from identify.identifier import Identifier, identified
-from identify.ondemand import VOID_REASONS, BallotPrint, OnDemandBallots, OnDemandError, PrintState
+from identify.ondemand import (
+    VOID_REASONS,
+    BallotPrint,
+    OnDemandBallots,
+    OnDemandError,
+    PrintState,
+    forgive,
+    owe,
+)
 from identify.receipts import print_pending
 from identify.rules import Outcome, Status, receipt_label
 from identify.store import open_identify_db
@@ -213,6 +221,10 @@ class IdentifyDaemon(RoleDaemon):
         self.ballot_printer = devices.ballot_printer
         self.ondemand = (OnDemandBallots(self.conn, election, self.ballot_printer)
                          if self.ballot_printer is not None and election.station.remote_site else None)
+        if self.ondemand is not None:
+            # The voter's sheets are owed in the identification's own transaction (ondemand.owe):
+            # a crash before the printer leaves the debt on record, printed again at start.
+            identifier.on_commit = self._owe
         self.on_tray: list[str] = []
         self.uncertain: list[str] = []     # sent, fate unknown: the member looks (tray_checked)
         self.not_out: list[str] = []       # the voter's styles that did not come out (print_again)
@@ -290,6 +302,9 @@ class IdentifyDaemon(RoleDaemon):
 
     # -- ballots printed on demand (step 6) ------------------------------------------------------
 
+    def _owe(self, conn, out: Outcome) -> None:
+        owe(conn, eligibility.ballot_styles(self.election, out.ballots))
+
     def _print_ballots(self, out: Outcome) -> list[BallotPrint]:
         """The accepted voter's ballots out of the A4 printer (the previous voter's handed over first)."""
         assert self.ondemand is not None
@@ -349,6 +364,8 @@ class IdentifyDaemon(RoleDaemon):
             if self._settled(lambda s: self.ondemand.void(s, reason), style):
                 left.append(style)
             self.on_tray.remove(style)
+        for style in self.not_out:            # the voter left: the sheets not printed are owed no more
+            forgive(self.conn, style)
         self.not_out = []
         return left
 
@@ -549,6 +566,8 @@ class IdentifyDaemon(RoleDaemon):
             # Sheets an interruption left printed but not settled: on the tray for the commission
             # (hand_over if the voter took them, not_taken with "interrupted" if not).
             self.on_tray = [style for style, n in self.ondemand.pending().items() for _ in range(n)]
+            # Sheets owed to a voter identified just before the interruption that never came out.
+            self.not_out = [style for style, n in self.ondemand.owed().items() for _ in range(n)]
         self._start_resender()
         return f"table {self.identifier.table}" + (f": {self.description}" if self.description else "")
 

@@ -268,6 +268,9 @@ class Identifier:
         self._search_lock = threading.Lock()
         # Remote voting: identify/claims.py ``ClaimClient``, asked in ``_commit`` before anything counts.
         self.claim = claim
+        # Called as on_commit(conn, outcome) inside an identification's transaction (the remote-voting
+        # site's daemon records the ballots the voter is owed there: identify/ondemand.py ``owe``).
+        self.on_commit: Callable[[sqlite3.Connection, Outcome], None] | None = None
 
     def __repr__(self) -> str:
         return f"Identifier(table={self.table}, station={self.election.station.id})"
@@ -479,6 +482,8 @@ class Identifier:
                 self.outbox.enqueue("identification-receipt", body)
                 if claimed is not None:
                     claimed.settle(self.conn, seq)
+                if self.on_commit is not None:
+                    self.on_commit(self.conn, out)
                 record(self.conn, "voter-identified", actor=member and f"member:{member}" or f"table:{self.table}",
                        clock=self.clock, receipt=receipt_label(number), method=out.method,
                        manual_reason=manual_reason, table=self.table)

@@ -41,6 +41,13 @@ So for every style ``printed = issued + voided + pending`` (a CHECK of the
 table), and once nothing is pending ``printed = issued + voided``. ``pending()``
 at start says what an interruption left for the commission to settle.
 
+Owed sheets: ``owe(conn, styles)``, called in the identification's own
+transaction, records that an accepted voter is owed one sheet of each style;
+printing one moves the debt into ``pending`` in the same transaction as
+``printed`` (a sheet that did not come out, or jammed, is owed again).
+``owed()`` at start says which sheets a crash between the identification and
+the printer left unprinted; ``forgive`` drops a debt when the voter left.
+
 Secrecy (docs/remote-voting.md "Ballots printed on demand"; ARCHITECTURE.md
 invariant 2): the sheet carries the election, the style, the site and a
 checksum, nothing of the voter or of the order of issue, and every sheet of a
@@ -116,6 +123,27 @@ def prepare(conn: sqlite3.Connection, election: Election) -> None:
             for reason in VOID_REASONS:
                 conn.execute("INSERT OR IGNORE INTO ondemand_voids(style, reason) VALUES (?, ?)",
                              (style, reason))
+            conn.execute("INSERT OR IGNORE INTO ondemand_owed(style) VALUES (?)", (style,))
+
+
+def owe(conn: sqlite3.Connection, styles: Sequence[str]) -> None:
+    """An accepted voter is owed one sheet of each style: in the caller's transaction (the
+    identification's), so that a crash before the printer leaves the debt on record."""
+    for style in styles:
+        if conn.execute("UPDATE ondemand_owed SET sheets = sheets + 1 WHERE style = ?", (style,)).rowcount != 1:
+            raise OnDemandError(f"ballot style {style!r} has no counters")
+
+
+def owed(conn: sqlite3.Connection) -> dict[str, int]:
+    """Sheets accepted voters are owed that have not come out yet, per style."""
+    return {row[0]: row[1] for row in conn.execute(
+        "SELECT style, sheets FROM ondemand_owed WHERE sheets > 0 ORDER BY style")}
+
+
+def forgive(conn: sqlite3.Connection, style: str) -> None:
+    """The voter owed a sheet of ``style`` left without it: nothing is owed any more."""
+    with atomic(conn):
+        conn.execute("UPDATE ondemand_owed SET sheets = sheets - 1 WHERE style = ? AND sheets > 0", (style,))
 
 
 def counters(conn: sqlite3.Connection) -> dict[str, Counters]:
@@ -136,8 +164,10 @@ def pending(conn: sqlite3.Connection) -> dict[str, int]:
 
 def record_totals(conn: sqlite3.Connection, *, actor: str = "system", clock=None) -> int:
     """The counters as one audit record (``ondemand-ballots-counted``), at the close of polls."""
+    debts = owed(conn)
     totals = {c.style: {"printed": c.printed, "issued": c.issued, "voided": c.voided,
                         "pending": c.pending, "voids": {r: n for r, n in c.voids.items() if n}}
+                       | ({"owed": debts[c.style]} if c.style in debts else {})
               for c in counters(conn).values()}
     return record(conn, "ondemand-ballots-counted", actor=actor, clock=clock, styles=totals)
 
@@ -206,14 +236,19 @@ class OnDemandBallots:
         data = self.raster(style)
         with atomic(self.conn):
             self._move(style, printed=+1, pending=+1)
+            # the sheet a voter is owed (``owe``) is on its way: the debt moves to ``pending``
+            took = self.conn.execute("UPDATE ondemand_owed SET sheets = sheets - 1"
+                                     " WHERE style = ? AND sheets > 0", (style,)).rowcount == 1
         result = self.printer.print_raster(data, media=A4, job_name=JOB_NAME)
         state = _state_of(result)
-        if state is PrintState.NOT_PRINTED:
+        if state in (PrintState.NOT_PRINTED, PrintState.VOIDED):
             with atomic(self.conn):
-                self._move(style, printed=-1, pending=-1)
-        elif state is PrintState.VOIDED:
-            with atomic(self.conn):
-                self._void(style, "printer-jam")
+                if state is PrintState.NOT_PRINTED:
+                    self._move(style, printed=-1, pending=-1)
+                else:
+                    self._void(style, "printer-jam")
+                if took:                       # no sheet reached the voter: still owed
+                    self.conn.execute("UPDATE ondemand_owed SET sheets = sheets + 1 WHERE style = ?", (style,))
         return BallotPrint(style, state, result, result.detail)
 
     # -- after printing ----------------------------------------------------------------
@@ -243,6 +278,9 @@ class OnDemandBallots:
 
     def pending(self) -> dict[str, int]:
         return pending(self.conn)
+
+    def owed(self) -> dict[str, int]:
+        return owed(self.conn)
 
     # -- the counters ---------------------------------------------------------------------
 

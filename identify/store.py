@@ -154,6 +154,13 @@ MIGRATIONS = [
     # station and district, beside the voter row (a regular station's list has none).
     Migration("voter-home-v1", "CREATE TABLE voter_home (pin TEXT PRIMARY KEY REFERENCES voter(pin),"
                                " home_station TEXT NOT NULL, home_district TEXT NOT NULL) WITHOUT ROWID;"),
+    # Ballots printed on demand that accepted voters are owed and that have not come out yet
+    # (identify/ondemand.py ``owe``): raised in the identification's own transaction, lowered as
+    # each sheet is printed, so a crash between the two leaves the debt, not a voter without
+    # ballots. A counter per style, like the others: nothing of a voter, no time, no order.
+    Migration("ondemand-owed-v1", "CREATE TABLE ondemand_owed (style TEXT PRIMARY KEY"
+                                  " REFERENCES ondemand_ballots(style),"
+                                  " sheets INTEGER NOT NULL DEFAULT 0 CHECK (sheets >= 0)) WITHOUT ROWID;"),
 ]
 
 

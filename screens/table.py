@@ -290,9 +290,11 @@ class TableSession:
             self.daemon.begin()
             if queued:
                 self._show_recovered(queued[-1])
-            if self.ondemand and self.daemon.on_tray:
+            if self.ondemand and (self.daemon.on_tray or self.daemon.not_out):
+                # sheets the restart found on the tray, and sheets a voter was owed that never came out
                 self._after_tray = self._screen if queued else None
-                self._sheets = [(style, "on-paper", "") for style in self.daemon.on_tray]
+                self._sheets = ([(style, "on-paper", "") for style in self.daemon.on_tray]
+                                + [(style, "not-printed", "") for style in self.daemon.not_out])
                 self.show("tray", message=WORDS["tray-restart"], **self._sheet_values())
         self._thread = threading.Thread(target=self._run, name=f"table-{self.table}", daemon=True)
         self._thread.start()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from identify.ondemand import PrintState, counters
+from identify.ondemand import PrintState, counters, owed
 from simulation.election import demo_voters
 from simulation.remote import build_remote_site_package
 from simulation.table import SimTable, Visit, provision_home
@@ -124,3 +124,41 @@ def test_a_restart_puts_what_an_interruption_left_back_on_the_tray(site, demo_pa
         assert again.daemon.not_taken("interrupted") == [D, P]
         c = counters(again.daemon.conn)
         assert (c[D].voided, c[D].voids["interrupted"], c[D].pending) == (1, 1, 0)
+
+
+class Crash(Exception):
+    """The process dies here (kill -9 right after the identification committed)."""
+
+
+def test_a_crash_between_the_identification_and_the_printer_leaves_the_sheets_owed(
+        tmp_path, site_pkg, demo_package):
+    """The voter's sheets are owed in the identification's own transaction: after a crash before
+    the printer the restart has them to print again (they are not lost), and once printed nothing
+    is owed."""
+    home = provision_home(tmp_path / "crash", site_pkg.dir, signing_key=demo_package.key, state="open")
+    home.config_file.write_text('[claims]\nmode = "off"\n')
+
+    def crash(_out):
+        raise Crash
+
+    with SimTable(home, demo_package.secrets, after_commit=crash) as table:
+        pin = home_voters(table)[0]
+        with pytest.raises(Crash):
+            visit(table, pin)
+        assert owed(table.daemon.conn) == {D: 1, P: 1} and table.ballot_sim.printed == []
+    with SimTable(home, demo_package.secrets) as again:
+        again.daemon.start()
+        assert sorted(again.daemon.not_out) == [D, P]
+        assert [b.state for b in again.daemon.print_again()] == [PrintState.ON_PAPER, PrintState.ON_PAPER]
+        assert owed(again.daemon.conn) == {}
+        again.daemon.hand_over()
+        assert states(again) == {D: (1, 1, 0, 0), P: (1, 1, 0, 0)}
+
+
+def test_a_jammed_sheet_stays_owed_and_a_voter_who_leaves_owes_nothing(site):
+    site.ballot_sim.preset = "jam-next-job"
+    visit(site, home_voters(site)[0])
+    assert owed(site.daemon.conn) == {D: 1, P: 1}          # the jammed one and the one not tried
+    site.ballot_sim.clear()
+    site.daemon.not_taken("voter-left")
+    assert owed(site.daemon.conn) == {}

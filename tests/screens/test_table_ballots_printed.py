@@ -309,3 +309,19 @@ def geometry(browser, targets: str = ".sheet-actions .btn") -> dict:
         return {targets, cards, width: document.documentElement.clientWidth,
                 overflow: document.documentElement.scrollWidth > document.documentElement.clientWidth};
     """, targets)
+
+
+def test_sheets_owed_after_a_crash_before_the_printer_are_offered_again(site_home, demo_package):
+    """kill -9 between the identification's commit and the printer (identify/ondemand.py ``owe``):
+    the restart shows the voter's sheets as not printed, with "print again"."""
+    with served_site(site_home, demo_package.secrets) as s:
+        pin = s.home_voters()[0]
+        s.sim.ballot_sim.preset = "offline"          # nothing is served while the printer is down:
+        s.daemon.identifier.manual(pin, MEMBER[0], NOT_ENROLLED)    # the commit, then the "crash"
+    with served_site(site_home, demo_package.secrets) as s:
+        page = get(s.at("/table"))
+        assert 'data-screen="tray"' in page and sheets(page) == [(D, "not-printed"), (P, "not-printed")]
+        assert "print-again" in buttons(page)
+        page = tap(s, "print-again", page)
+        assert sheets(page) == [(D, "on-paper"), (P, "on-paper")]
+        assert s.daemon.ondemand.owed() == {}
