@@ -105,6 +105,7 @@ from identify.ondemand import (
     forgive,
     owe,
 )
+from identify.ondemand import prepare as ondemand_prepare
 from identify.receipts import print_pending
 from identify.rules import Outcome, Status, receipt_label
 from identify.store import open_identify_db
@@ -719,6 +720,11 @@ def manual_identification(paths, pin: str, member: str, member_pin: str, reason:
     ident = open_identifier(paths, election, table=table, clock=clock)
     try:
         polls.authorize(ident.station_conn, member, member_pin, clock=clock)
+        if election.station.remote_site:
+            # No ballot printer here: the voter's sheets are owed in the identification's transaction
+            # and the table offers them ("print again") when its daemon starts (identify/ondemand.py).
+            ondemand_prepare(ident.conn, election)
+            ident.on_commit = lambda conn, o: owe(conn, eligibility.ballot_styles(election, o.ballots))
         out = ident.manual(pin, member, reason)
         claim = getattr(ident, "claim", None)
         if provisional and claim is not None and out.status is Status.CONFIRM and out.reason == NO_LINK:

@@ -370,7 +370,10 @@ class TableSession:
             if self.devices.get("printer") == PrinterStatus.READY.value and \
                     receipts.pending(self.daemon.conn, self.table):
                 self.daemon.print_pending()
-            if card == CardStatus.READY.value and self.serving and \
+            # At a site, the next card waits while the last voter's sheets are still to be printed
+            # again or looked for in the tray (its acceptance would replace them on this screen).
+            owed = self.ondemand and bool(self.daemon.not_out or self.daemon.uncertain)
+            if card == CardStatus.READY.value and self.serving and not owed and \
                     (not self._card_done or self._again.is_set()):
                 self._again.clear()
                 self.show("reading")

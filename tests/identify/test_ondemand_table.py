@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import pytest
 
+from identify.daemon import manual_identification
 from identify.ondemand import PrintState, counters, owed
 from simulation.election import demo_voters
 from simulation.remote import build_remote_site_package
-from simulation.table import SimTable, Visit, provision_home
+from simulation.table import MEMBER, SimTable, Visit, provision_home
 
 D, P = "bs-district-07", "bs-party-list"
 NOT_ENROLLED = "no-fingerprint-enrolled"
@@ -162,3 +163,16 @@ def test_a_jammed_sheet_stays_owed_and_a_voter_who_leaves_owes_nothing(site):
     site.ballot_sim.clear()
     site.daemon.not_taken("voter-left")
     assert owed(site.daemon.conn) == {}
+
+
+def test_identify_manual_at_a_site_leaves_the_sheets_owed_to_the_table(tmp_path, site_pkg, demo_package):
+    """`uchastok identify manual` has no ballot printer: the sheets are owed, and the table offers them."""
+    home = provision_home(tmp_path / "cli", site_pkg.dir, signing_key=demo_package.key, state="open")
+    home.config_file.write_text('[claims]\nmode = "off"\n')
+    with SimTable(home, demo_package.secrets) as table:
+        pin = home_voters(table)[0]
+    out = manual_identification(home, pin, MEMBER[0], MEMBER[2], NOT_ENROLLED).outcome
+    assert out.accepted
+    with SimTable(home, demo_package.secrets) as table:
+        table.daemon.start()
+        assert sorted(table.daemon.not_out) == [D, P]

@@ -325,3 +325,21 @@ def test_sheets_owed_after_a_crash_before_the_printer_are_offered_again(site_hom
         page = tap(s, "print-again", page)
         assert sheets(page) == [(D, "on-paper"), (P, "on-paper")]
         assert s.daemon.ondemand.owed() == {}
+
+
+def test_the_next_card_waits_while_the_last_voters_sheets_are_to_be_printed_again(site):
+    site.sim.ballot_sim.preset = "jam-next-job"
+    manual(site, site.home_voters()[0])
+    site.sim.ballot_sim.clear()
+    assert wait_for(lambda: site.table.serving)
+    voter = site.sim.voter(site.home_voters()[1])
+    arrive(site.sim, voter)
+    try:
+        assert [site.table.turn() for _ in range(3)] == ["idle"] * 3       # the card waits in the reader
+        assert site.daemon.conn.execute("SELECT count(*) FROM identification").fetchone()[0] == 1
+        tap(site, "print-again")
+        tap(site, "hand-over")
+        # then the card is read (this voter has no fingerprint enrolled: the manual route is offered)
+        assert wait_for(lambda: site.table.screen.name not in ("waiting", "reading", "accepted"), timeout=20)
+    finally:
+        leave(site.sim)
