@@ -14,30 +14,21 @@ serves nobody while the ballot printer cannot print.
 from __future__ import annotations
 
 import pytest
+from fixtures_election import site_home
 
 from identify.daemon import manual_identification
 from identify.ondemand import PrintState, counters, owed
-from simulation.election import demo_voters
-from simulation.remote import build_remote_site_package
-from simulation.table import MEMBER, SimTable, Visit, provision_home
+from simulation.table import MEMBER, SimTable, Visit
 
 D, P = "bs-district-07", "bs-party-list"
 NOT_ENROLLED = "no-fingerprint-enrolled"
 
 
-@pytest.fixture(scope="module")
-def site_pkg(demo_package, tmp_path_factory):
-    root = tmp_path_factory.mktemp("ondemand-site")
-    home_rows = list(demo_voters(5, demo_package.voters))
-    return build_remote_site_package(root / "site", voters=40, seed=5, districts=(3, 7), home_rows=home_rows,
-                                     home=("UIK-1234", "OIK-07"), template_pins=(),
-                                     signing_key=demo_package.key, secrets=demo_package.secrets)
 
 
 @pytest.fixture
 def site(tmp_path, site_pkg, demo_package):
-    home = provision_home(tmp_path / "site", site_pkg.dir, signing_key=demo_package.key, state="open")
-    home.config_file.write_text('[claims]\nmode = "off"\n')
+    home = site_home(tmp_path / "site", site_pkg, demo_package)
     with SimTable(home, demo_package.secrets) as table:
         yield table
 
@@ -136,8 +127,7 @@ def test_a_crash_between_the_identification_and_the_printer_leaves_the_sheets_ow
     """The voter's sheets are owed in the identification's own transaction: after a crash before
     the printer the restart has them to print again (they are not lost), and once printed nothing
     is owed."""
-    home = provision_home(tmp_path / "crash", site_pkg.dir, signing_key=demo_package.key, state="open")
-    home.config_file.write_text('[claims]\nmode = "off"\n')
+    home = site_home(tmp_path / "crash", site_pkg, demo_package)
 
     def crash(_out):
         raise Crash
@@ -167,8 +157,7 @@ def test_a_jammed_sheet_stays_owed_and_a_voter_who_leaves_owes_nothing(site):
 
 def test_identify_manual_at_a_site_leaves_the_sheets_owed_to_the_table(tmp_path, site_pkg, demo_package):
     """`uchastok identify manual` has no ballot printer: the sheets are owed, and the table offers them."""
-    home = provision_home(tmp_path / "cli", site_pkg.dir, signing_key=demo_package.key, state="open")
-    home.config_file.write_text('[claims]\nmode = "off"\n')
+    home = site_home(tmp_path / "cli", site_pkg, demo_package)
     with SimTable(home, demo_package.secrets) as table:
         pin = home_voters(table)[0]
     out = manual_identification(home, pin, MEMBER[0], MEMBER[2], NOT_ENROLLED).outcome

@@ -11,30 +11,21 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from fixtures_election import site_home
 
 from identify.daemon import build_identify_daemon
 from identify.ondemand import PrintState, counters
-from simulation.election import demo_voters
-from simulation.remote import build_remote_site_package
-from simulation.table import SimTable, SimulatedIdentifyFactory, Visit, provision_home
+from simulation.table import SimTable, SimulatedIdentifyFactory, Visit
 
 D, P = "bs-district-07", "bs-party-list"
 NOT_ENROLLED = "no-fingerprint-enrolled"
 
 
-@pytest.fixture(scope="module")
-def site_pkg(demo_package, tmp_path_factory):
-    root = tmp_path_factory.mktemp("ondemand-faults-site")
-    home_rows = list(demo_voters(5, demo_package.voters))
-    return build_remote_site_package(root / "site", voters=40, seed=5, districts=(3, 7), home_rows=home_rows,
-                                     home=("UIK-1234", "OIK-07"), template_pins=(),
-                                     signing_key=demo_package.key, secrets=demo_package.secrets)
 
 
 @pytest.fixture
 def site(tmp_path, site_pkg, demo_package):
-    home = provision_home(tmp_path / "site", site_pkg.dir, signing_key=demo_package.key, state="open")
-    home.config_file.write_text('[claims]\nmode = "off"\n')
+    home = site_home(tmp_path / "site", site_pkg, demo_package)
     with SimTable(home, demo_package.secrets) as table:
         yield table
 

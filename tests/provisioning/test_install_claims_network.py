@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fixtures_install import base_os
+from unit_files import parse_unit as parse
 
 from provisioning.install import CLAIMS_DROPIN, CLAIMS_HOSTS, install, install_command
 from station.errors import ProvisioningError
@@ -28,20 +29,6 @@ from station.errors import ProvisioningError
 IDENTIFY = "uchastok-identify.service"
 
 
-def parse(path: Path) -> dict[str, list[str]]:
-    """`Section.Key` -> values in order (an empty value resets a list, as systemd reads it)."""
-    out: dict[str, list[str]] = {}
-    section = ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        out.setdefault(f"{section}.{key}", []).append(value)
-    return out
 
 
 def effective(root: Path) -> dict[str, list[str]]:

@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from unit_files import parse_unit
 
 from screens.serve import ROLE_PORTS, ROLES, screens_url
 
@@ -25,20 +26,6 @@ SYSTEMD = Path(__file__).resolve().parents[2] / "systemd"
 MAX_EXPOSURE = 3.0
 
 
-def parse_unit(path: Path) -> dict[str, list[str]]:
-    """`Section.Key` -> values (keys repeat)."""
-    out: dict[str, list[str]] = {}
-    section = ""
-    for raw in path.read_text().replace("\\\n", " ").splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        out.setdefault(f"{section}.{key}", []).append(value)
-    return out
 
 
 def server(role: str) -> dict[str, list[str]]:

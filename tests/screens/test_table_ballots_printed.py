@@ -24,26 +24,18 @@ import urllib.request
 
 import pytest
 from asgi_served import serving
+from fixtures_election import site_home as provision_site
 from screens_driver import Commission, arrive, leave
 
 from identify.ondemand import counters
 from screens.serve import open_screens
 from screens.table import wait_for
-from simulation.election import demo_voters
-from simulation.remote import build_remote_site_package
-from simulation.table import MEMBER, provision_home
+from simulation.table import MEMBER
 
 D, P = "bs-district-07", "bs-party-list"
 NOT_ENROLLED = "no-fingerprint-enrolled"
 
 
-@pytest.fixture(scope="module")
-def site_pkg(demo_package, tmp_path_factory):
-    root = tmp_path_factory.mktemp("ondemand-screens")
-    home_rows = list(demo_voters(5, demo_package.voters))
-    return build_remote_site_package(root / "site", voters=40, seed=5, districts=(3, 7), home_rows=home_rows,
-                                     home=("UIK-1234", "OIK-07"), template_pins=(),
-                                     signing_key=demo_package.key, secrets=demo_package.secrets)
 
 
 class Site:
@@ -72,8 +64,7 @@ def served_site(paths, secrets):
 
 @pytest.fixture
 def site_home(tmp_path, site_pkg, demo_package):
-    home = provision_home(tmp_path / "site", site_pkg.dir, signing_key=demo_package.key, state="open")
-    home.config_file.write_text('[claims]\nmode = "off"\n')
+    home = provision_site(tmp_path / "site", site_pkg, demo_package)
     return home
 
 

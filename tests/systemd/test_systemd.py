@@ -26,6 +26,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from unit_files import parse_unit
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEMD = REPO / "systemd"
@@ -47,20 +48,6 @@ def need(tool: str) -> None:
         pytest.skip(f"{tool} not installed")
 
 
-def parse_unit(path: Path) -> dict[str, list[str]]:
-    """`Section.Key` -> values (keys repeat: DeviceAllow=, SystemCallFilter=)."""
-    out: dict[str, list[str]] = {}
-    section = ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        out.setdefault(f"{section}.{key}", []).append(value)
-    return out
 
 
 @pytest.mark.parametrize("unit", UNITS)
