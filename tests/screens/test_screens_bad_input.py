@@ -11,30 +11,13 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-import urllib.parse
-import urllib.request
 
-from screens_world import served
+from screens_world import get, post, served, token
 
 from screens.table import TableSession
 from simulation.table import MEMBER, SimTable, provision_home
 from station import polls
 from station.db import open_station_db
-
-
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return r.read().decode()
-
-
-def post(url: str, fields: dict) -> str:
-    data = urllib.parse.urlencode(fields).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=60) as r:
-        return r.read().decode()
-
-
-def token(html: str) -> str:
-    return re.search(r'name="token" value="([^"]+)"', html).group(1)
 
 
 def drive_polls(paths, *actions: str) -> None:

@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from screens_world import free_port
+from screens_world import free_port, get, post, token
 
 from simulation.table import MEMBER, provision_home
 
@@ -40,19 +40,7 @@ ALREADY = "мурда идентификацияланган"            # "alre
 UCHASTOK = Path(sys.executable).with_name("uchastok")
 
 
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return r.read().decode()
 
-
-def post(url: str, fields: dict) -> str:
-    data = urllib.parse.urlencode(fields).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=60) as r:
-        return r.read().decode()
-
-
-def token(html: str) -> str:
-    return re.search(r'name="token" value="([^"]+)"', html).group(1)
 
 
 def wait_for(what: str, predicate, timeout: float = 60.0):

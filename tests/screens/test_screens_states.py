@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 from screens_driver import Commission, arrive, leave
-from screens_world import free_port, served, serving
+from screens_world import free_port, get, served, serving
 from test_box_screens import PresetBox, ballots
 
 from screens.app import make_app
@@ -32,10 +32,6 @@ from station.polls_rules import STATE_TEXT, PollsState
 
 pytestmark = pytest.mark.browser
 
-
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return r.read().decode()
 
 
 def drive_polls(paths, *actions: str) -> None:

@@ -26,6 +26,7 @@ import pytest
 from asgi_served import serving
 from fixtures_election import site_home as provision_site
 from screens_driver import Commission, arrive, leave
+from screens_world import get, post, token
 
 from identify.ondemand import counters
 from screens.serve import open_screens
@@ -74,19 +75,7 @@ def site(site_home, demo_package):
         yield s
 
 
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return r.read().decode()
 
-
-def post(url: str, fields: dict) -> str:
-    data = urllib.parse.urlencode(fields).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=60) as r:
-        return r.read().decode()
-
-
-def token(page: str) -> str:
-    return re.search(r'name="token" value="([^"]+)"', page).group(1)
 
 
 def screen_key(page: str) -> str:

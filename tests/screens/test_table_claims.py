@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.request
 
 import pytest
 from screens_driver import Commission
-from screens_world import served
+from screens_world import get, served
 from sync_world import Central, Station, station_entry
 
 from central.claims import ClaimDesk
@@ -76,10 +75,6 @@ def link(st, faults: dict) -> None:
     st.sim.identifier.claim.link.session.close()
     st.sim.daemon.claim_resender.link.session.close()
 
-
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return r.read().decode()
 
 
 @pytest.mark.browser

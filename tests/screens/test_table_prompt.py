@@ -8,14 +8,9 @@ finger screen, the voter found staying in view.
 
 from __future__ import annotations
 
-import urllib.request
+from screens_world import get
 
 from identify.daemon import TableResult
-
-
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return r.read().decode()
 
 
 def test_the_daemons_prompt_for_the_other_finger_is_shown_with_the_voter(station):

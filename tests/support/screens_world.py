@@ -11,6 +11,9 @@ the other (``peer``); yields a ``Station`` with both addresses and the sessions.
 from __future__ import annotations
 
 import contextlib
+import re
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,3 +52,23 @@ def served(paths, secrets, feeder: Path, **options):
         table_url = stack.enter_context(serving(table_app, ports["identify"]))
         box_url = stack.enter_context(serving(box_app, ports["count"]))
         yield Station(paths, table_url, box_url, table, box, table.sim_table, feeder)
+
+
+# --- talking to the screens over HTTP, as the kiosk browser does ----------------------------------
+
+def get(url: str) -> str:
+    """The page at ``url``."""
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.read().decode()
+
+
+def post(url: str, fields: dict) -> str:
+    """A form posted to ``url``; the page after."""
+    data = urllib.parse.urlencode(fields).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=60) as r:
+        return r.read().decode()
+
+
+def token(page: str) -> str:
+    """The page's form token (each form carries it)."""
+    return re.search(r'name="token" value="([^"]+)"', page).group(1)
