@@ -225,7 +225,7 @@ class IdentifyDaemon(RoleDaemon):
         if self.ondemand is not None:
             # The voter's sheets are owed in the identification's own transaction (ondemand.owe):
             # a crash before the printer leaves the debt on record, printed again at start.
-            identifier.on_commit = self._owe
+            identifier.on_commit = lambda conn, out: owe(conn, election, out.ballots)
         self.on_tray: list[str] = []
         self.uncertain: list[str] = []     # sent, fate unknown: the member looks (tray_checked)
         self.not_out: list[str] = []       # the voter's styles that did not come out (print_again)
@@ -302,9 +302,6 @@ class IdentifyDaemon(RoleDaemon):
             return []
 
     # -- ballots printed on demand (step 6) ------------------------------------------------------
-
-    def _owe(self, conn, out: Outcome) -> None:
-        owe(conn, eligibility.ballot_styles(self.election, out.ballots))
 
     def _print_ballots(self, out: Outcome) -> list[BallotPrint]:
         """The accepted voter's ballots out of the A4 printer (the previous voter's handed over first)."""
@@ -724,7 +721,7 @@ def manual_identification(paths, pin: str, member: str, member_pin: str, reason:
             # No ballot printer here: the voter's sheets are owed in the identification's transaction
             # and the table offers them ("print again") when its daemon starts (identify/ondemand.py).
             ondemand_prepare(ident.conn, election)
-            ident.on_commit = lambda conn, o: owe(conn, eligibility.ballot_styles(election, o.ballots))
+            ident.on_commit = lambda conn, out: owe(conn, election, out.ballots)
         out = ident.manual(pin, member, reason)
         claim = getattr(ident, "claim", None)
         if provisional and claim is not None and out.status is Status.CONFIRM and out.reason == NO_LINK:

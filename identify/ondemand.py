@@ -41,7 +41,7 @@ So for every style ``printed = issued + voided + pending`` (a CHECK of the
 table), and once nothing is pending ``printed = issued + voided``. ``pending()``
 at start says what an interruption left for the commission to settle.
 
-Owed sheets: ``owe(conn, styles)``, called in the identification's own
+Owed sheets: ``owe(conn, election, contests)``, called in the identification's own
 transaction, records that an accepted voter is owed one sheet of each style;
 printing one moves the debt into ``pending`` in the same transaction as
 ``printed`` (a sheet that did not come out, or jammed, is owed again).
@@ -77,6 +77,7 @@ from base.sqlite import atomic
 from count.ballots.layout import render_sheet, sheet_geometry
 from drivers.docprinter.base import A4, DocPrinterStatus, DocumentPrinter, JobOutcome, JobResult
 from drivers.docprinter.raster import RasterPage, encode_pages
+from identify.eligibility import ballot_styles
 from station.election import Election
 from station.errors import IdentificationError, PackageError
 from station.events import record
@@ -126,10 +127,11 @@ def prepare(conn: sqlite3.Connection, election: Election) -> None:
             conn.execute("INSERT OR IGNORE INTO ondemand_owed(style) VALUES (?)", (style,))
 
 
-def owe(conn: sqlite3.Connection, styles: Sequence[str]) -> None:
-    """An accepted voter is owed one sheet of each style: in the caller's transaction (the
-    identification's), so that a crash before the printer leaves the debt on record."""
-    for style in styles:
+def owe(conn: sqlite3.Connection, election: Election, contests: Sequence[str]) -> None:
+    """An accepted voter is owed one sheet of each style of ``contests`` (the outcome's ballots):
+    in the caller's transaction (the identification's), so that a crash before the printer
+    leaves the debt on record."""
+    for style in ballot_styles(election, contests):
         if conn.execute("UPDATE ondemand_owed SET sheets = sheets + 1 WHERE style = ?", (style,)).rowcount != 1:
             raise OnDemandError(f"ballot style {style!r} has no counters")
 
