@@ -107,6 +107,7 @@ from base.clock import SystemClock, iso, local, parse_iso
 from base.sqlite import atomic
 from identify.rules import Outcome, Status, receipt_label
 from identify.store import open_identify_db
+from station.daemon import call_hook
 from station.errors import ConfigError, IdentificationError
 from station.events import record
 from station.text import Text
@@ -529,7 +530,7 @@ class ClaimClient:
                 return self._decided(row, out)
             if row is None:
                 row = self._reserve(conn, voter.pin, ident.table)
-        self._checking(out)
+        call_hook(self.on_checking, out, self.log, "on_checking")
         self.in_flight.add(row.receipt)
         try:
             answer_doc, answer = self.send(row.document)
@@ -550,13 +551,6 @@ class ClaimClient:
             record(conn, "claim-sent", actor=f"table:{table}", clock=self.clock, receipt=receipt_label(number),
                    table=str(table))
         return claim_row(conn, number)  # type: ignore[return-value]
-
-    def _checking(self, out: Outcome) -> None:
-        if self.on_checking is not None:
-            try:
-                self.on_checking(out)
-            except Exception as e:  # noqa: BLE001 - a screen must never stop an identification
-                self.log.warning("on_checking: %s", e)
 
     def _decided(self, row: ClaimRow, out: Outcome) -> Claimed:
         if row.decision == "granted":

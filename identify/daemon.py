@@ -110,7 +110,7 @@ from identify.receipts import print_pending
 from identify.rules import Outcome, Status, receipt_label
 from identify.store import open_identify_db
 from station import polls
-from station.daemon import RoleDaemon
+from station.daemon import RoleDaemon, call_hook
 from station.db import open_station_db
 from station.election import Election
 from station.errors import ConfigError, IdentificationError, PackageError, ProvisioningError
@@ -418,7 +418,8 @@ class IdentifyDaemon(RoleDaemon):
                 last = TableResult(out, str(out.status), out.message_ky, out.message_ru)
                 self._show("RETRY")
                 self._say(f"table {self.identifier.table}: {out.status} {out.reason or ''}".strip())
-                self._prompt(last)
+                # the screen says what the voter must do before the next capture
+                call_hook(self.on_prompt, last, self.log, "on_prompt")
                 continue
             return self._finish(out)
         if previous is not None:
@@ -428,14 +429,6 @@ class IdentifyDaemon(RoleDaemon):
         if last.outcome is not None:
             last.outcome = replace(last.outcome, offer_manual=True)
         return last
-
-    def _prompt(self, result: TableResult) -> None:
-        """Tell the screen what the voter must do before the next capture (press again, the other finger)."""
-        if self.on_prompt is not None:
-            try:
-                self.on_prompt(result)
-            except Exception as e:  # noqa: BLE001 - a screen must never stop an identification
-                self.log.warning("on_prompt: %s", e)
 
     def _finish(self, out: Outcome) -> TableResult:
         result = TableResult(out, str(out.status), out.message_ky, out.message_ru)

@@ -58,6 +58,17 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 SLICE_S = 1.0      # longest sleep without a watchdog ping or a look at stop()
 
 
+def call_hook(hook: Callable[[Any], Any] | None, value: Any, log: logging.Logger, name: str) -> None:
+    """``hook(value)`` when there is a hook (a screen's: "checking online…", "the other finger");
+    what it raises is logged as ``name`` and goes no further: a screen must never stop a role's work."""
+    if hook is None:
+        return
+    try:
+        hook(value)
+    except Exception as e:  # noqa: BLE001 - a screen must never stop a role's work
+        log.warning("%s: %s", name, e)
+
+
 class RoleDaemon:
     """The loop skeleton (module docstring); subclasses define ``step`` and the hooks."""
 
