@@ -46,7 +46,6 @@ import os
 import random
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -59,7 +58,9 @@ from zoneinfo import ZoneInfo
 
 from base.clock import parse_iso
 from base.paths import Paths
+from base.sqlite import connect
 from count.role import count_status, results_protocol, run_count, zero_report
+from identify.claims import claim_counts
 from identify.daemon import identification_summary
 from provisioning.identity import enroll_with_authority, init_device
 from provisioning.package import load_package
@@ -262,7 +263,7 @@ def run_demo(opts: DemoOptions) -> DemoResult:
                 link = stack.enter_context(FaultProxy(("127.0.0.1", port)))
                 connect_site(site_paths, link.url)
                 site = RemoteSite(site_paths, site_pkg, site_clock, link, plan_site(
-                    site_paths, _home_pins(paths), random.Random(opts.seed + 1)),
+                    _home_pins(paths), random.Random(opts.seed + 1)),
                     secrets_dir(pkg.dir))
                 p.info(f"{se.station.id} enrolled; the national list of {site_pkg.voter_rows} voters registered"
                        " for the online claims")
@@ -270,12 +271,17 @@ def run_demo(opts: DemoOptions) -> DemoResult:
     return res
 
 
-def _home_pins(paths) -> list[str]:
-    conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True)
+def _identify_rows(paths, sql: str, *args) -> list[tuple]:
+    """Rows of a query on a station's identify.db, opened read-only (the demo looks, never writes)."""
+    conn = connect(paths.identify_db, readonly=True)
     try:
-        return [r[0] for r in conn.execute("SELECT pin FROM voter ORDER BY rowid")]
+        return conn.execute(sql, args).fetchall()
     finally:
         conn.close()
+
+
+def _home_pins(paths) -> list[str]:
+    return [r[0] for r in _identify_rows(paths, "SELECT pin FROM voter ORDER BY rowid")]
 
 
 def _start_receiver(stack: contextlib.ExitStack, central: Path, pkg, cert_files: list[Path],
@@ -459,9 +465,9 @@ def _day(opts, p, res, paths, pkg, clock, rng, url, e, site: RemoteSite | None) 
 
 
 def _queued(site: RemoteSite) -> int:
-    conn = sqlite3.connect(f"file:{site.paths.identify_db}?mode=ro", uri=True)
+    conn = connect(site.paths.identify_db, readonly=True)
     try:
-        return conn.execute("SELECT count(*) FROM claim WHERE decision IS NULL AND resend = 1").fetchone()[0]
+        return claim_counts(conn)["claims"]["queued"]
     finally:
         conn.close()
 
@@ -570,11 +576,7 @@ def _identify(opts, p, paths, pkg, clock, rng, e, site: RemoteSite | None = None
 
 
 def _audited(paths, event: str) -> int:
-    conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True)
-    try:
-        return conn.execute("SELECT count(*) FROM audit_log WHERE event = ?", (event,)).fetchone()[0]
-    finally:
-        conn.close()
+    return _identify_rows(paths, "SELECT count(*) FROM audit_log WHERE event = ?", event)[0][0]
 
 
 def _arrival_minutes(rng: random.Random, n: int) -> list[int]:
@@ -692,11 +694,7 @@ def _finish(opts, p, res, paths) -> None:
 
 
 def _turnout_by_hour(paths) -> list[tuple[int, int]]:
-    conn = sqlite3.connect(f"file:{paths.identify_db}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT identified_at FROM identification").fetchall()
-    finally:
-        conn.close()
+    rows = _identify_rows(paths, "SELECT identified_at FROM identification")
     hours = Counter(parse_iso(r[0]).astimezone(TZ).hour for r in rows)
     return [(h, hours.get(h, 0)) for h in range(8, 20)]
 

@@ -150,7 +150,7 @@ def open_site_polls(paths: Paths, chair, *, clock) -> None:
     polls_action(paths, "open", chair[0], chair[2], clock=clock)
 
 
-def plan_site(site_paths: Paths, home_pins: list[str], rng: random.Random) -> SitePlan:
+def plan_site(home_pins: list[str], rng: random.Random) -> SitePlan:
     """Six home voters vote at the site: one tries at home later; two more come while the link is down
     (one of them votes at home too)."""
     picked = rng.sample(home_pins, 8)
@@ -165,6 +165,22 @@ def _national(table: SimTable, rng: random.Random, *, district: str | None = Non
     return rng.choice(pool)
 
 
+def _arrivals(clock, rng: random.Random):
+    """The site's clock at each next arrival: 08:05, then every 6 to 14 minutes."""
+    minute = 5
+    while True:
+        clock.set_local(8 + minute // 60, minute % 60)
+        yield
+        minute += rng.randint(6, 14)
+
+
+def _on_paper(table: SimTable, ballots, before: int) -> list[tuple[str, Path]]:
+    """(style, printed page) of each of one voter's sheets that came out whole (``before``: how many
+    pages the printer had put out before that voter)."""
+    pages = [pg.png for pg in table.ballot_sim.printed[before:] if not pg.jammed]
+    return list(zip((b.style for b in ballots if b.state is PrintState.ON_PAPER), pages, strict=True))
+
+
 def site_morning(site: RemoteSite, rng: random.Random, echo) -> dict:
     """The site's morning (module docstring); returns the figures."""
     clock, plan = site.clock, site.plan
@@ -177,43 +193,40 @@ def site_morning(site: RemoteSite, rng: random.Random, echo) -> dict:
         own = _national(table, rng, district=home_district)
         script = [*((p, "") for p in plan.home_voters[:3]), (others[0], ""), (own, "own-district"),
                   *((p, "") for p in plan.home_voters[3:5]), (others[1], ""), (plan.home_voters[5], "leaves")]
-        minute = 5
+        arrival = _arrivals(clock, rng)
         for pin, note in script:
-            clock.set_local(8 + minute // 60, minute % 60)
-            minute += rng.randint(6, 14)
+            next(arrival)
             before = len(table.ballot_sim.printed)
             r = table.visit(Visit(pin, manual_reason=NOT_ENROLLED))
             out = r.outcome
             outcomes["accepted" if out.accepted else (out.reason or str(out.status))] += 1
             if out.accepted and r.table.outcome is not None and not r.table.outcome.accepted:
                 outcomes["  by ID card and the commission (no fingerprint enrolled)"] += 1
-            pages = [pg for pg in table.ballot_sim.printed[before:] if not pg.jammed]
-            on_paper = [b.style for b in r.ballots if b.state is PrintState.ON_PAPER]
-            printed += len(on_paper)
+            sheets = _on_paper(table, r.ballots, before)
+            printed += len(sheets)
             if note == "leaves":
                 table.daemon.not_taken("voter-left")
                 outcomes["  left without the ballots (voided)"] += 1
             else:
                 table.daemon.hand_over()
-                site.handed += list(zip(on_paper, (pg.png for pg in pages), strict=True))
+                site.handed += sheets
             echo(f"{_hhmm(clock)}  {pin[:4]}…  {_said(out)}"
-                 + (f"; printed: {', '.join(on_paper)}" if on_paper else ""))
+                 + (f"; printed: {', '.join(style for style, _ in sheets)}" if sheets else ""))
         # The link drops: no answer within the wait; the commission issues on provisional claims.
         site.link.cut()
         for pin in (plan.provisional_conflict, plan.provisional_clean):
-            clock.set_local(8 + minute // 60, minute % 60)
-            minute += rng.randint(6, 14)
+            next(arrival)
             r = table.visit(Visit(pin, manual_reason=NOT_ENROLLED))
             assert r.outcome.status is Status.CONFIRM and r.outcome.reason == "no-link", r.outcome
             polls.authorize(table.identifier.station_conn, MEMBER[0], MEMBER[2], clock=clock)
             before = len(table.ballot_sim.printed)
-            t = table.daemon.issue_provisionally(pin, MEMBER[0])
-            on_paper = [b.style for b in t.ballots if b.state is PrintState.ON_PAPER]
-            printed += len(on_paper)
+            sheets = _on_paper(table, table.daemon.issue_provisionally(pin, MEMBER[0]).ballots, before)
+            printed += len(sheets)
             table.daemon.hand_over()
-            site.handed += list(zip(on_paper, (pg.png for pg in table.ballot_sim.printed[before:]), strict=True))
+            site.handed += sheets
             outcomes["provisional (no link; member's PIN)"] += 1
-            echo(f"{_hhmm(clock)}  {pin[:4]}…  no link: issued on a provisional claim; printed: {', '.join(on_paper)}")
+            echo(f"{_hhmm(clock)}  {pin[:4]}…  no link: issued on a provisional claim;"
+                 f" printed: {', '.join(style for style, _ in sheets)}")
         ondemand = {s: (c.printed, c.issued, c.voided) for s, c in counters(table.daemon.conn).items() if c.printed}
     site.figures.update(outcomes=dict(outcomes), printed=printed, ondemand=ondemand)
     return site.figures
