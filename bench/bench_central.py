@@ -27,6 +27,7 @@ as the server: the figures are a floor for a server with cores of its own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -42,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
-from fixtures_postgres import PostgresServer, _bindir  # noqa: E402
+from fixtures_postgres import running_postgres  # noqa: E402
 
 from central.storage import Storage  # noqa: E402
 from simulation.national import NationalDay  # noqa: E402
@@ -419,27 +420,17 @@ def main() -> None:
     results = []
     for backend in args.backends.split(","):
         tmp = Path(tempfile.mkdtemp(prefix=f"bench-central-{backend}-"))
-        pg = None
         try:
-            if backend == "postgres":
-                bindir = _bindir()
-                if bindir is None:
+            with (running_postgres("bench-pg-", durable=True) if backend == "postgres"
+                  else contextlib.nullcontext()) as pg:
+                if backend == "postgres" and pg is None:
                     print(json.dumps({"backend": "postgres", "skipped": "PostgreSQL not installed"}))
                     continue
-                root = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-                os.chmod(root, 0o755)
-                pg = PostgresServer(root, bindir)
-                pg.start(durable=True)
-                db = pg.url(pg.create_database())
-            else:
-                db = str(tmp / "central.db")
-            r = run_backend(backend, db, day, batches, args, tmp, bare, backlog, backlog_batches)
-            results.append(r)
-            print(json.dumps(r, ensure_ascii=False), flush=True)
+                db = pg.url(pg.create_database()) if pg is not None else str(tmp / "central.db")
+                r = run_backend(backend, db, day, batches, args, tmp, bare, backlog, backlog_batches)
+                results.append(r)
+                print(json.dumps(r, ensure_ascii=False), flush=True)
         finally:
-            if pg is not None:
-                pg.stop()
-                subprocess.run(["rm", "-rf", str(pg.root)], check=False)
             subprocess.run(["rm", "-rf", str(tmp)], check=False)
     print("\n== central server, one run ==")
     print(f"{'':38}" + "".join(f"{r['backend']:>14}" for r in results))

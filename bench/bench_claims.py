@@ -31,6 +31,7 @@ The clients run on the same 2-core machine as the server: figures are a floor.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -46,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
-from fixtures_postgres import PostgresServer, _bindir  # noqa: E402
+from fixtures_postgres import running_postgres  # noqa: E402
 from sync_netns import NetnsLink, unavailable  # noqa: E402
 from sync_tls import make_pki  # noqa: E402
 from sync_world import receipt_pin, station_entry  # noqa: E402
@@ -308,27 +309,15 @@ def main() -> None:
             results["round_trips"] = bench_round_trips(tmp, n)
         results["throughput"] = []
         for backend in backends:
-            pg = None
-            try:
-                if backend == "postgres":
-                    bindir = _bindir()
-                    if bindir is None:
-                        results["throughput"].append({"backend": "postgres", "skipped": "PostgreSQL not installed"})
-                        continue
-                    root = Path(tempfile.mkdtemp(prefix="bench-claims-pg-"))
-                    os.chmod(root, 0o755)
-                    pg = PostgresServer(root, bindir)
-                    pg.start(durable=True)
-                    db = pg.url(pg.create_database())
-                else:
-                    db = str(tmp / "throughput.db")
+            with (running_postgres("bench-claims-pg-", durable=True) if backend == "postgres"
+                  else contextlib.nullcontext()) as pg:
+                if backend == "postgres" and pg is None:
+                    results["throughput"].append({"backend": "postgres", "skipped": "PostgreSQL not installed"})
+                    continue
+                db = pg.url(pg.create_database()) if pg is not None else str(tmp / "throughput.db")
                 r = bench_throughput(tmp, backend, db, args.sites, per_site, args.workers)
                 results["throughput"].append(r)
                 print(json.dumps(r), flush=True)
-            finally:
-                if pg is not None:
-                    pg.stop()
-                    subprocess.run(["rm", "-rf", str(pg.root)], check=False)
     finally:
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
     print("\n== online claims ==")

@@ -14,6 +14,7 @@ Without Debian's ``postgresql`` package the ``postgres`` tests are skipped with 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -21,6 +22,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -92,16 +94,19 @@ class PostgresServer:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
+@contextlib.contextmanager
+def running_postgres(prefix: str, *, durable: bool = False) -> Iterator[PostgresServer | None]:
+    """A PostgreSQL server in a new temporary directory for the block (None when PostgreSQL is not
+    installed), stopped and removed after it; ``durable`` keeps fsync (the benchmarks' setting)."""
     bindir = _bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL is not installed (Debian package postgresql; make deps)")
-    root = Path(tempfile.mkdtemp(prefix="uchastok-pg-"))
+        yield None
+        return
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(root, 0o755)
     server = PostgresServer(root, bindir)
     try:
-        server.start()
+        server.start(durable=durable)
     except subprocess.CalledProcessError as e:
         shutil.rmtree(root, ignore_errors=True)
         log = (root / "server.log")
@@ -112,6 +117,14 @@ def postgres_server():
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    with running_postgres("uchastok-pg-") as server:
+        if server is None:
+            pytest.skip("PostgreSQL is not installed (Debian package postgresql; make deps)")
+        yield server
 
 
 @pytest.fixture
