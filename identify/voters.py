@@ -145,6 +145,11 @@ def validate_national_row(row: list[str], districts: dict[str, str], where: str)
 _WITH_HOME = "SELECT v.*, h.home_station, h.home_district FROM voter v LEFT JOIN voter_home h ON h.pin = v.pin"
 
 
+def listed(conn: sqlite3.Connection) -> list[Voter]:
+    """Every voter of the list in its order, with the home of a national list (one query)."""
+    return [Voter.from_row(r) for r in conn.execute(f"{_WITH_HOME} ORDER BY v.rowid")]
+
+
 def by_pin(conn: sqlite3.Connection, pin: str) -> Voter | None:
     r = conn.execute(f"{_WITH_HOME} WHERE v.pin = ?", (pin,)).fetchone()
     return Voter.from_row(r) if r else None

@@ -73,7 +73,7 @@ from drivers.indicators import Indicators, scaled_patterns
 from drivers.printer.simulator import SimulatedPrinter
 from identify.daemon import build_identify_daemon, stop_after_commit_hook
 from identify.devices import IdentifyDeviceFactory
-from identify.voters import VOTER_COLUMNS, Voter, by_pin
+from identify.voters import VOTER_COLUMNS, Voter, by_pin, listed
 from provisioning.identity import enroll_with_authority, init_device
 from provisioning.package import load_package
 from simulation.authority import cec_pub_path, document_signer, load_or_create_key, secrets_dir
@@ -389,9 +389,7 @@ class SimTable:
 
     @functools.cached_property
     def voters(self) -> list:
-        # by_pin: with the home station and district of a national list (a remote-voting site)
-        conn = self.identifier.conn
-        return [by_pin(conn, pin) for (pin,) in conn.execute("SELECT pin FROM voter ORDER BY rowid")]
+        return listed(self.identifier.conn)      # with the homes of a national list (a remote-voting site)
 
     def voter(self, pin: str):
         return by_pin(self.identifier.conn, pin)
