@@ -52,8 +52,7 @@ from station.election import Election
 from station.errors import ConfigError, ProvisioningError
 from station.events import clock_after_log
 from station.identify_summary import counts as summary_counts
-from station.identify_summary import published as published_summary
-from station.identify_summary import superseded as summary_superseded
+from station.identify_summary import for_latest_close
 from station.package import pinned_cec_key, read_election
 from sync import signing
 from sync.certificate import device_id_for
@@ -191,7 +190,7 @@ def identify_summary(paths: Paths) -> dict[str, Any] | None:
         try:
             conn = sqlite3.connect(f"file:{paths.station_db}?mode=ro", uri=True, timeout=5)
             try:
-                found, stale = published_summary(conn), summary_superseded(conn)
+                found, stale = for_latest_close(conn)
             finally:
                 conn.close()
         except sqlite3.Error:

@@ -73,16 +73,23 @@ def _row(conn: sqlite3.Connection) -> tuple[str, int | None, int | None] | None:
     return None if row is None else (row[0], row[1], _last_close(conn))
 
 
+def for_latest_close(conn: sqlite3.Connection) -> tuple[dict[str, Any] | None, bool]:
+    """(the counts published for the latest close of polls or None, whether a row of an earlier
+    close is there instead): one read for the count role, which needs both."""
+    row = _row(conn)
+    if row is None:
+        return None, False
+    if row[1] is None or row[1] != row[2]:
+        return None, row[1] != row[2]
+    return json.loads(row[0]), False
+
+
 def published(conn: sqlite3.Connection) -> dict[str, Any] | None:
     """The counts the identify role published for the latest close of polls, or None (none for
     this close yet: not closed, not sent since the last close, or an older file)."""
-    row = _row(conn)
-    if row is None or row[1] is None or row[1] != row[2]:
-        return None
-    return json.loads(row[0])
+    return for_latest_close(conn)[0]
 
 
 def superseded(conn: sqlite3.Connection) -> bool:
     """A summary's counts are here, but of an earlier close than the latest (module docstring)."""
-    row = _row(conn)
-    return row is not None and row[1] != row[2]
+    return for_latest_close(conn)[1]
