@@ -30,10 +30,14 @@ traces of step 8):
    (doubled angles), with its coherence as a local quality.
 4. **Ridge period**: the peak of the radial power spectrum of the print. A
    period outside 6-13.5 pixels at 500 ppi is no finger at the stated
-   resolution: "wrong-resolution".
-5. **Enhancement**: a bank of 16 even Gabor filters tuned to that period,
-   applied in the frequency domain; each pixel takes the response of its own
-   orientation (interpolated between neighbouring filters).
+   resolution: "wrong-resolution". Then the **local period**: the centroid
+   of each 48-pixel block's spectrum in a band around the print's period,
+   smoothed over the blocks weighted by their ridge energy.
+5. **Enhancement**: banks of 16 even Gabor filters on a fixed grid of
+   periods 10% apart, applied in the frequency domain; each pixel takes the
+   response of its own orientation (interpolated between neighbouring
+   filters) and its own local period (interpolated between the two banks
+   around it).
 6. **Binarisation** at zero, removal of small ridge fragments and holes.
 7. **Thinning** (Zhang-Suen, by 8-neighbourhood lookup tables).
 8. **Minutiae** by crossing number (1: ending, 3: bifurcation). The angle's
@@ -93,6 +97,17 @@ ORIENTATION_BINS = 16
 PERIOD_RANGE = (5.0, 15.0)  # ridge periods searched (pixels at 500 ppi)
 HUMAN_PERIOD = (6.0, 13.5)  # adult and child ridge periods at 500 ppi; outside: wrong ppi
 MAX_MINUTIAE = 80
+# Local ridge period: each LOCAL_PERIOD_WINDOW-pixel block (every
+# LOCAL_PERIOD_STEP pixels) gives the centroid of its spectrum's ridge band;
+# the map is smoothed over LOCAL_PERIOD_SMOOTH blocks, weighted by the
+# blocks' ridge energy. Enhancement interpolates between banks tuned to
+# these multiples of the print's period.
+LOCAL_PERIOD_WINDOW, LOCAL_PERIOD_STEP, LOCAL_PERIOD_SMOOTH = 48, 16, 1.5
+LOCAL_PERIOD_BAND = (0.65, 1.5)  # of the print's period: the band each block's spectrum is read in
+LOCAL_PERIOD_CLIP = (0.7, 1.4)  # of the print's period
+# Enhancement banks sit on a fixed geometric grid of periods (10% apart, from
+# 5 pixels), so a few banks per image size serve every print.
+PERIOD_GRID = tuple(5.0 * 1.1 ** k for k in range(13))  # 5.0 ... 15.7 pixels
 MIN_ENERGY = 4.5  # ridge-band energy (grey levels) below which nothing is print
 MIN_COHERENCE = 0.2  # below it a region has no ridge direction (noise, smudge)
 ORIENTATION_SIGMAS = (6.0, 5.0)  # structure tensor window, then doubled-angle smoothing
@@ -188,7 +203,8 @@ def extract(image: np.ndarray, *, ppi: float = WORKING_PPI,
         # stated resolution: the caller gave the wrong ppi.
         return _retry("wrong-resolution", shape, finger_position, area_fraction=area,
                       ridge_period=period)
-    enhanced = _enhance(norm, theta, period)
+    local_period = _local_period(norm, mask, period)
+    enhanced = _enhance(norm, theta, local_period)
     ridges = ((enhanced > 0) & mask).astype(np.uint8)
     ridges = _clean(ridges, period)
     skeleton = _thin(ridges)
@@ -200,7 +216,8 @@ def extract(image: np.ndarray, *, ppi: float = WORKING_PPI,
                         y_res_ppcm=RESOLUTION_PPCM, finger_position=finger_position,
                         impression_type=0, quality=quality, minutiae=tuple(minutiae))
     details = {"mask": mask, "skeleton": skeleton, "enhanced": enhanced, "theta": theta,
-               "coherence": coherence, "image": image, "clarity": clarity}
+               "coherence": coherence, "image": image, "clarity": clarity,
+               "local_period": local_period}
     if len(minutiae) < MIN_MINUTIAE:
         return Extraction(_empty(w, h, finger_position), quality, "retry", "too-few-minutiae",
                           area, period, details)
@@ -310,7 +327,6 @@ _BANK_CACHE: dict[tuple[int, int, float, float, float], np.ndarray] = {}
 
 def _gabor_spectra(shape: tuple[int, int], period: float) -> np.ndarray:
     """Frequency responses (bins, H, W//2+1) of the even Gabor bank for this period."""
-    period = round(period * 4) / 4  # a handful of banks, each built once
     key = (shape[0], shape[1], period, GABOR_SIGMA, GABOR_ASPECT)
     if key not in _BANK_CACHE:
         sigma = GABOR_SIGMA * period
@@ -323,25 +339,93 @@ def _gabor_spectra(shape: tuple[int, int], period: float) -> np.ndarray:
             padded = np.roll(padded, (-(size // 2), -(size // 2)), axis=(0, 1))
             spectra.append(np.fft.rfft2(padded))
         _BANK_CACHE[key] = np.stack(spectra).astype(np.complex64)
-        if len(_BANK_CACHE) > 16:
+        if len(_BANK_CACHE) > 12:
             _BANK_CACHE.pop(next(iter(_BANK_CACHE)))
     return _BANK_CACHE[key]
 
 
-def _enhance(norm: np.ndarray, theta: np.ndarray, period: float) -> np.ndarray:
+def _local_period(norm: np.ndarray, mask: np.ndarray, period: float) -> np.ndarray:
+    """Ridge period (pixels) at every pixel: the print's period, corrected block by block.
+
+    Real ridges are not evenly spaced: the period grows from the core to the
+    tip and a sweep sensor stretches the print where the finger moved slowly
+    (FVC2004: 5% to 95% of a print's blocks span 0.85-1.2 times its period).
+    Each block's windowed spectrum, read in a band around the print's period
+    (so a block cannot jump to a harmonic), gives the centroid frequency of
+    its ridges; blocks are smoothed weighted by their ridge energy, so blocks
+    of background and smudge borrow from their neighbours.
+    """
+    h, w = norm.shape
+    win, step = LOCAL_PERIOD_WINDOW, LOCAL_PERIOD_STEP
+    ys = np.arange(0, h, step)
+    xs = np.arange(0, w, step)
+    pad = cv2.copyMakeBorder(norm, win // 2, win // 2, win // 2, win // 2,
+                             cv2.BORDER_CONSTANT, value=0)
+    blocks = np.lib.stride_tricks.sliding_window_view(pad, (win, win))[::step, ::step]
+    blocks = blocks[:len(ys), :len(xs)]
+    inside = mask[np.ix_(ys, xs)]
+    periods = np.full(inside.shape, period, np.float32)
+    weights = np.zeros(inside.shape, np.float32)
+    if inside.any():
+        fy = np.fft.fftfreq(win)[:, None]
+        fx = np.fft.rfftfreq(win)[None, :]
+        radius = np.sqrt(fx * fx + fy * fy)
+        band = (radius > 1 / (LOCAL_PERIOD_BAND[1] * period)) & (
+            radius < 1 / (LOCAL_PERIOD_BAND[0] * period))
+        hann = np.outer(np.hanning(win), np.hanning(win)).astype(np.float32)
+        power = np.abs(np.fft.rfft2(blocks[inside] * hann)) ** 2
+        in_band = power[:, band]
+        energy = in_band.sum(1)
+        moment = in_band @ radius[band]
+        ok = (energy > 0) & (moment > 0)
+        idx = np.flatnonzero(inside.ravel())[ok]
+        periods.ravel()[idx] = energy[ok] / moment[ok]
+        weights.ravel()[idx] = energy[ok]
+    num = cv2.GaussianBlur(periods * weights, (0, 0), LOCAL_PERIOD_SMOOTH)
+    den = cv2.GaussianBlur(weights, (0, 0), LOCAL_PERIOD_SMOOTH)
+    smooth = np.where(den > 1e-9, num / np.maximum(den, 1e-9), period).astype(np.float32)
+    full = cv2.resize(smooth, (len(xs) * step, len(ys) * step),
+                      interpolation=cv2.INTER_LINEAR)[:h, :w]
+    return np.clip(full, LOCAL_PERIOD_CLIP[0] * period, LOCAL_PERIOD_CLIP[1] * period)
+
+
+def _enhance(norm: np.ndarray, theta: np.ndarray, local_period: np.ndarray) -> np.ndarray:
+    """Gabor-enhanced ridges: each pixel filtered at its own orientation and ridge period.
+
+    One bank of ``ORIENTATION_BINS`` filters per period of ``PERIOD_GRID``
+    that the print needs; each pixel takes its orientation's response
+    (interpolated between neighbouring filters) of the two banks around its
+    local period (interpolated in log period). Each bank's responses are
+    scaled to unit deviation inside the print first, so the interpolation
+    does not favour one period's filter gain.
+    """
     h, w = norm.shape
     ph, pw = h + 32, w + 32  # padding keeps the circular convolution off the far side
     padded = cv2.copyMakeBorder(norm, 16, 16, 16, 16, cv2.BORDER_CONSTANT, value=0)
-    spectra = _gabor_spectra((ph, pw), period)
-    responses = np.fft.irfft2(np.fft.rfft2(padded)[None] * spectra, s=(ph, pw))
-    responses = responses[:, 16:16 + h, 16:16 + w].astype(np.float32)
+    spectrum = np.fft.rfft2(padded)[None]
     normal = np.mod(theta + np.pi / 2, np.pi) / (np.pi / ORIENTATION_BINS)
     o0 = np.floor(normal).astype(np.intp)
-    wo = normal - o0
+    wo = (normal - o0).astype(np.float32)
     o0 %= ORIENTATION_BINS
     o1 = (o0 + 1) % ORIENTATION_BINS
     rows, cols = np.indices((h, w))
-    return responses[o0, rows, cols] * (1 - wo) + responses[o1, rows, cols] * wo
+    inside = norm != 0
+    log_grid = np.log(PERIOD_GRID)
+    log_p = np.log(np.clip(local_period, PERIOD_GRID[0], PERIOD_GRID[-1]))
+    k = np.clip(np.searchsorted(log_grid, log_p) - 1, 0, len(log_grid) - 2)
+    wk = np.clip((log_p - log_grid[k]) / (log_grid[k + 1] - log_grid[k]), 0, 1).astype(np.float32)
+    out = np.zeros((h, w), np.float32)
+    for i in range(int(k.min()), int(k.max()) + 2):
+        weight = np.where(k == i, 1 - wk, 0) + np.where(k + 1 == i, wk, 0)
+        if not weight.any():
+            continue
+        responses = np.fft.irfft2(spectrum * _gabor_spectra((ph, pw), PERIOD_GRID[i]), s=(ph, pw))
+        responses = responses[:, 16:16 + h, 16:16 + w].astype(np.float32)
+        r = responses[o0, rows, cols] * (1 - wo) + responses[o1, rows, cols] * wo
+        if inside.any():
+            r /= float(np.std(r[inside])) + 1e-6
+        out += r * weight
+    return out
 
 
 def _clean(ridges: np.ndarray, period: float) -> np.ndarray:
