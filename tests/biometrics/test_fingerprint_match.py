@@ -8,10 +8,12 @@ import pytest
 
 from biometrics.iso19794 import Minutia, Template, decode, encode
 from biometrics.match import (
+    PARAMS,
     Calibration,
     Candidate,
     Gallery,
     can_match,
+    compare,
     comparisons,
     cylinders,
     decide,
@@ -229,3 +231,41 @@ def test_unrelated_templates_score_near_zero_whatever_their_density(n):
     # minutiae, 0.019 at 80); only pairing beyond chance counts.
     scores = [score(_random_template(n, s), _random_template(n, 1000 + s)) for s in range(30)]
     assert np.mean(scores) < 0.01
+
+
+def _with_qualities(t: Template, qualities) -> Template:
+    return replace(t, minutiae=tuple(replace(m, quality=int(q))
+                                     for m, q in zip(t.minutiae, qualities, strict=True)))
+
+
+def test_pairing_weighs_minutiae_by_quality_on_either_sides_own_scale(extractions):
+    probe, enrolled = extractions[0, 2].template, extractions[0, 0].template
+    flat_probe = _with_qualities(probe, [60] * len(probe.minutiae))
+    flat_enrolled = _with_qualities(enrolled, [60] * len(enrolled.minutiae))
+    counted = replace(PARAMS, pairing_quality=0.0)
+    # Minutiae rated alike (another extractor rating every one 60): the share is the plain count.
+    assert compare(cylinders(flat_probe), cylinders(flat_enrolled)) == pytest.approx(
+        compare(cylinders(flat_probe, counted), cylinders(flat_enrolled, counted), counted),
+        rel=1e-6)
+    # One side's qualities on another scale leave the pairing share as it is
+    # (the local similarity's own quality weight switched off to see it alone).
+    share_only = replace(PARAMS, quality_weight=0.0)
+    low = _with_qualities(probe, [max(1, m.quality // 2) for m in probe.minutiae])
+    high = _with_qualities(probe, [2 * max(1, m.quality // 2) for m in probe.minutiae])
+    e = cylinders(enrolled, share_only)
+    assert compare(cylinders(low, share_only), e, share_only) == pytest.approx(
+        compare(cylinders(high, share_only), e, share_only), rel=1e-6)
+
+
+def test_doubtful_minutiae_that_do_not_pair_disprove_less(extractions):
+    enrolled = extractions[0, 0].template
+    rng = np.random.default_rng(5)
+    xs = [m.x for m in enrolled.minutiae]
+    ys = [m.y for m in enrolled.minutiae]
+    extra = [Minutia("ending", int(rng.integers(min(xs), max(xs))), int(rng.integers(min(ys), max(ys))),
+                     float(rng.integers(0, 256)) * 1.40625, 0) for _ in range(len(xs) // 2)]
+    sure = replace(enrolled, minutiae=enrolled.minutiae + tuple(replace(m, quality=80) for m in extra))
+    doubtful = replace(enrolled, minutiae=enrolled.minutiae + tuple(replace(m, quality=5) for m in extra))
+    # Spurious minutiae in a noisy patch, rated as doubtful by the extractor,
+    # pull a genuine comparison down less than the same points rated sure.
+    assert score(doubtful, enrolled) > score(sure, enrolled)
