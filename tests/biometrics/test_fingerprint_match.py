@@ -274,3 +274,17 @@ def test_doubtful_minutiae_that_do_not_pair_disprove_less(extractions):
     # Spurious minutiae in a noisy patch, rated as doubtful by the extractor,
     # pull a genuine comparison down less than the same points rated sure.
     assert score(doubtful, enrolled) > score(sure, enrolled)
+
+
+def test_a_few_minutiae_rated_far_above_the_rest_cannot_carry_a_record(extractions):
+    # Another extractor rates three minutiae 100 and the rest 1: weighted by
+    # absolute quality those three would decide the pairing share. Relative
+    # to the record's best quarter, the rest count fully, as if all were alike.
+    enrolled, probe = extractions[1, 0].template, extractions[1, 2].template
+    n = len(enrolled.minutiae)
+    skewed = _with_qualities(enrolled, [100 if i < 3 else 1 for i in range(n)])
+    alike = _with_qualities(enrolled, [1] * n)
+    share_only = replace(PARAMS, quality_weight=0.0)
+    p = cylinders(probe, share_only)
+    assert compare(p, cylinders(skewed, share_only), share_only) == pytest.approx(
+        compare(p, cylinders(alike, share_only), share_only), rel=1e-6)
