@@ -134,6 +134,7 @@ class MccParams:
 
 
 PARAMS = MccParams()
+MIN_SPAN_PX2 = 1500.0  # area (px2 at 500 ppi) the matched minutiae's convex hull must cover
 
 
 def _sigmoid(v, mu: float, tau: float):
@@ -258,6 +259,12 @@ def cylinders(template: Template, p: MccParams = PARAMS) -> Cylinders:
     keep = (valid.sum(1) >= p.min_vc * capacity) & (neighbours >= p.min_m)
     if not keep.any():
         return _empty_cylinders()
+    # Minutiae that span (almost) no area, on a line or in a speck, are no
+    # print (real templates span at least 6,000 px2 at 500 ppi): their common
+    # region with anything is undefined, so a few pairs would pass for a match.
+    spread = xy[keep].astype(np.float32)
+    if len(spread) < 3 or cv2.contourArea(cv2.convexHull(spread)) < MIN_SPAN_PX2:
+        return _empty_cylinders()
     n_keep = int(keep.sum())
     bits = bits[keep].reshape(n_keep, -1)
     valid = valid[keep]
@@ -376,18 +383,15 @@ def compare(a: Cylinders, b: Cylinders, p: MccParams = PARAMS) -> float:
     # tuned on: 10.5% -> 8.3%, 41.7% -> 29.3%).
     #
     # Fifth round: the share is weighted by the minutiae's quality relative
-    # to their template's (``_weights``; each side's common region counts at
-    # least ``min_common`` minutiae of its mean weight).
+    # to their template's (``_weights``; each side's common region holds its
+    # paired minutiae and counts at least ``min_common`` minutiae of the
+    # template's mean weight, so the share never exceeds 1).
     # On the tuning sets' impostors within and across the sets, FNMR at FMR
-    # 0.1% / 0.01% 10.4 / 13.4% -> 9.2 / 11.0% (FVC2002 4.1 / 6.1 -> 3.8 /
-    # 5.2%, FVC2004 DB1-2 21.1 / 26.6 -> 18.4 / 21.1%): failing genuine pairs
+    # 0.1% / 0.01% 10.4 / 13.4% -> 9.4 / 11.2% (FVC2002 4.1 / 6.1 -> 3.8 /
+    # 5.1%, FVC2004 DB1-2 21.1 / 26.6 -> 18.6 / 21.8%): failing genuine pairs
     # and the strongest impostors both had more minutiae than the others, and
     # the extra ones sit where the ridges are least clear.
-    share = 0.0
-    if paired:
-        floor_a = p.min_common * w_a / max(in_a, 1)
-        floor_b = p.min_common * w_b / max(in_b, 1)
-        share = w_paired / math.sqrt(max(w_a, floor_a, 1e-9) * max(w_b, floor_b, 1e-9))
+    share = w_paired / math.sqrt(w_a * w_b) if paired else 0.0
     # Unrelated prints pair part of their minutiae by chance under the best of
     # the alignments, the more so the denser they are: only the share beyond
     # ``chance_share`` counts. Chosen on FVC2002 DB1-3 B (FNMR at FMR 0.01%
@@ -425,8 +429,10 @@ def _pairing(a: Cylinders, b: Cylinders, ia, ib, lam,
     ``pair_angle`` radians. The alignment whose pairs weigh most (each pair
     by the geometric mean of its two minutiae's weights) wins; the common
     region is each side's convex hull (enlarged by ``hull_margin``) in the
-    other's frame. Returns the pairs, each side's minutiae in the common
-    region, and the same three weighted.
+    other's frame, and holds the paired minutiae. Returns the pairs, each
+    side's minutiae in the common region, the pairs' weight and each side's
+    common region's weight, at least ``min_common`` minutiae of the
+    template's mean weight.
     """
     order = np.argsort(-lam, kind="stable")[:p.hypotheses]
     if order.size == 0:
@@ -454,10 +460,13 @@ def _pairing(a: Cylinders, b: Cylinders, ia, ib, lam,
     if not best:
         return 0, 0, 0, 0.0, 0.0, 0.0
     best_xy = np.stack([mx[h], my[h]], 1)
-    in_a = _inside_hull(a.xy, best_xy, p.hull_margin)
-    in_b = _inside_hull(best_xy, a.xy, p.hull_margin)
+    paired_b = np.zeros(len(b), bool)
+    paired_b[near_b[h][mutual[h]]] = True
+    in_a = _inside_hull(a.xy, best_xy, p.hull_margin) | mutual[h]
+    in_b = _inside_hull(best_xy, a.xy, p.hull_margin) | paired_b
     return (best, int(in_a.sum()), int(in_b.sum()), float(weighed[h]),
-            float(wa[in_a].sum()), float(wb[in_b].sum()))
+            max(float(wa[in_a].sum()), p.min_common * float(wa.mean())),
+            max(float(wb[in_b].sum()), p.min_common * float(wb.mean())))
 
 
 def _inside_hull(points: np.ndarray, around: np.ndarray, margin: float) -> np.ndarray:

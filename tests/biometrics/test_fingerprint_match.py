@@ -288,3 +288,21 @@ def test_a_few_minutiae_rated_far_above_the_rest_cannot_carry_a_record(extractio
     p = cylinders(probe, share_only)
     assert compare(p, cylinders(skewed, share_only), share_only) == pytest.approx(
         compare(p, cylinders(alike, share_only), share_only), rel=1e-6)
+
+
+def _line(x0, y0, dx, dy, angle, n=20):
+    return Template(256, 288, 197, 197, 0, 0, 50, tuple(
+        Minutia("ending", x0 + dx * i, y0 + dy * i, angle, 60) for i in range(n)))
+
+
+@pytest.mark.parametrize("other", [_line(25, 150, 10, 0, 0.0), _line(20, 60, 10, 7, 45.0)],
+                         ids=["another-line", "a-diagonal"])
+def test_a_record_whose_minutiae_span_no_area_cannot_match(other, extractions):
+    # Minutiae on a line have no common region with anything: a few pairs
+    # would otherwise pass for a full match (such records scored 1.0).
+    line = _line(20, 140, 10, 0, 0.0)
+    assert not can_match(line)
+    assert score(other, line) == 0.0 and score(line, line) == 0.0
+    assert score(extractions[0, 2].template, line) == 0.0
+    d = decide(score(line, other))
+    assert not d.match and d.reason == "cannot-match"
